@@ -1512,4 +1512,19 @@ ssize_t fuse_passthrough_splice_write(struct pipe_inode_info *pipe,
 				      size_t len, unsigned int flags);
 ssize_t fuse_passthrough_mmap(struct file *file, struct vm_area_struct *vma);
 
+/* backing.c */
+#ifdef CONFIG_FUSE_BPF
+int fuse_bpf_sysfs_init(struct kobject *fuse_kobj);
+void fuse_bpf_sysfs_cleanup(struct kobject *fuse_kobj);
+#else
+static inline int fuse_bpf_sysfs_init(struct kobject *fuse_kobj)
+{
+	return 0;
+}
+
+static inline void fuse_bpf_sysfs_cleanup(struct kobject *fuse_kobj)
+{
+}
+#endif /* CONFIG_FUSE_BPF */
+
 #endif /* _FS_FUSE_I_H */
