@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests for fuse-bpf.
+ *
+ * The FUSE server side is played by test_daemon.c, which lets each test
+ * check the exact sequence of requests the kernel sent.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../kselftest_harness.h"
+#include "test_daemon.h"
+
+#define FUSE_BPF_FEATURE_FILE	"/sys/fs/fuse/features/fuse_bpf"
+
+/*
+ * The feature file tells userspace that the kernel supports fuse-bpf.  Its
+ * content is ABI: exactly "supported\n", and it is read-only.
+ */
+TEST(bpf_feature_file)
+{
+	static const char expected[] = "supported\n";
+	char buf[4096 + 1];
+	struct stat st;
+	ssize_t len;
+	int fd;
+
+	ASSERT_EQ(0, stat(FUSE_BPF_FEATURE_FILE, &st))
+		TH_LOG("stat %s: %s", FUSE_BPF_FEATURE_FILE, strerror(errno));
+	ASSERT_TRUE(S_ISREG(st.st_mode));
+	ASSERT_EQ(0444, st.st_mode & 07777);
+
+	fd = open(FUSE_BPF_FEATURE_FILE, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	memset(buf, 0, sizeof(buf));
+	/* A sysfs attribute is at most a page, so one read gets it all */
+	len = read(fd, buf, sizeof(buf) - 1);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(strlen(expected), len) TH_LOG("content: \"%s\"", buf);
+	ASSERT_STREQ(expected, buf);
+
+	/*
+	 * Root bypasses the mode bits in the VFS, but sysfs itself refuses to
+	 * open an attribute for writing when it has no write permission bit.
+	 */
+	fd = open(FUSE_BPF_FEATURE_FILE, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	ASSERT_EQ(-1, fd);
+	ASSERT_EQ(EACCES, errno);
+}
+
+/* A plain FUSE mount served by the test daemon */
+FIXTURE(fuse_mnt) {
+	char dir[64];
+	int fuse_fd;
+	struct test_daemon *td;
+};
+
+FIXTURE_SETUP(fuse_mnt)
+{
+	/*
+	 * Use a private mount namespace: nothing outside the test sees the
+	 * mount (and sends requests the test did not expect), and the mount
+	 * goes away with the test process should the teardown not run.
+	 */
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+
+	self->fuse_fd = test_fuse_mount(self->dir, NULL);
+	ASSERT_LE(0, self->fuse_fd)
+		TH_LOG("mount on %s: %s", self->dir, strerror(-self->fuse_fd));
+
+	self->td = test_daemon_create(self->fuse_fd);
+	ASSERT_NE(NULL, self->td);
+	ASSERT_EQ(0, test_daemon_start(self->td));
+}
+
+FIXTURE_TEARDOWN(fuse_mnt)
+{
+	/* Unmounting ends the connection, which ends the daemon thread */
+	EXPECT_EQ(0, test_fuse_umount(self->dir));
+	EXPECT_EQ(0, test_daemon_stop(self->td, TD_STOP_TIMEOUT_MS));
+	/* Even a test that checks no request sequence fails on these */
+	EXPECT_EQ(0, test_daemon_unexpected(self->td));
+	EXPECT_EQ(0, test_daemon_errors(self->td));
+	test_daemon_destroy(self->td);
+	EXPECT_EQ(0, close(self->fuse_fd));
+	EXPECT_EQ(0, rmdir(self->dir));
+}
+
+/* Root attributes returned by the 1st and 2nd GETATTR: all distinctive */
+static const struct fuse_attr root_attrs[] = {
+	{
+		.ino = FUSE_ROOT_ID,
+		.size = 4096,
+		.blocks = 8,
+		.atime = 1000000001,
+		.mtime = 1100000002,
+		.ctime = 1200000003,
+		.atimensec = 111111111,
+		.mtimensec = 222222222,
+		.ctimensec = 333333333,
+		.mode = S_IFDIR | 0751,
+		.nlink = 3,
+		.uid = 1234,
+		.gid = 5678,
+		.blksize = 4096,
+	},
+	{
+		.ino = FUSE_ROOT_ID,
+		.size = 8192,
+		.blocks = 16,
+		.atime = 1300000004,
+		.mtime = 1400000005,
+		.ctime = 1500000006,
+		.atimensec = 444444444,
+		.mtimensec = 555555555,
+		.ctimensec = 666666666,
+		.mode = S_IFDIR | 0750,
+		.nlink = 4,
+		.uid = 4321,
+		.gid = 8765,
+		.blksize = 8192,
+	},
+};
+
+/*
+ * Written by root_getattr() under test_daemon_lock().  Not on the test's
+ * stack: a failed ASSERT leaves the test function while the daemon still
+ * runs.  Each test runs in its own process anyway.
+ */
+static struct getattr_state {
+	/* Number of GETATTR requests seen */
+	unsigned int calls;
+	/* getattr_flags of each of them */
+	__u32 flags[2];
+} getattr_state;
+
+static int root_getattr(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_getattr_in *in = req->arg;
+	struct getattr_state *state = req->priv;
+	struct fuse_attr_out *out = req->out;
+	unsigned int n = state->calls++;
+
+	/* Anything but the two expected requests shows up in the log */
+	if (req->in->nodeid != FUSE_ROOT_ID || n >= 2 ||
+	    req->arg_len != sizeof(*in))
+		return -EIO;
+
+	state->flags[n] = in->getattr_flags;
+	/* attr_valid 0: the kernel must not cache these attributes */
+	out->attr_valid = 0;
+	out->attr_valid_nsec = 0;
+	out->attr = root_attrs[n];
+	req->out_len = sizeof(*out);
+	return 0;
+}
+
+static void check_stat(struct __test_metadata *_metadata,
+		       const struct stat *st, const struct fuse_attr *attr)
+{
+	EXPECT_EQ(attr->ino, st->st_ino);
+	EXPECT_EQ(attr->mode, st->st_mode);
+	EXPECT_EQ(attr->nlink, st->st_nlink);
+	EXPECT_EQ(attr->uid, st->st_uid);
+	EXPECT_EQ(attr->gid, st->st_gid);
+	EXPECT_EQ(0, st->st_rdev);
+	EXPECT_EQ(attr->size, st->st_size);
+	EXPECT_EQ(attr->blocks, st->st_blocks);
+	EXPECT_EQ(attr->blksize, st->st_blksize);
+	EXPECT_EQ(attr->atime, st->st_atim.tv_sec);
+	EXPECT_EQ(attr->atimensec, st->st_atim.tv_nsec);
+	EXPECT_EQ(attr->mtime, st->st_mtim.tv_sec);
+	EXPECT_EQ(attr->mtimensec, st->st_mtim.tv_nsec);
+	EXPECT_EQ(attr->ctime, st->st_ctim.tv_sec);
+	EXPECT_EQ(attr->ctimensec, st->st_ctim.tv_nsec);
+}
+
+/*
+ * stat() of the mount root is answered by the daemon: each stat() must
+ * send one GETATTR for nodeid 1 and report exactly what the daemon said.
+ */
+TEST_F(fuse_mnt, plain_getattr_roundtrip)
+{
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID },
+		{ .opcode = FUSE_GETATTR, .nodeid = FUSE_ROOT_ID },
+	};
+	struct getattr_state seen;
+	struct stat st;
+
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_GETATTR,
+					     root_getattr, &getattr_state));
+
+	/* The first request waits until the daemon answered FUSE_INIT */
+	ASSERT_EQ(0, stat(self->dir, &st)) TH_LOG("stat: %s", strerror(errno));
+	check_stat(_metadata, &st, &root_attrs[0]);
+	test_daemon_lock(self->td);
+	seen = getattr_state;
+	test_daemon_unlock(self->td);
+	ASSERT_EQ(1, seen.calls);
+
+	/* Not cached: the second stat() sees the new attributes */
+	ASSERT_EQ(0, stat(self->dir, &st)) TH_LOG("stat: %s", strerror(errno));
+	check_stat(_metadata, &st, &root_attrs[1]);
+	test_daemon_lock(self->td);
+	seen = getattr_state;
+	test_daemon_unlock(self->td);
+	ASSERT_EQ(2, seen.calls);
+
+	/* A plain stat() has no file handle to pass */
+	EXPECT_EQ(0, seen.flags[0]);
+	EXPECT_EQ(0, seen.flags[1]);
+
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
+TEST_HARNESS_MAIN
