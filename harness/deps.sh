@@ -7,7 +7,7 @@ PKGS=(
 	build-essential bc bison flex libelf-dev libssl-dev dwarves ccache
 	cpio rsync xz-utils kmod python3 git
 	qemu-system-x86 busybox-static e2fsprogs
-	clang llvm lld libbpf-dev bpftool libcap-dev libz-dev libzstd-dev
+	clang llvm lld libbpf-dev bpftool libcap-dev zlib1g-dev libzstd-dev
 	pkg-config
 )
 
