@@ -16,8 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include "../../kselftest_harness.h"
 #include "test_daemon.h"
+#include "bpf_smoke.skel.h"
 
 #define FUSE_BPF_FEATURE_FILE	"/sys/fs/fuse/features/fuse_bpf"
 
@@ -56,6 +60,33 @@ TEST(bpf_feature_file)
 		close(fd);
 	ASSERT_EQ(-1, fd);
 	ASSERT_EQ(EACCES, errno);
+}
+
+/*
+ * The BPF tool chain of these tests works against the kernel under test: a
+ * clang-built program loads through its skeleton, runs, and its global data
+ * is visible to userspace.
+ */
+TEST(bpf_toolchain_skeleton)
+{
+	struct smoke_args {
+		__u32 in;
+		__u32 out;
+	} args = { .in = 14 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		    .ctx_in = &args,
+		    .ctx_size_in = sizeof(args),
+	);
+	struct bpf_smoke *skel;
+
+	skel = bpf_smoke__open_and_load();
+	ASSERT_NE(NULL, skel) TH_LOG("open_and_load: %s", strerror(errno));
+	ASSERT_EQ(0, bpf_prog_test_run_opts(bpf_program__fd(skel->progs.smoke),
+					    &opts));
+	EXPECT_EQ(42, opts.retval);
+	EXPECT_EQ(43, args.out);
+	EXPECT_EQ(1, skel->bss->runs);
+	bpf_smoke__destroy(skel);
 }
 
 /* A plain FUSE mount served by the test daemon */
