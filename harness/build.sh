@@ -132,18 +132,13 @@ build_kernel() {
 build_tools() {
 	local t0=$SECONDS
 
-	say "building libbpf from the tree and the kselftests"
-	mkdir -p "$OUT/tools/libbpf"
-	run_logged "$LOGS/libbpf-$VARIANT.log" \
-		make -C "$SRC/tools/lib/bpf" -j"$JOBS" OUTPUT="$OUT/tools/libbpf/" \
-		CC="ccache gcc" BUILD_STATIC_ONLY=1 \
-		DESTDIR="$OUT/tools/libbpf/root" prefix=/usr install
+	say "building the kselftests (with libbpf and bpftool from the tree)"
 	mkdir -p "$OUT/kselftest/fuse"
 	run_logged "$LOGS/kselftest-$VARIANT.log" \
-		make -C "$SRC/tools/testing/selftests/filesystems/fuse" \
+		make -C "$SRC/tools/testing/selftests/filesystems/fuse" -j"$JOBS" \
 		OUTPUT="$OUT/kselftest/fuse" \
 		KHDR_INCLUDES="-isystem $OUT/usr/include" \
-		LIBBPF_ROOT="$OUT/tools/libbpf/root" VMLINUX="$OUT/vmlinux"
+		VMLINUX_BTF="$OUT/vmlinux"
 	say "tools built in $((SECONDS - t0)) s"
 }
 
