@@ -5,6 +5,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
 fetch_base() {
 	local stamp=$CACHE/base/.extracted-$DEB_VERSION deb
 
@@ -13,7 +16,10 @@ fetch_base() {
 	deb=$CACHE/base/${DEB_PKG}_${DEB_VERSION/:/%3a}_all.deb
 	if [ ! -f "$deb" ]; then
 		say "downloading $DEB_PKG=$DEB_VERSION"
-		(cd "$CACHE/base" && apt-get download "$DEB_PKG=$DEB_VERSION" 2>/dev/null) ||
+		# A fresh machine may not have read the package lists yet.
+		(cd "$CACHE/base" && apt-get download "$DEB_PKG=$DEB_VERSION" >&2 2>/dev/null) ||
+			{ $SUDO apt-get update -qq >&2 &&
+			  (cd "$CACHE/base" && apt-get download "$DEB_PKG=$DEB_VERSION" >&2 2>/dev/null); } ||
 			die "cannot download $DEB_PKG version $DEB_VERSION; the Debian archive may no longer carry it (try 'apt-cache policy $DEB_PKG', or point FUSE_BPF_CACHE at a cache holding it)"
 	fi
 	say "extracting $DEB_PKG $DEB_VERSION into $CACHE/base"
