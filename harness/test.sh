@@ -59,6 +59,10 @@ build_s=$((SECONDS - t0))
 KSFT=$OUT/kselftest/fuse
 mapfile -t PROGS < <(make -s -C "$SRC/tools/testing/selftests/filesystems/fuse" \
 	OUTPUT="$KSFT" COLLECTION=fuse emit_tests | sed 's/^fuse://')
+if [ ${#PROGS[@]} -eq 0 ]; then
+	result 1 "host: the kselftest makefile lists test programs"
+	finish
+fi
 JOB=$(mktemp)
 trap 'rm -f "$JOB"' EXIT
 {
