@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -96,6 +97,12 @@ FIXTURE(fuse_mnt) {
 	struct test_daemon *td;
 };
 
+/* The daemon never replies to FORGET, whatever this returns */
+static int forget_noop(struct test_daemon *td, struct td_req *req)
+{
+	return 0;
+}
+
 FIXTURE_SETUP(fuse_mnt)
 {
 	/*
@@ -115,6 +122,17 @@ FIXTURE_SETUP(fuse_mnt)
 
 	self->td = test_daemon_create(self->fuse_fd);
 	ASSERT_NE(NULL, self->td);
+	/*
+	 * FORGET and BATCH_FORGET get no reply, but without a handler they
+	 * would count as unexpected.  The kernel aborts the connection before
+	 * it evicts the inodes on umount, so they are not sent then; should
+	 * an inode be evicted earlier anyway, the request is still logged and
+	 * fails the exact sequence check of the test.
+	 */
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_FORGET,
+					     forget_noop, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_BATCH_FORGET,
+					     forget_noop, NULL));
 	ASSERT_EQ(0, test_daemon_start(self->td));
 }
 
@@ -201,14 +219,15 @@ static int root_getattr(struct test_daemon *td, struct td_req *req)
 }
 
 static void check_stat(struct __test_metadata *_metadata,
-		       const struct stat *st, const struct fuse_attr *attr)
+		       const struct stat *st, const struct fuse_attr *attr,
+		       dev_t rdev)
 {
 	EXPECT_EQ(attr->ino, st->st_ino);
 	EXPECT_EQ(attr->mode, st->st_mode);
 	EXPECT_EQ(attr->nlink, st->st_nlink);
 	EXPECT_EQ(attr->uid, st->st_uid);
 	EXPECT_EQ(attr->gid, st->st_gid);
-	EXPECT_EQ(0, st->st_rdev);
+	EXPECT_EQ(rdev, st->st_rdev);
 	EXPECT_EQ(attr->size, st->st_size);
 	EXPECT_EQ(attr->blocks, st->st_blocks);
 	EXPECT_EQ(attr->blksize, st->st_blksize);
@@ -239,7 +258,7 @@ TEST_F(fuse_mnt, plain_getattr_roundtrip)
 
 	/* The first request waits until the daemon answered FUSE_INIT */
 	ASSERT_EQ(0, stat(self->dir, &st)) TH_LOG("stat: %s", strerror(errno));
-	check_stat(_metadata, &st, &root_attrs[0]);
+	check_stat(_metadata, &st, &root_attrs[0], 0);
 	test_daemon_lock(self->td);
 	seen = getattr_state;
 	test_daemon_unlock(self->td);
@@ -247,7 +266,7 @@ TEST_F(fuse_mnt, plain_getattr_roundtrip)
 
 	/* Not cached: the second stat() sees the new attributes */
 	ASSERT_EQ(0, stat(self->dir, &st)) TH_LOG("stat: %s", strerror(errno));
-	check_stat(_metadata, &st, &root_attrs[1]);
+	check_stat(_metadata, &st, &root_attrs[1], 0);
 	test_daemon_lock(self->td);
 	seen = getattr_state;
 	test_daemon_unlock(self->td);
@@ -256,6 +275,196 @@ TEST_F(fuse_mnt, plain_getattr_roundtrip)
 	/* A plain stat() has no file handle to pass */
 	EXPECT_EQ(0, seen.flags[0]);
 	EXPECT_EQ(0, seen.flags[1]);
+
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
+/*
+ * Reply to LOOKUP for one name under the root.  Set before the handler is
+ * registered, then only accessed under test_daemon_lock().
+ */
+static struct lookup_state {
+	const char *name;
+	const struct fuse_entry_out *reply;
+	/* Number of LOOKUP requests seen */
+	unsigned int calls;
+} lookup_state;
+
+static int root_lookup(struct test_daemon *td, struct td_req *req)
+{
+	struct lookup_state *state = req->priv;
+	const char *name = req->arg;
+
+	state->calls++;
+	/* Anything else shows up in the log */
+	if (req->in->nodeid != FUSE_ROOT_ID || !req->arg_len ||
+	    name[req->arg_len - 1] || strcmp(name, state->name))
+		return -EIO;
+
+	memcpy(req->out, state->reply, sizeof(*state->reply));
+	req->out_len = sizeof(*state->reply);
+	return 0;
+}
+
+/* Answer LOOKUP of @name under the root with @reply; @path gets its path */
+static int serve_root_lookup(struct test_daemon *td, const char *dir,
+			     const char *name,
+			     const struct fuse_entry_out *reply,
+			     char *path, size_t size)
+{
+	lookup_state.name = name;
+	lookup_state.reply = reply;
+	snprintf(path, size, "%s/%s", dir, name);
+	return test_daemon_set_handler(td, FUSE_LOOKUP, root_lookup,
+				       &lookup_state);
+}
+
+static unsigned int lookup_calls(struct test_daemon *td)
+{
+	unsigned int calls;
+
+	test_daemon_lock(td);
+	calls = lookup_state.calls;
+	test_daemon_unlock(td);
+	return calls;
+}
+
+/* A regular file, all attributes distinctive, cached for 10 s */
+static const struct fuse_entry_out file_entry = {
+	.nodeid = 2,
+	.generation = 1,
+	.entry_valid = 10,
+	.attr_valid = 10,
+	.attr = {
+		.ino = 0x1234567,
+		.size = 123456789,
+		.blocks = 241136,
+		.atime = 1600000007,
+		.mtime = 1610000008,
+		.ctime = 1620000009,
+		.atimensec = 777777777,
+		.mtimensec = 888888888,
+		.ctimensec = 999999999,
+		.mode = S_IFREG | 0641,
+		.nlink = 1,
+		.uid = 2345,
+		.gid = 6789,
+		.blksize = 4096,
+	},
+};
+
+/*
+ * A positive LOOKUP reply with entry and attribute timeouts is cached: the
+ * second stat() is served from the dentry and the attribute cache.
+ */
+TEST_F(fuse_mnt, plain_lookup_cached)
+{
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "x" },
+	};
+	char path[128];
+	struct stat st;
+	int i;
+
+	ASSERT_EQ(0, serve_root_lookup(self->td, self->dir, "x", &file_entry,
+				       path, sizeof(path)));
+
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, stat(path, &st))
+			TH_LOG("stat %d: %s", i, strerror(errno));
+		check_stat(_metadata, &st, &file_entry.attr, 0);
+		ASSERT_EQ(1, lookup_calls(self->td));
+	}
+
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
+/* "Not found", but with a timeout: the kernel keeps a negative dentry */
+static const struct fuse_entry_out negative_entry = {
+	.nodeid = 0,
+	.entry_valid = 10,
+};
+
+/*
+ * A LOOKUP reply with nodeid 0 is a negative entry cached for entry_valid:
+ * the second stat() fails without asking the daemon again.
+ */
+TEST_F(fuse_mnt, plain_negative_lookup)
+{
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "missing" },
+	};
+	char path[128];
+	struct stat st;
+	int i;
+
+	ASSERT_EQ(0, serve_root_lookup(self->td, self->dir, "missing", &negative_entry,
+				       path, sizeof(path)));
+
+	for (i = 0; i < 2; i++) {
+		errno = 0;
+		ASSERT_EQ(-1, stat(path, &st));
+		ASSERT_EQ(ENOENT, errno) TH_LOG("stat %d: %s", i,
+						strerror(errno));
+		ASSERT_EQ(1, lookup_calls(self->td));
+	}
+
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
+/* A character device: /dev/null's numbers, encoded as the kernel wants */
+static const struct fuse_entry_out chrdev_entry = {
+	.nodeid = 2,
+	.generation = 1,
+	.entry_valid = 10,
+	.attr_valid = 10,
+	.attr = {
+		.ino = 0x7654321,
+		.atime = 1630000010,
+		.mtime = 1640000011,
+		.ctime = 1650000012,
+		.atimensec = 123456789,
+		.mtimensec = 234567891,
+		.ctimensec = 345678912,
+		.mode = S_IFCHR | 0600,
+		/*
+		 * fuse_attr.rdev is decoded with new_decode_dev(): minor
+		 * bits 0-7 in bits 0-7, major in bits 8-19, minor bits 8-19
+		 * in bits 20-31.  So makedev(1, 3) is 0x103.
+		 */
+		.rdev = (1 << 8) | 3,
+		.nlink = 1,
+		.uid = 3456,
+		.gid = 7890,
+		.blksize = 4096,
+	},
+};
+
+/* The device number of a special file comes from fuse_attr.rdev */
+TEST_F(fuse_mnt, plain_rdev)
+{
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "dev" },
+	};
+	char path[128];
+	struct stat st;
+
+	ASSERT_EQ(0, serve_root_lookup(self->td, self->dir, "dev", &chrdev_entry,
+				       path, sizeof(path)));
+
+	ASSERT_EQ(0, stat(path, &st)) TH_LOG("stat: %s", strerror(errno));
+	ASSERT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(1, major(st.st_rdev));
+	EXPECT_EQ(3, minor(st.st_rdev));
+	check_stat(_metadata, &st, &chrdev_entry.attr, makedev(1, 3));
+	ASSERT_EQ(1, lookup_calls(self->td));
 
 	ASSERT_TRUE(test_daemon_expect(self->td, expected,
 				       ARRAY_SIZE(expected)));
