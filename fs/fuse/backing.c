@@ -7,7 +7,15 @@
 
 #include "fuse_i.h"
 
+#include <linux/bpf.h>
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/fs_parser.h>
 #include <linux/kobject.h>
+#include <linux/magic.h>
+#include <linux/namei.h>
+#include <linux/seq_file.h>
+#include <linux/statfs.h>
 #include <linux/sysfs.h>
 
 /*
@@ -50,4 +58,447 @@ int fuse_bpf_sysfs_init(struct kobject *fuse_kobj)
 void fuse_bpf_sysfs_cleanup(struct kobject *fuse_kobj)
 {
 	sysfs_remove_group(fuse_kobj, &fuse_features_group);
+}
+
+/*
+ * fuse-bpf is enabled per mount by the mounter. Backing objects are then
+ * used with the mounter's credentials, so the options need the same
+ * privilege as 6.12's passthrough backing files.
+ */
+static int fuse_bpf_enable(struct fs_context *fsc)
+{
+	struct fuse_fs_context *ctx = fsc->fs_private;
+
+	if (!capable(CAP_SYS_ADMIN)) {
+		errorfc(fsc, "fuse-bpf options need CAP_SYS_ADMIN in the initial user namespace");
+		return -EPERM;
+	}
+	ctx->bpf_enabled = true;
+	return 0;
+}
+
+/* The file of a file descriptor option, resolved in the mounter's context */
+static struct file *fuse_bpf_param_file(struct fs_parameter *param,
+					unsigned int fd)
+{
+	if (param->type == fs_value_is_file)
+		return get_file(param->file);
+	return fget_raw(fd);
+}
+
+/**
+ * fuse_bpf_parse_root_dir() - parse the root_dir=<fd> mount option
+ * @fsc: the mount context
+ * @param: the option
+ * @fd: its file descriptor
+ *
+ * The directory backs the root of the mount. It is captured with the
+ * mounter's credentials, which every backing operation then runs with.
+ *
+ * Return: 0 on success, a negative errno otherwise.
+ */
+int fuse_bpf_parse_root_dir(struct fs_context *fsc,
+			    struct fs_parameter *param, unsigned int fd)
+{
+	struct fuse_fs_context *ctx = fsc->fs_private;
+	struct cred *cred;
+	struct file *file;
+	int err;
+
+	err = fuse_bpf_enable(fsc);
+	if (err)
+		return err;
+	if (ctx->root_dir.dentry)
+		return invalfc(fsc, "root_dir: specified more than once");
+
+	file = fuse_bpf_param_file(param, fd);
+	if (!file) {
+		errorfc(fsc, "root_dir: bad file descriptor");
+		return -EBADF;
+	}
+	err = -EINVAL;
+	if (!d_is_dir(file->f_path.dentry)) {
+		errorfc(fsc, "root_dir: not a directory");
+		goto out;
+	}
+	err = -ELOOP;
+	if (file->f_path.mnt->mnt_sb->s_stack_depth >=
+	    FILESYSTEM_MAX_STACK_DEPTH) {
+		errorfc(fsc, "root_dir: maximum filesystem stacking depth exceeded");
+		goto out;
+	}
+	err = -ENOMEM;
+	cred = prepare_creds();
+	if (!cred)
+		goto out;
+	/* As overlayfs: no bypass of the backing filesystem's limits */
+	cap_lower(cred->cap_effective, CAP_SYS_RESOURCE);
+	ctx->root_cred = cred;
+	ctx->root_dir = file->f_path;
+	path_get(&ctx->root_dir);
+	err = 0;
+out:
+	fput(file);
+	return err;
+}
+
+/**
+ * fuse_bpf_parse_root_bpf() - parse the root_bpf=<fd> mount option
+ * @fsc: the mount context
+ * @param: the option
+ * @fd: its file descriptor
+ *
+ * Return: a negative errno: BPF filters are not supported yet.
+ */
+int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
+			    struct fs_parameter *param, unsigned int fd)
+{
+	struct bpf_prog *prog;
+	int err;
+
+	err = fuse_bpf_enable(fsc);
+	if (err)
+		return err;
+	if (param->type == fs_value_is_file)
+		prog = bpf_prog_get(param->dirfd);
+	else
+		prog = bpf_prog_get(fd);
+	if (IS_ERR(prog))
+		return invalfc(fsc, "root_bpf: not a BPF program");
+	bpf_prog_put(prog);
+	errorfc(fsc, "root_bpf: BPF filters are not supported yet");
+	return -EOPNOTSUPP;
+}
+
+/**
+ * fuse_bpf_parse_no_daemon() - parse the no_daemon mount option
+ * @fsc: the mount context
+ *
+ * Return: 0 on success, a negative errno otherwise.
+ */
+int fuse_bpf_parse_no_daemon(struct fs_context *fsc)
+{
+	struct fuse_fs_context *ctx = fsc->fs_private;
+	int err;
+
+	err = fuse_bpf_enable(fsc);
+	if (!err)
+		ctx->no_daemon = true;
+	return err;
+}
+
+/**
+ * fuse_bpf_check_fsc() - check the fuse-bpf options against each other
+ * @fsc: the mount context, all options parsed
+ *
+ * Return: 0 if they are consistent, a negative errno otherwise.
+ */
+int fuse_bpf_check_fsc(struct fs_context *fsc)
+{
+	struct fuse_fs_context *ctx = fsc->fs_private;
+
+	if (ctx->no_daemon && !ctx->root_dir.dentry)
+		return invalfc(fsc, "no_daemon requires root_dir");
+	if (ctx->no_daemon && ctx->fd_present)
+		return invalfc(fsc, "no_daemon and fd are mutually exclusive");
+	if (ctx->root_dir.dentry && !S_ISDIR(ctx->rootmode))
+		return invalfc(fsc, "root_dir requires a directory rootmode");
+	return 0;
+}
+
+void fuse_bpf_free_fsc(struct fuse_fs_context *ctx)
+{
+	path_put(&ctx->root_dir);
+	if (ctx->root_cred)
+		put_cred(ctx->root_cred);
+}
+
+bool fuse_bpf_fsc_no_daemon(struct fuse_fs_context *ctx)
+{
+	return ctx->no_daemon;
+}
+
+/*
+ * Without a daemon, a request that would go to it fails at once with one
+ * errno, whatever the operation: nothing waits for an answer.
+ */
+static void fuse_bpf_no_daemon_send_req(struct fuse_iqueue *fiq,
+					struct fuse_req *req)
+{
+	req->out.h.error = -EOPNOTSUPP;
+	clear_bit(FR_PENDING, &req->flags);
+	fuse_request_end(req);
+}
+
+static void fuse_bpf_no_daemon_send_forget(struct fuse_iqueue *fiq,
+					   struct fuse_forget_link *link)
+{
+	kfree(link);
+}
+
+static void fuse_bpf_no_daemon_send_interrupt(struct fuse_iqueue *fiq,
+					      struct fuse_req *req)
+{
+}
+
+static const struct fuse_iqueue_ops fuse_bpf_no_daemon_fiq_ops = {
+	.send_forget	= fuse_bpf_no_daemon_send_forget,
+	.send_interrupt	= fuse_bpf_no_daemon_send_interrupt,
+	.send_req	= fuse_bpf_no_daemon_send_req,
+};
+
+const struct fuse_iqueue_ops *fuse_bpf_fiq_ops(struct fuse_fs_context *ctx)
+{
+	return ctx->no_daemon ? &fuse_bpf_no_daemon_fiq_ops : NULL;
+}
+
+static bool fuse_bpf_backed(struct inode *inode)
+{
+	return get_fuse_inode(inode)->backing_path.dentry;
+}
+
+/*
+ * The backing inode's attributes are authoritative: copy them to the FUSE
+ * inode after every operation that may have changed them.
+ */
+static void fuse_bpf_copyattr(struct inode *inode)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct inode *binode = d_inode(fi->backing_path.dentry);
+	struct mnt_idmap *idmap = mnt_idmap(fi->backing_path.mnt);
+
+	spin_lock(&fi->lock);
+	inode->i_uid = vfsuid_into_kuid(i_uid_into_vfsuid(idmap, binode));
+	inode->i_gid = vfsgid_into_kgid(i_gid_into_vfsgid(idmap, binode));
+	inode->i_mode = binode->i_mode;
+	inode_set_atime_to_ts(inode, inode_get_atime(binode));
+	inode_set_mtime_to_ts(inode, inode_get_mtime(binode));
+	inode_set_ctime_to_ts(inode, inode_get_ctime(binode));
+	set_nlink(inode, binode->i_nlink);
+	i_size_write(inode, i_size_read(binode));
+	inode->i_blocks = binode->i_blocks;
+	spin_unlock(&fi->lock);
+}
+
+/**
+ * fuse_bpf_fill_super() - back the root of a new superblock
+ * @sb: the superblock
+ * @root: its root inode
+ * @ctx: the mount context
+ */
+void fuse_bpf_fill_super(struct super_block *sb, struct inode *root,
+			 struct fuse_fs_context *ctx)
+{
+	struct fuse_conn *fc = get_fuse_conn_super(sb);
+	struct fuse_inode *fi = get_fuse_inode(root);
+
+	fc->bpf_enabled = ctx->bpf_enabled;
+	fc->no_daemon = ctx->no_daemon;
+	if (!ctx->root_dir.dentry)
+		return;
+	fi->backing_path = ctx->root_dir;
+	path_get(&fi->backing_path);
+	fi->backing_cred = get_cred(ctx->root_cred);
+	sb->s_stack_depth = ctx->root_dir.mnt->mnt_sb->s_stack_depth + 1;
+	fuse_bpf_copyattr(root);
+}
+
+/**
+ * fuse_bpf_start_no_daemon() - bring up a connection no daemon serves
+ * @fc: the connection
+ *
+ * Return: true if @fc has no daemon (and needs no FUSE_INIT), false if
+ * FUSE_INIT must be sent to its daemon.
+ */
+bool fuse_bpf_start_no_daemon(struct fuse_conn *fc)
+{
+	if (!fc->no_daemon)
+		return false;
+	fc->minor = FUSE_KERNEL_MINOR_VERSION;
+	fc->max_write = FUSE_DEFAULT_MAX_PAGES_PER_REQ * PAGE_SIZE;
+	/* Locks are local: nobody else could take them */
+	fc->no_lock = 1;
+	fc->no_flock = 1;
+	fc->conn_init = 1;
+	fuse_set_initialized(fc);
+	wake_up_all(&fc->blocked_waitq);
+	return true;
+}
+
+void fuse_bpf_show_options(struct seq_file *m, struct fuse_conn *fc)
+{
+	if (fc->no_daemon)
+		seq_puts(m, ",no_daemon");
+}
+
+void fuse_bpf_evict_inode(struct fuse_inode *fi)
+{
+	if (!fi->backing_path.dentry)
+		return;
+	path_put(&fi->backing_path);
+	put_cred(fi->backing_cred);
+	fi->backing_path.dentry = NULL;
+}
+
+/*
+ * One operation on a backing object. All the flow common to the
+ * operations lives in fuse_bpf_run(); an operation only says how it runs
+ * on the backing object and what it then does to the FUSE side.
+ */
+struct fuse_bpf_op {
+	/* The operation on the backing object, under the backing creds */
+	int (*backing)(struct path *backing_path, void *args);
+	/* Bring the FUSE side up to date after a successful backing call */
+	void (*finalize)(struct inode *inode, void *args);
+};
+
+static int fuse_bpf_run(const struct fuse_bpf_op *op, struct inode *inode,
+			void *args)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	const struct cred *old_cred;
+	int err;
+
+	old_cred = override_creds(fi->backing_cred);
+	err = op->backing(&fi->backing_path, args);
+	revert_creds(old_cred);
+	if (!err && op->finalize)
+		op->finalize(inode, args);
+	return err;
+}
+
+struct fuse_bpf_getattr_args {
+	struct kstat *stat;
+	u32 request_mask;
+	unsigned int flags;
+};
+
+static int fuse_bpf_getattr_backing(struct path *backing_path, void *args)
+{
+	struct fuse_bpf_getattr_args *ga = args;
+
+	/* As overlayfs: a caller that skipped security checks skips them here */
+	if (ga->flags & AT_GETATTR_NOSEC)
+		return vfs_getattr_nosec(backing_path, ga->stat,
+					 ga->request_mask, ga->flags);
+	return vfs_getattr(backing_path, ga->stat, ga->request_mask,
+			   ga->flags);
+}
+
+static void fuse_bpf_getattr_finalize(struct inode *inode, void *args)
+{
+	struct fuse_bpf_getattr_args *ga = args;
+
+	ga->stat->dev = inode->i_sb->s_dev;
+	fuse_bpf_copyattr(inode);
+}
+
+static const struct fuse_bpf_op fuse_bpf_getattr_op = {
+	.backing = fuse_bpf_getattr_backing,
+	.finalize = fuse_bpf_getattr_finalize,
+};
+
+/**
+ * fuse_bpf_getattr() - getattr/statx of a backed inode
+ * @inode: the FUSE inode
+ * @stat: the attributes to fill in
+ * @request_mask: STATX_* wanted
+ * @flags: AT_STATX_* sync flags
+ * @err: set to the result if the inode is backed
+ *
+ * Return: true if @inode is backed and the operation ran on its backing
+ * inode, false if it goes to the daemon as usual.
+ */
+bool fuse_bpf_getattr(struct inode *inode, struct kstat *stat,
+		      u32 request_mask, unsigned int flags, int *err)
+{
+	struct fuse_bpf_getattr_args args = {
+		.stat = stat,
+		.request_mask = request_mask,
+		.flags = flags,
+	};
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+	*err = fuse_bpf_run(&fuse_bpf_getattr_op, inode, &args);
+	return true;
+}
+
+static int fuse_bpf_statfs_backing(struct path *backing_path, void *args)
+{
+	return vfs_statfs(backing_path, args);
+}
+
+static void fuse_bpf_statfs_finalize(struct inode *inode, void *args)
+{
+	struct kstatfs *buf = args;
+
+	buf->f_type = FUSE_SUPER_MAGIC;
+}
+
+static const struct fuse_bpf_op fuse_bpf_statfs_op = {
+	.backing = fuse_bpf_statfs_backing,
+	.finalize = fuse_bpf_statfs_finalize,
+};
+
+/**
+ * fuse_bpf_statfs() - statfs of a backed inode's filesystem
+ * @dentry: the FUSE dentry
+ * @buf: the statistics to fill in
+ * @err: set to the result if the inode is backed
+ *
+ * Return: true if the operation ran on the backing filesystem.
+ */
+bool fuse_bpf_statfs(struct dentry *dentry, struct kstatfs *buf, int *err)
+{
+	if (!fuse_bpf_backed(d_inode(dentry)))
+		return false;
+	*err = fuse_bpf_run(&fuse_bpf_statfs_op, d_inode(dentry), buf);
+	return true;
+}
+
+struct fuse_bpf_permission_args {
+	int mask;
+};
+
+static int fuse_bpf_permission_backing(struct path *backing_path, void *args)
+{
+	struct fuse_bpf_permission_args *pa = args;
+
+	return inode_permission(mnt_idmap(backing_path->mnt),
+				d_inode(backing_path->dentry), pa->mask);
+}
+
+static const struct fuse_bpf_op fuse_bpf_permission_op = {
+	.backing = fuse_bpf_permission_backing,
+};
+
+/**
+ * fuse_bpf_permission() - permission check on a backed inode
+ * @idmap: idmap of the FUSE mount
+ * @inode: the FUSE inode
+ * @mask: MAY_* to check; may include MAY_NOT_BLOCK
+ * @err: set to the result if the inode is backed
+ *
+ * As overlayfs: the caller is checked against the FUSE inode's (backing)
+ * attributes when the mount asks for default_permissions, and the backing
+ * credentials against the backing inode always.
+ *
+ * Return: true if the inode is backed and @err holds the answer.
+ */
+bool fuse_bpf_permission(struct mnt_idmap *idmap, struct inode *inode,
+			 int mask, int *err)
+{
+	struct fuse_bpf_permission_args args = { .mask = mask };
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+	fuse_bpf_copyattr(inode);
+	if (get_fuse_conn(inode)->default_permissions) {
+		*err = generic_permission(idmap, inode, mask);
+		if (*err)
+			return true;
+	}
+	*err = fuse_bpf_run(&fuse_bpf_permission_op, inode, &args);
+	return true;
 }

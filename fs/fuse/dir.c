@@ -1538,6 +1538,9 @@ static int fuse_permission(struct mnt_idmap *idmap,
 	if (!fuse_allow_current_process(fc))
 		return -EACCES;
 
+	if (fuse_bpf_permission(idmap, inode, mask, &err))
+		return err;
+
 	/*
 	 * If attributes are needed, refresh them before proceeding
 	 */
@@ -2155,6 +2158,7 @@ static int fuse_getattr(struct mnt_idmap *idmap,
 {
 	struct inode *inode = d_inode(path->dentry);
 	struct fuse_conn *fc = get_fuse_conn(inode);
+	int err;
 
 	if (fuse_is_bad(inode))
 		return -EIO;
@@ -2171,6 +2175,9 @@ static int fuse_getattr(struct mnt_idmap *idmap,
 		}
 		return -EACCES;
 	}
+
+	if (fuse_bpf_getattr(inode, stat, request_mask, flags, &err))
+		return err;
 
 	return fuse_update_get_attr(idmap, inode, NULL, stat, request_mask, flags);
 }

@@ -15,6 +15,7 @@
 
 #include <linux/fuse.h>
 #include <linux/fs.h>
+#include <linux/fs_context.h>
 #include <linux/mount.h>
 #include <linux/wait.h>
 #include <linux/list.h>
@@ -192,6 +193,12 @@ struct fuse_inode {
 #ifdef CONFIG_FUSE_PASSTHROUGH
 	/** Reference to backing file in passthrough mode */
 	struct fuse_backing *fb;
+#endif
+#ifdef CONFIG_FUSE_BPF
+	/** fuse-bpf: the backing object of this inode */
+	struct path backing_path;
+	/** fuse-bpf: credentials the backing object is used with */
+	const struct cred *backing_cred;
 #endif
 };
 
@@ -597,6 +604,14 @@ struct fuse_fs_context {
 
 	/* fuse_dev pointer to fill in, should contain NULL on entry */
 	void **fudptr;
+
+#ifdef CONFIG_FUSE_BPF
+	/* fuse-bpf: backing directory of the root and the mounter's creds */
+	struct path root_dir;
+	const struct cred *root_cred;
+	bool bpf_enabled:1;
+	bool no_daemon:1;
+#endif
 };
 
 struct fuse_sync_bucket {
@@ -881,6 +896,13 @@ struct fuse_conn {
 
 	/** Maximum stack depth for passthrough backing files */
 	int max_stack_depth;
+
+#ifdef CONFIG_FUSE_BPF
+	/** fuse-bpf: enabled by a mount option */
+	unsigned int bpf_enabled:1;
+	/** fuse-bpf: no daemon serves this connection */
+	unsigned int no_daemon:1;
+#endif
 
 	/** The number of requests waiting for completion */
 	atomic_t num_waiting;
@@ -1516,6 +1538,27 @@ ssize_t fuse_passthrough_mmap(struct file *file, struct vm_area_struct *vma);
 #ifdef CONFIG_FUSE_BPF
 int fuse_bpf_sysfs_init(struct kobject *fuse_kobj);
 void fuse_bpf_sysfs_cleanup(struct kobject *fuse_kobj);
+
+int fuse_bpf_parse_root_dir(struct fs_context *fsc,
+			    struct fs_parameter *param, unsigned int fd);
+int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
+			    struct fs_parameter *param, unsigned int fd);
+int fuse_bpf_parse_no_daemon(struct fs_context *fsc);
+int fuse_bpf_check_fsc(struct fs_context *fsc);
+void fuse_bpf_free_fsc(struct fuse_fs_context *ctx);
+const struct fuse_iqueue_ops *fuse_bpf_fiq_ops(struct fuse_fs_context *ctx);
+bool fuse_bpf_fsc_no_daemon(struct fuse_fs_context *ctx);
+void fuse_bpf_fill_super(struct super_block *sb, struct inode *root,
+			 struct fuse_fs_context *ctx);
+bool fuse_bpf_start_no_daemon(struct fuse_conn *fc);
+void fuse_bpf_show_options(struct seq_file *m, struct fuse_conn *fc);
+void fuse_bpf_evict_inode(struct fuse_inode *fi);
+
+bool fuse_bpf_getattr(struct inode *inode, struct kstat *stat,
+		      u32 request_mask, unsigned int flags, int *err);
+bool fuse_bpf_statfs(struct dentry *dentry, struct kstatfs *buf, int *err);
+bool fuse_bpf_permission(struct mnt_idmap *idmap, struct inode *inode,
+			 int mask, int *err);
 #else
 static inline int fuse_bpf_sysfs_init(struct kobject *fuse_kobj)
 {
@@ -1524,6 +1567,84 @@ static inline int fuse_bpf_sysfs_init(struct kobject *fuse_kobj)
 
 static inline void fuse_bpf_sysfs_cleanup(struct kobject *fuse_kobj)
 {
+}
+
+static inline int fuse_bpf_parse_root_dir(struct fs_context *fsc,
+					  struct fs_parameter *param,
+					  unsigned int fd)
+{
+	return invalfc(fsc, "fuse-bpf is not supported by this kernel");
+}
+
+static inline int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
+					  struct fs_parameter *param,
+					  unsigned int fd)
+{
+	return invalfc(fsc, "fuse-bpf is not supported by this kernel");
+}
+
+static inline int fuse_bpf_parse_no_daemon(struct fs_context *fsc)
+{
+	return invalfc(fsc, "fuse-bpf is not supported by this kernel");
+}
+
+static inline int fuse_bpf_check_fsc(struct fs_context *fsc)
+{
+	return 0;
+}
+
+static inline void fuse_bpf_free_fsc(struct fuse_fs_context *ctx)
+{
+}
+
+static inline const struct fuse_iqueue_ops *
+fuse_bpf_fiq_ops(struct fuse_fs_context *ctx)
+{
+	return NULL;
+}
+
+static inline bool fuse_bpf_fsc_no_daemon(struct fuse_fs_context *ctx)
+{
+	return false;
+}
+
+static inline void fuse_bpf_fill_super(struct super_block *sb,
+				       struct inode *root,
+				       struct fuse_fs_context *ctx)
+{
+}
+
+static inline bool fuse_bpf_start_no_daemon(struct fuse_conn *fc)
+{
+	return false;
+}
+
+static inline void fuse_bpf_show_options(struct seq_file *m,
+					 struct fuse_conn *fc)
+{
+}
+
+static inline void fuse_bpf_evict_inode(struct fuse_inode *fi)
+{
+}
+
+static inline bool fuse_bpf_getattr(struct inode *inode, struct kstat *stat,
+				    u32 request_mask, unsigned int flags,
+				    int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_statfs(struct dentry *dentry,
+				   struct kstatfs *buf, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_permission(struct mnt_idmap *idmap,
+				       struct inode *inode, int mask, int *err)
+{
+	return false;
 }
 #endif /* CONFIG_FUSE_BPF */
 

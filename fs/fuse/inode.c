@@ -155,6 +155,7 @@ static void fuse_evict_inode(struct inode *inode)
 
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
+	fuse_bpf_evict_inode(fi);
 	if (inode->i_sb->s_flags & SB_ACTIVE) {
 		struct fuse_conn *fc = get_fuse_conn(inode);
 
@@ -644,6 +645,9 @@ static int fuse_statfs(struct dentry *dentry, struct kstatfs *buf)
 		return 0;
 	}
 
+	if (fuse_bpf_statfs(dentry, buf, &err))
+		return err;
+
 	memset(&outarg, 0, sizeof(outarg));
 	args.in_numargs = 0;
 	args.opcode = FUSE_STATFS;
@@ -760,6 +764,9 @@ enum {
 	OPT_ALLOW_OTHER,
 	OPT_MAX_READ,
 	OPT_BLKSIZE,
+	OPT_ROOT_DIR,
+	OPT_ROOT_BPF,
+	OPT_NO_DAEMON,
 	OPT_ERR
 };
 
@@ -774,6 +781,9 @@ static const struct fs_parameter_spec fuse_fs_parameters[] = {
 	fsparam_u32	("max_read",		OPT_MAX_READ),
 	fsparam_u32	("blksize",		OPT_BLKSIZE),
 	fsparam_string	("subtype",		OPT_SUBTYPE),
+	fsparam_fd("root_dir", OPT_ROOT_DIR),
+	fsparam_fd("root_bpf", OPT_ROOT_BPF),
+	fsparam_flag("no_daemon", OPT_NO_DAEMON),
 	{}
 };
 
@@ -869,6 +879,15 @@ static int fuse_parse_param(struct fs_context *fsc, struct fs_parameter *param)
 		ctx->blksize = result.uint_32;
 		break;
 
+	case OPT_ROOT_DIR:
+		return fuse_bpf_parse_root_dir(fsc, param, result.uint_32);
+
+	case OPT_ROOT_BPF:
+		return fuse_bpf_parse_root_bpf(fsc, param, result.uint_32);
+
+	case OPT_NO_DAEMON:
+		return fuse_bpf_parse_no_daemon(fsc);
+
 	default:
 		return -EINVAL;
 	}
@@ -881,6 +900,7 @@ static void fuse_free_fsc(struct fs_context *fsc)
 	struct fuse_fs_context *ctx = fsc->fs_private;
 
 	if (ctx) {
+		fuse_bpf_free_fsc(ctx);
 		kfree(ctx->subtype);
 		kfree(ctx);
 	}
@@ -913,6 +933,7 @@ static int fuse_show_options(struct seq_file *m, struct dentry *root)
 	else if (fc->dax_mode == FUSE_DAX_INODE_USER)
 		seq_puts(m, ",dax=inode");
 #endif
+	fuse_bpf_show_options(m, fc);
 
 	return 0;
 }
@@ -1785,6 +1806,8 @@ int fuse_fill_super_common(struct super_block *sb, struct fuse_fs_context *ctx)
 
 	err = -ENOMEM;
 	root = fuse_get_root_inode(sb, ctx->rootmode);
+	if (root)
+		fuse_bpf_fill_super(sb, root, ctx);
 	sb->s_d_op = &fuse_root_dentry_operations;
 	root_dentry = d_make_root(root);
 	if (!root_dentry)
@@ -1827,7 +1850,8 @@ static int fuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 	struct fuse_fs_context *ctx = fsc->fs_private;
 	int err;
 
-	if (!ctx->file || !ctx->rootmode_present ||
+	if ((!ctx->file && !fuse_bpf_fsc_no_daemon(ctx)) ||
+	    !ctx->rootmode_present ||
 	    !ctx->user_id_present || !ctx->group_id_present)
 		return -EINVAL;
 
@@ -1835,17 +1859,20 @@ static int fuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 	 * Require mount to happen from the same user namespace which
 	 * opened /dev/fuse to prevent potential attacks.
 	 */
-	if ((ctx->file->f_op != &fuse_dev_operations) ||
-	    (ctx->file->f_cred->user_ns != sb->s_user_ns))
-		return -EINVAL;
-	ctx->fudptr = &ctx->file->private_data;
+	if (ctx->file) {
+		if (ctx->file->f_op != &fuse_dev_operations ||
+		    ctx->file->f_cred->user_ns != sb->s_user_ns)
+			return -EINVAL;
+		ctx->fudptr = &ctx->file->private_data;
+	}
 
 	err = fuse_fill_super_common(sb, ctx);
 	if (err)
 		return err;
 	/* file->private_data shall be visible on all CPUs after this */
 	smp_mb();
-	fuse_send_init(get_fuse_mount_super(sb));
+	if (!fuse_bpf_start_no_daemon(get_fuse_conn_super(sb)))
+		fuse_send_init(get_fuse_mount_super(sb));
 	return 0;
 }
 
@@ -1873,6 +1900,10 @@ static int fuse_get_tree(struct fs_context *fsc)
 	struct super_block *sb;
 	int err;
 
+	err = fuse_bpf_check_fsc(fsc);
+	if (err)
+		return err;
+
 	fc = kmalloc(sizeof(*fc), GFP_KERNEL);
 	if (!fc)
 		return -ENOMEM;
@@ -1883,7 +1914,8 @@ static int fuse_get_tree(struct fs_context *fsc)
 		return -ENOMEM;
 	}
 
-	fuse_conn_init(fc, fm, fsc->user_ns, &fuse_dev_fiq_ops, NULL);
+	fuse_conn_init(fc, fm, fsc->user_ns,
+		       fuse_bpf_fiq_ops(ctx) ?: &fuse_dev_fiq_ops, NULL);
 	fc->release = fuse_free_conn;
 
 	fsc->s_fs_info = fm;
@@ -1893,6 +1925,10 @@ static int fuse_get_tree(struct fs_context *fsc)
 
 	if (IS_ENABLED(CONFIG_BLOCK) && ctx->is_bdev) {
 		err = get_tree_bdev(fsc, fuse_fill_super);
+		goto out;
+	}
+	if (fuse_bpf_fsc_no_daemon(ctx)) {
+		err = get_tree_nodev(fsc, fuse_fill_super);
 		goto out;
 	}
 	/*
