@@ -9,11 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -468,6 +472,384 @@ TEST_F(fuse_mnt, plain_rdev)
 
 	ASSERT_TRUE(test_daemon_expect(self->td, expected,
 				       ARRAY_SIZE(expected)));
+}
+
+/* Options every fuse mount needs; fuse-bpf options come in front */
+#define FUSE_BASE_OPTS	"rootmode=40000,user_id=0,group_id=0"
+
+/*
+ * A directory of a real filesystem to back mounts with: on the harness's
+ * ext4 scratch disk when there is one, else in /tmp.
+ */
+static void make_backing_dir(struct __test_metadata *_metadata,
+			     char *dir, size_t size)
+{
+	struct statfs sfs;
+	const char *base = "/tmp";
+
+	if (!statfs("/tmp/scratch", &sfs) && sfs.f_type == 0xEF53)
+		base = "/tmp/scratch";
+	snprintf(dir, size, "%s/fuse_bpf_backing.XXXXXX", base);
+	ASSERT_NE(NULL, mkdtemp(dir));
+}
+
+/* mount(2) a fuse filesystem with @opts; returns 0 or -errno */
+static int mount_fuse(const char *dir, const char *opts)
+{
+	return mount("fuse_test", dir, "fuse", 0, opts) ? -errno : 0;
+}
+
+/*
+ * A mount whose root is backed by a directory: with no daemon at all, or
+ * with a test daemon that must receive nothing but FUSE_INIT.
+ */
+FIXTURE(backed) {
+	char backing[128];
+	char dir[64];
+	int backing_fd;
+	int fuse_fd;
+	struct test_daemon *td;
+};
+
+FIXTURE_VARIANT(backed) {
+	bool daemon;
+};
+
+FIXTURE_VARIANT_ADD(backed, no_daemon) {
+	.daemon = false,
+};
+
+FIXTURE_VARIANT_ADD(backed, daemon) {
+	.daemon = true,
+};
+
+FIXTURE_SETUP(backed)
+{
+	char opts[256];
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	ASSERT_EQ(0, chmod(self->backing, 0751));
+	ASSERT_EQ(0, chown(self->backing, 1234, 5678));
+	self->backing_fd = open(self->backing, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, self->backing_fd);
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+
+	self->fuse_fd = -1;
+	self->td = NULL;
+	if (!variant->daemon) {
+		snprintf(opts, sizeof(opts), "root_dir=%d,no_daemon,%s",
+			 self->backing_fd, FUSE_BASE_OPTS);
+		ASSERT_EQ(0, mount_fuse(self->dir, opts));
+		return;
+	}
+	snprintf(opts, sizeof(opts), "root_dir=%d", self->backing_fd);
+	self->fuse_fd = test_fuse_mount(self->dir, opts);
+	ASSERT_LE(0, self->fuse_fd)
+		TH_LOG("mount: %s", strerror(-self->fuse_fd));
+	self->td = test_daemon_create(self->fuse_fd);
+	ASSERT_NE(NULL, self->td);
+	ASSERT_EQ(0, test_daemon_start(self->td));
+	/* Backed operations do not wait for it: a umount could cut it */
+	ASSERT_EQ(0, test_daemon_wait_init(self->td, TD_STOP_TIMEOUT_MS));
+}
+
+FIXTURE_TEARDOWN(backed)
+{
+	static const struct td_expect only_init[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+	};
+
+	EXPECT_EQ(0, test_fuse_umount(self->dir));
+	if (self->td) {
+		EXPECT_EQ(0, test_daemon_stop(self->td, TD_STOP_TIMEOUT_MS));
+		/* Everything was served from the backing directory */
+		EXPECT_TRUE(test_daemon_expect(self->td, only_init,
+					       ARRAY_SIZE(only_init)));
+		test_daemon_destroy(self->td);
+		EXPECT_EQ(0, close(self->fuse_fd));
+	}
+	EXPECT_EQ(0, close(self->backing_fd));
+	EXPECT_EQ(0, rmdir(self->dir));
+	EXPECT_EQ(0, rmdir(self->backing));
+}
+
+/* The root's attributes are the backing directory's, not rootmode's */
+TEST_F(backed, root_stat_matches_backing)
+{
+	struct stat fst, bst;
+
+	ASSERT_EQ(0, stat(self->dir, &fst)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, stat(self->backing, &bst));
+	EXPECT_EQ(S_IFDIR | 0751, fst.st_mode);
+	EXPECT_EQ(1234, fst.st_uid);
+	EXPECT_EQ(5678, fst.st_gid);
+	EXPECT_EQ(bst.st_ino, fst.st_ino);
+	EXPECT_EQ(bst.st_nlink, fst.st_nlink);
+	EXPECT_EQ(bst.st_size, fst.st_size);
+	EXPECT_EQ(bst.st_blocks, fst.st_blocks);
+	EXPECT_EQ(bst.st_mtim.tv_sec, fst.st_mtim.tv_sec);
+	EXPECT_EQ(bst.st_mtim.tv_nsec, fst.st_mtim.tv_nsec);
+	EXPECT_EQ(bst.st_ctim.tv_sec, fst.st_ctim.tv_sec);
+	EXPECT_EQ(bst.st_ctim.tv_nsec, fst.st_ctim.tv_nsec);
+	/* The device is the FUSE superblock's */
+	EXPECT_NE(bst.st_dev, fst.st_dev);
+
+	/* A change of the backing directory shows at once */
+	ASSERT_EQ(0, chmod(self->backing, 0705));
+	ASSERT_EQ(0, stat(self->dir, &fst));
+	EXPECT_EQ(S_IFDIR | 0705, fst.st_mode);
+}
+
+/* statfs reports the backing filesystem, as a FUSE filesystem */
+TEST_F(backed, statfs_matches_backing)
+{
+	struct statfs fsf, bsf;
+
+	ASSERT_EQ(0, statfs(self->dir, &fsf)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, statfs(self->backing, &bsf));
+	EXPECT_EQ(0x65735546, fsf.f_type);
+	EXPECT_EQ(bsf.f_bsize, fsf.f_bsize);
+	EXPECT_EQ(bsf.f_blocks, fsf.f_blocks);
+	EXPECT_EQ(bsf.f_files, fsf.f_files);
+	EXPECT_EQ(bsf.f_namelen, fsf.f_namelen);
+}
+
+/* access() is answered from the backing inode, with no FUSE_ACCESS */
+TEST_F(backed, root_access)
+{
+	EXPECT_EQ(0, access(self->dir, R_OK | W_OK | X_OK))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, access(self->dir, F_OK));
+}
+
+/* The mount says it has no daemon */
+TEST_F(backed, mountinfo_options)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, self->dir))
+			continue;
+		found = true;
+		EXPECT_EQ(!variant->daemon, !!strstr(line, ",no_daemon"))
+			TH_LOG("%s", line);
+	}
+	fclose(f);
+	EXPECT_TRUE(found);
+}
+
+/* Bad fuse-bpf mount options: each gets its own errno, nothing mounts */
+FIXTURE(bad_opts) {
+	char backing[128];
+	char dir[64];
+	int backing_fd;
+	int file_fd;
+};
+
+FIXTURE_SETUP(bad_opts)
+{
+	char path[192];
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	self->backing_fd = open(self->backing, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, self->backing_fd);
+	snprintf(path, sizeof(path), "%s/file", self->backing);
+	self->file_fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ASSERT_LE(0, self->file_fd);
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+}
+
+FIXTURE_TEARDOWN(bad_opts)
+{
+	char path[192];
+
+	snprintf(path, sizeof(path), "%s/file", self->backing);
+	EXPECT_EQ(0, close(self->file_fd));
+	EXPECT_EQ(0, unlink(path));
+	EXPECT_EQ(0, close(self->backing_fd));
+	EXPECT_EQ(0, rmdir(self->backing));
+	EXPECT_EQ(0, rmdir(self->dir));
+}
+
+/* mount(2) a fuse filesystem with printf-formatted options */
+static int __printf(2, 3)
+mount_fuse_fmt(const char *dir, const char *fmt, ...)
+{
+	char opts[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(opts, sizeof(opts), fmt, ap);
+	va_end(ap);
+	return mount_fuse(dir, opts);
+}
+
+TEST_F(bad_opts, root_dir_not_a_directory)
+{
+	int ret;
+
+	ret = mount_fuse_fmt(self->dir, "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			     self->file_fd);
+	EXPECT_EQ(-EINVAL, ret);
+}
+
+TEST_F(bad_opts, root_dir_bad_fd)
+{
+	int ret;
+
+	ret = mount_fuse_fmt(self->dir, "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			     999);
+	EXPECT_EQ(-EBADF, ret);
+	ret = mount_fuse(self->dir, "root_dir=-1,no_daemon," FUSE_BASE_OPTS);
+	EXPECT_EQ(-EINVAL, ret);
+	ret = mount_fuse(self->dir, "root_dir=,no_daemon," FUSE_BASE_OPTS);
+	EXPECT_EQ(-EINVAL, ret);
+}
+
+TEST_F(bad_opts, root_dir_twice)
+{
+	int ret;
+
+	ret = mount_fuse_fmt(self->dir,
+			     "root_dir=%d,root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			     self->backing_fd, self->backing_fd);
+	EXPECT_EQ(-EINVAL, ret);
+}
+
+TEST_F(bad_opts, no_daemon_needs_root_dir)
+{
+	int ret;
+
+	ret = mount_fuse(self->dir, "no_daemon," FUSE_BASE_OPTS);
+	EXPECT_EQ(-EINVAL, ret);
+}
+
+TEST_F(bad_opts, no_daemon_excludes_fd)
+{
+	int fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	int ret;
+
+	ASSERT_LE(0, fuse_fd);
+	ret = mount_fuse_fmt(self->dir,
+			     "root_dir=%d,no_daemon,fd=%d," FUSE_BASE_OPTS,
+			     self->backing_fd, fuse_fd);
+	EXPECT_EQ(-EINVAL, ret);
+	EXPECT_EQ(0, close(fuse_fd));
+}
+
+TEST_F(bad_opts, root_dir_needs_directory_rootmode)
+{
+	int ret;
+
+	ret = mount_fuse_fmt(self->dir,
+			     "root_dir=%d,no_daemon,rootmode=100000,user_id=0,group_id=0",
+			     self->backing_fd);
+	EXPECT_EQ(-EINVAL, ret);
+}
+
+TEST_F(bad_opts, root_bpf_not_a_program)
+{
+	int memfd = memfd_create("not_bpf", MFD_CLOEXEC);
+	int ret;
+
+	ASSERT_LE(0, memfd);
+	ret = mount_fuse_fmt(self->dir,
+			     "root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
+			     self->backing_fd, memfd);
+	EXPECT_EQ(-EINVAL, ret);
+	EXPECT_EQ(0, close(memfd));
+}
+
+/* A valid program: refused clearly until BPF filters are supported */
+TEST_F(bad_opts, root_bpf_not_supported_yet)
+{
+	struct bpf_smoke *skel = bpf_smoke__open_and_load();
+	int ret;
+
+	ASSERT_NE(NULL, skel);
+	ret = mount_fuse_fmt(self->dir,
+			     "root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
+			     self->backing_fd,
+			     bpf_program__fd(skel->progs.smoke));
+	EXPECT_EQ(-EOPNOTSUPP, ret);
+	bpf_smoke__destroy(skel);
+}
+
+/*
+ * Without CAP_SYS_ADMIN in the initial user namespace the fuse-bpf options
+ * are refused, although a plain FUSE mount is allowed there.
+ */
+TEST_F(bad_opts, needs_init_ns_cap_sys_admin)
+{
+	int status, fuse_fd;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char opts[256];
+
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNS))
+			_exit(10);
+		snprintf(opts, sizeof(opts), "root_dir=%d,no_daemon,%s",
+			 self->backing_fd, FUSE_BASE_OPTS);
+		if (mount_fuse(self->dir, opts) != -EPERM)
+			_exit(11);
+		if (mount_fuse(self->dir, "no_daemon") != -EPERM)
+			_exit(12);
+		fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+		if (fuse_fd < 0)
+			_exit(13);
+		snprintf(opts, sizeof(opts), "root_dir=%d,fd=%d",
+			 self->backing_fd, fuse_fd);
+		if (mount_fuse(self->dir, opts) != -EPERM)
+			_exit(14);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* Each fuse-bpf level adds one to the stacking depth; 2 is the maximum */
+TEST_F(bad_opts, stacking_too_deep)
+{
+	char mid[64], top[64];
+	int fd, ret;
+
+	snprintf(mid, sizeof(mid), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(mid));
+	snprintf(top, sizeof(top), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(top));
+
+	ret = mount_fuse_fmt(self->dir, "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			     self->backing_fd);
+	ASSERT_EQ(0, ret);
+	fd = open(self->dir, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	ret = mount_fuse_fmt(mid, "root_dir=%d,no_daemon," FUSE_BASE_OPTS, fd);
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(0, close(fd));
+	fd = open(mid, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	ret = mount_fuse_fmt(top, "root_dir=%d,no_daemon," FUSE_BASE_OPTS, fd);
+	EXPECT_EQ(-ELOOP, ret);
+	EXPECT_EQ(0, close(fd));
+
+	EXPECT_EQ(0, umount(mid));
+	EXPECT_EQ(0, umount(self->dir));
+	EXPECT_EQ(0, rmdir(mid));
+	EXPECT_EQ(0, rmdir(top));
 }
 
 TEST_HARNESS_MAIN

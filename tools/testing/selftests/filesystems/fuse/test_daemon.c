@@ -46,8 +46,10 @@ struct test_daemon {
 
 	/* Protects everything below */
 	pthread_mutex_t lock;
+	/* Signalled when the thread exits or FUSE_INIT was answered */
 	pthread_cond_t exit_cond;
 	__u64 init_flags;
+	bool init_done;
 	bool stop;
 	bool exited;
 	bool disconnected;
@@ -409,10 +411,15 @@ static void td_handle(struct test_daemon *td, size_t len)
 	if (in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET)
 		return;
 
-	if (err)
+	if (err) {
 		td_reply(td, in->unique, err, NULL, 0);
-	else
-		td_reply(td, in->unique, 0, req.out, req.out_len);
+	} else if (!td_reply(td, in->unique, 0, req.out, req.out_len) &&
+		   in->opcode == FUSE_INIT) {
+		pthread_mutex_lock(&td->lock);
+		td->init_done = true;
+		pthread_cond_broadcast(&td->exit_cond);
+		pthread_mutex_unlock(&td->lock);
+	}
 }
 
 static bool td_should_stop(struct test_daemon *td)
@@ -489,6 +496,33 @@ int test_daemon_start(struct test_daemon *td)
 	return 0;
 }
 
+static void td_deadline(struct timespec *deadline, int timeout_ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += timeout_ms / 1000;
+	deadline->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline->tv_nsec >= 1000000000) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000;
+	}
+}
+
+int test_daemon_wait_init(struct test_daemon *td, int timeout_ms)
+{
+	struct timespec deadline;
+	bool done;
+	int ret = 0;
+
+	td_deadline(&deadline, timeout_ms);
+	pthread_mutex_lock(&td->lock);
+	while (!td->init_done && !td->exited && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&td->exit_cond, &td->lock,
+					     &deadline);
+	done = td->init_done;
+	pthread_mutex_unlock(&td->lock);
+	return done ? 0 : -ETIMEDOUT;
+}
+
 int test_daemon_stop(struct test_daemon *td, int timeout_ms)
 {
 	struct timespec deadline;
@@ -498,13 +532,7 @@ int test_daemon_stop(struct test_daemon *td, int timeout_ms)
 	if (!td->started)
 		return -EINVAL;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	td_deadline(&deadline, timeout_ms);
 
 	pthread_mutex_lock(&td->lock);
 	while (!td->exited && ret != ETIMEDOUT)

@@ -130,6 +130,13 @@ int test_daemon_set_handler(struct test_daemon *td, __u32 opcode,
 int test_daemon_start(struct test_daemon *td);
 
 /*
+ * Wait until the daemon answered FUSE_INIT, at most @timeout_ms.  Needed
+ * where nothing else waits for it: operations served from backing files.
+ * Returns 0, or -ETIMEDOUT.
+ */
+int test_daemon_wait_init(struct test_daemon *td, int timeout_ms);
+
+/*
  * Wait up to @timeout_ms for the daemon thread to end, which it does when
  * the connection goes away (umount, abort), then join it.  Should it not
  * end in time it is told to stop and joined anyway.  Returns 0 if the
