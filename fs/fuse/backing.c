@@ -502,3 +502,194 @@ bool fuse_bpf_permission(struct mnt_idmap *idmap, struct inode *inode,
 	*err = fuse_bpf_run(&fuse_bpf_permission_op, inode, &args);
 	return true;
 }
+
+struct fuse_bpf_iget_key {
+	const struct path *path;
+	const struct cred *cred;
+};
+
+static int fuse_bpf_inode_eq(struct inode *inode, void *data)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct fuse_bpf_iget_key *key = data;
+
+	return fi->backing_path.dentry &&
+	       d_inode(fi->backing_path.dentry) == d_inode(key->path->dentry);
+}
+
+/* Runs under inode_hash_lock: takes references only */
+static int fuse_bpf_inode_set(struct inode *inode, void *data)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct fuse_bpf_iget_key *key = data;
+
+	fi->backing_path = *key->path;
+	path_get(&fi->backing_path);
+	fi->backing_cred = get_cred(key->cred);
+	return 0;
+}
+
+/*
+ * The FUSE inode of a backing inode. Backed inodes are hashed by their
+ * backing inode, so that one reached twice (hard links, two lookups) is
+ * one FUSE inode. Their nodeid is 0: the server does not know them, and
+ * no request naming them is sent (see fuse_bpf_nodeid_known()).
+ */
+static struct inode *fuse_bpf_iget(struct super_block *sb,
+				   const struct path *path,
+				   const struct cred *cred)
+{
+	struct inode *binode = d_inode(path->dentry);
+	struct fuse_bpf_iget_key key = { .path = path, .cred = cred };
+	struct fuse_attr attr = {
+		.ino = binode->i_ino,
+		.mode = binode->i_mode,
+		.rdev = new_encode_dev(binode->i_rdev),
+	};
+	struct inode *inode;
+
+	inode = iget5_locked(sb, (unsigned long)binode, fuse_bpf_inode_eq,
+			     fuse_bpf_inode_set, &key);
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	if (inode->i_state & I_NEW) {
+		inode->i_flags |= S_NOATIME | S_NOCMTIME;
+		inode->i_generation = binode->i_generation;
+		fuse_init_inode(inode, &attr, get_fuse_conn_super(sb));
+		fuse_bpf_copyattr(inode);
+		unlock_new_inode(inode);
+	} else {
+		fuse_bpf_copyattr(inode);
+	}
+	return inode;
+}
+
+/**
+ * fuse_bpf_lookup() - look a name up in the backing directory
+ * @dir: the FUSE directory
+ * @entry: the FUSE dentry to look up
+ * @newent: set to the result of the lookup if @dir is backed
+ *
+ * The child inherits the backing of the directory: it is backed by the
+ * entry of the same name in the backing directory, if there is one, and
+ * the server is not asked.
+ *
+ * Return: true if @dir is backed.
+ */
+bool fuse_bpf_lookup(struct inode *dir, struct dentry *entry,
+		     struct dentry **newent)
+{
+	struct fuse_inode *dfi = get_fuse_inode(dir);
+	const struct path *dpath = &dfi->backing_path;
+	struct inode *inode = NULL;
+	const struct cred *old_cred;
+	struct path path;
+
+	if (!fuse_bpf_backed(dir))
+		return false;
+
+	old_cred = override_creds(dfi->backing_cred);
+	path.dentry = lookup_one_unlocked(mnt_idmap(dpath->mnt),
+					  entry->d_name.name, dpath->dentry,
+					  entry->d_name.len);
+	revert_creds(old_cred);
+	if (IS_ERR(path.dentry)) {
+		*newent = ERR_CAST(path.dentry);
+		return true;
+	}
+	path.mnt = dpath->mnt;
+	if (d_is_positive(path.dentry)) {
+		inode = fuse_bpf_iget(dir->i_sb, &path, dfi->backing_cred);
+		if (IS_ERR(inode)) {
+			dput(path.dentry);
+			*newent = ERR_CAST(inode);
+			return true;
+		}
+	}
+	dput(path.dentry);
+
+	*newent = d_splice_alias(inode, entry);
+	/* Valid as long as the backing entry is: see revalidate */
+	if (!IS_ERR(*newent))
+		fuse_dentry_settime(*newent ?: entry, U64_MAX);
+	return true;
+}
+
+/**
+ * fuse_bpf_dentry_revalidate() - check a dentry of a backed directory
+ * @entry: the FUSE dentry
+ * @flags: LOOKUP_* flags
+ * @ret: set to the verdict (1 valid, 0 invalid, or a negative errno)
+ *
+ * The dentry is valid while the backing directory still has the same
+ * entry under that name: still absent for a negative dentry, still the
+ * backing inode of the FUSE inode for a positive one.
+ *
+ * Return: true if the parent of @entry is backed.
+ */
+bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
+				int *ret)
+{
+	struct dentry *parent, *bentry;
+	struct inode *dir, *inode;
+	const struct cred *old_cred;
+	struct fuse_inode *dfi;
+
+	if (flags & LOOKUP_RCU) {
+		parent = READ_ONCE(entry->d_parent);
+		dir = d_inode_rcu(parent);
+		if (!dir || !fuse_bpf_backed(dir))
+			return false;
+		/* The backing lookup may sleep */
+		*ret = -ECHILD;
+		return true;
+	}
+
+	parent = dget_parent(entry);
+	dir = d_inode(parent);
+	if (!fuse_bpf_backed(dir)) {
+		dput(parent);
+		return false;
+	}
+	dfi = get_fuse_inode(dir);
+	old_cred = override_creds(dfi->backing_cred);
+	bentry = lookup_one_unlocked(mnt_idmap(dfi->backing_path.mnt),
+				     entry->d_name.name,
+				     dfi->backing_path.dentry,
+				     entry->d_name.len);
+	revert_creds(old_cred);
+	dput(parent);
+	if (IS_ERR(bentry)) {
+		*ret = 0;
+		return true;
+	}
+
+	inode = d_inode(entry);
+	if (!inode)
+		*ret = d_is_negative(bentry);
+	else
+		*ret = fuse_bpf_backed(inode) && d_is_positive(bentry) &&
+		       d_inode(bentry) ==
+		       d_inode(get_fuse_inode(inode)->backing_path.dentry);
+	if (*ret && inode)
+		fuse_bpf_copyattr(inode);
+	dput(bentry);
+	return true;
+}
+
+/**
+ * fuse_bpf_nodeid_known() - may this request go to the server?
+ * @fc: the connection
+ * @args: the request
+ *
+ * Inodes fuse-bpf made from backing inodes have nodeid 0, which no server
+ * could resolve. Their operations that have no backing implementation
+ * fail instead of sending that nodeid.
+ *
+ * Return: false if the request names nodeid 0 and must not be sent.
+ */
+bool fuse_bpf_nodeid_known(struct fuse_conn *fc, struct fuse_args *args)
+{
+	return !fc->bpf_enabled || args->nodeid ||
+	       args->opcode == FUSE_INIT || args->opcode == FUSE_DESTROY;
+}

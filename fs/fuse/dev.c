@@ -549,6 +549,9 @@ ssize_t __fuse_simple_request(struct mnt_idmap *idmap,
 	struct fuse_req *req;
 	ssize_t ret;
 
+	if (!fuse_bpf_nodeid_known(fc, args))
+		return -EOPNOTSUPP;
+
 	if (args->force) {
 		atomic_inc(&fc->num_waiting);
 		req = fuse_request_alloc(fm, GFP_KERNEL | __GFP_NOFAIL);
@@ -612,6 +615,9 @@ int fuse_simple_background(struct fuse_mount *fm, struct fuse_args *args,
 			    gfp_t gfp_flags)
 {
 	struct fuse_req *req;
+
+	if (!fuse_bpf_nodeid_known(fm->fc, args))
+		return -EOPNOTSUPP;
 
 	if (args->force) {
 		WARN_ON(!args->nocreds);

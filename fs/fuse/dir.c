@@ -62,7 +62,7 @@ static inline u64 fuse_dentry_time(const struct dentry *entry)
 }
 #endif
 
-static void fuse_dentry_settime(struct dentry *dentry, u64 time)
+void fuse_dentry_settime(struct dentry *dentry, u64 time)
 {
 	struct fuse_conn *fc = get_fuse_conn_super(dentry->d_sb);
 	bool delete = !time && fc->delete_stale;
@@ -199,6 +199,9 @@ static int fuse_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	struct fuse_mount *fm;
 	struct fuse_inode *fi;
 	int ret;
+
+	if (fuse_bpf_dentry_revalidate(entry, flags, &ret))
+		return ret;
 
 	inode = d_inode_rcu(entry);
 	if (inode && fuse_is_bad(inode))
@@ -425,6 +428,9 @@ static struct dentry *fuse_lookup(struct inode *dir, struct dentry *entry,
 
 	if (fuse_is_bad(dir))
 		return ERR_PTR(-EIO);
+
+	if (fuse_bpf_lookup(dir, entry, &newent))
+		return newent;
 
 	locked = fuse_lock_inode(dir);
 	err = fuse_lookup_name(dir->i_sb, get_node_id(dir), &entry->d_name,

@@ -1534,6 +1534,10 @@ ssize_t fuse_passthrough_splice_write(struct pipe_inode_info *pipe,
 				      size_t len, unsigned int flags);
 ssize_t fuse_passthrough_mmap(struct file *file, struct vm_area_struct *vma);
 
+void fuse_init_inode(struct inode *inode, struct fuse_attr *attr,
+		     struct fuse_conn *fc);
+void fuse_dentry_settime(struct dentry *dentry, u64 time);
+
 /* backing.c */
 #ifdef CONFIG_FUSE_BPF
 int fuse_bpf_sysfs_init(struct kobject *fuse_kobj);
@@ -1559,6 +1563,11 @@ bool fuse_bpf_getattr(struct inode *inode, struct kstat *stat,
 bool fuse_bpf_statfs(struct dentry *dentry, struct kstatfs *buf, int *err);
 bool fuse_bpf_permission(struct mnt_idmap *idmap, struct inode *inode,
 			 int mask, int *err);
+bool fuse_bpf_lookup(struct inode *dir, struct dentry *entry,
+		     struct dentry **newent);
+bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
+				int *ret);
+bool fuse_bpf_nodeid_known(struct fuse_conn *fc, struct fuse_args *args);
 #else
 static inline int fuse_bpf_sysfs_init(struct kobject *fuse_kobj)
 {
@@ -1645,6 +1654,24 @@ static inline bool fuse_bpf_permission(struct mnt_idmap *idmap,
 				       struct inode *inode, int mask, int *err)
 {
 	return false;
+}
+
+static inline bool fuse_bpf_lookup(struct inode *dir, struct dentry *entry,
+				   struct dentry **newent)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_dentry_revalidate(struct dentry *entry,
+					      unsigned int flags, int *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_nodeid_known(struct fuse_conn *fc,
+					 struct fuse_args *args)
+{
+	return true;
 }
 #endif /* CONFIG_FUSE_BPF */
 

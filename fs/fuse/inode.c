@@ -406,8 +406,8 @@ static void fuse_init_submount_lookup(struct fuse_submount_lookup *sl,
 	refcount_set(&sl->count, 1);
 }
 
-static void fuse_init_inode(struct inode *inode, struct fuse_attr *attr,
-			    struct fuse_conn *fc)
+void fuse_init_inode(struct inode *inode, struct fuse_attr *attr,
+		     struct fuse_conn *fc)
 {
 	inode->i_mode = attr->mode & S_IFMT;
 	inode->i_size = attr->size;
