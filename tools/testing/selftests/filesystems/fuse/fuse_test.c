@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -493,6 +496,18 @@ static void make_backing_dir(struct __test_metadata *_metadata,
 	ASSERT_NE(NULL, mkdtemp(dir));
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* rm -rf @dir */
+static int remove_tree(const char *dir)
+{
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* mount(2) a fuse filesystem with @opts; returns 0 or -errno */
 static int mount_fuse(const char *dir, const char *opts)
 {
@@ -573,7 +588,7 @@ FIXTURE_TEARDOWN(backed)
 	}
 	EXPECT_EQ(0, close(self->backing_fd));
 	EXPECT_EQ(0, rmdir(self->dir));
-	EXPECT_EQ(0, rmdir(self->backing));
+	EXPECT_EQ(0, remove_tree(self->backing));
 }
 
 /* The root's attributes are the backing directory's, not rootmode's */
@@ -643,6 +658,160 @@ TEST_F(backed, mountinfo_options)
 	}
 	fclose(f);
 	EXPECT_TRUE(found);
+}
+
+/* @buf = @dir/@rel */
+static const char *at(char *buf, const char *dir, const char *rel)
+{
+	snprintf(buf, PATH_MAX, "%s/%s", dir, rel);
+	return buf;
+}
+
+/* A FUSE name and its backing name have the same attributes */
+static void expect_same_stat(struct __test_metadata *_metadata,
+			     const char *fuse_path, const char *backing_path)
+{
+	struct stat fst, bst;
+
+	ASSERT_EQ(0, stat(fuse_path, &fst))
+		TH_LOG("stat %s: %s", fuse_path, strerror(errno));
+	ASSERT_EQ(0, stat(backing_path, &bst));
+	EXPECT_EQ(bst.st_ino, fst.st_ino);
+	EXPECT_EQ(bst.st_mode, fst.st_mode);
+	EXPECT_EQ(bst.st_nlink, fst.st_nlink);
+	EXPECT_EQ(bst.st_uid, fst.st_uid);
+	EXPECT_EQ(bst.st_gid, fst.st_gid);
+	EXPECT_EQ(bst.st_rdev, fst.st_rdev);
+	EXPECT_EQ(bst.st_size, fst.st_size);
+	EXPECT_EQ(bst.st_blocks, fst.st_blocks);
+	EXPECT_EQ(bst.st_mtim.tv_sec, fst.st_mtim.tv_sec);
+	EXPECT_EQ(bst.st_mtim.tv_nsec, fst.st_mtim.tv_nsec);
+	EXPECT_EQ(bst.st_ctim.tv_sec, fst.st_ctim.tv_sec);
+	EXPECT_EQ(bst.st_ctim.tv_nsec, fst.st_ctim.tv_nsec);
+	EXPECT_NE(bst.st_dev, fst.st_dev);
+}
+
+static void make_file(struct __test_metadata *_metadata, const char *path,
+		      mode_t mode, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+
+	ASSERT_LE(0, fd) TH_LOG("create %s: %s", path, strerror(errno));
+	ASSERT_EQ(strlen(data), write(fd, data, strlen(data)));
+	ASSERT_EQ(0, close(fd));
+}
+
+static void expect_enoent(struct __test_metadata *_metadata,
+			  const char *path)
+{
+	struct stat st;
+
+	errno = 0;
+	EXPECT_EQ(-1, stat(path, &st)) TH_LOG("%s exists", path);
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/* Children of a backed directory are backed by the same names */
+TEST_F(backed, lookup_inherits_backing)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "a"), 0755));
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "a/b"), 0700));
+	make_file(_metadata, at(b, self->backing, "a/b/f"), 0640, "hello");
+	ASSERT_EQ(0, chown(b, 1000, 1001));
+
+	expect_same_stat(_metadata, at(f, self->dir, "a"),
+			 at(b, self->backing, "a"));
+	expect_same_stat(_metadata, at(f, self->dir, "a/b"),
+			 at(b, self->backing, "a/b"));
+	expect_same_stat(_metadata, at(f, self->dir, "a/b/f"),
+			 at(b, self->backing, "a/b/f"));
+	expect_enoent(_metadata, at(f, self->dir, "a/missing"));
+	/* Twice: now from the dentry cache */
+	expect_same_stat(_metadata, at(f, self->dir, "a/b/f"),
+			 at(b, self->backing, "a/b/f"));
+	expect_enoent(_metadata, at(f, self->dir, "a/missing"));
+}
+
+/* Changes behind the mount's back are seen at the next lookup */
+TEST_F(backed, lookup_revalidates_against_backing)
+{
+	char b[PATH_MAX], b2[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+
+	/* A cached negative entry, then the name appears */
+	expect_enoent(_metadata, at(f, self->dir, "x"));
+	make_file(_metadata, at(b, self->backing, "x"), 0600, "x");
+	expect_same_stat(_metadata, at(f, self->dir, "x"), b);
+
+	/* Renamed: the old name is gone, the new one is the same inode */
+	ASSERT_EQ(0, rename(b, at(b2, self->backing, "y")));
+	expect_enoent(_metadata, at(f, self->dir, "x"));
+	expect_same_stat(_metadata, at(f, self->dir, "y"), b2);
+
+	/* Replaced by another inode under the same name */
+	make_file(_metadata, at(b, self->backing, "z"), 0600, "z");
+	expect_same_stat(_metadata, at(f, self->dir, "z"), b);
+	ASSERT_EQ(0, rename(b2, b));
+	expect_same_stat(_metadata, at(f, self->dir, "z"), b);
+	expect_enoent(_metadata, at(f, self->dir, "y"));
+
+	/* Removed */
+	ASSERT_EQ(0, unlink(b));
+	expect_enoent(_metadata, at(f, self->dir, "z"));
+	errno = 0;
+	EXPECT_EQ(-1, lstat(f, &st));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/* Two names of one backing inode are one inode, with both links seen */
+TEST_F(backed, lookup_hard_links)
+{
+	char b[PATH_MAX], b2[PATH_MAX], f[PATH_MAX], f2[PATH_MAX];
+	struct stat st, st2;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
+	ASSERT_EQ(0, link(b, at(b2, self->backing, "g")));
+	ASSERT_EQ(0, stat(at(f, self->dir, "f"), &st));
+	ASSERT_EQ(0, stat(at(f2, self->dir, "g"), &st2));
+	EXPECT_EQ(st.st_ino, st2.st_ino);
+	EXPECT_EQ(2, st.st_nlink);
+	EXPECT_EQ(2, st2.st_nlink);
+	expect_same_stat(_metadata, f, b);
+}
+
+/* A device node's numbers come from the backing inode, exactly */
+TEST_F(backed, lookup_rdev)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+
+	ASSERT_EQ(0, mknod(at(b, self->backing, "null"), S_IFCHR | 0600,
+			   makedev(1, 3)));
+	ASSERT_EQ(0, mknod(at(b, self->backing, "big"), S_IFBLK | 0600,
+			   makedev(259, 300)));
+	ASSERT_EQ(0, stat(at(f, self->dir, "null"), &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(makedev(1, 3), st.st_rdev);
+	ASSERT_EQ(0, stat(at(f, self->dir, "big"), &st));
+	EXPECT_TRUE(S_ISBLK(st.st_mode));
+	EXPECT_EQ(makedev(259, 300), st.st_rdev);
+}
+
+/*
+ * An operation with no backing implementation yet must not send the
+ * server a node it never heard of: it fails, and nothing is sent.
+ */
+TEST_F(backed, unknown_node_not_sent)
+{
+	char b[PATH_MAX], f[PATH_MAX], value[16];
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
+	errno = 0;
+	EXPECT_EQ(-1, getxattr(at(f, self->dir, "f"), "user.x", value,
+			       sizeof(value)));
+	EXPECT_EQ(EOPNOTSUPP, errno);
 }
 
 /* Bad fuse-bpf mount options: each gets its own errno, nothing mounts */
