@@ -7,6 +7,7 @@
 
 #include "fuse_i.h"
 
+#include <linux/backing-file.h>
 #include <linux/bpf.h>
 #include <linux/cred.h>
 #include <linux/file.h>
@@ -14,6 +15,7 @@
 #include <linux/kobject.h>
 #include <linux/magic.h>
 #include <linux/namei.h>
+#include <linux/poll.h>
 #include <linux/seq_file.h>
 #include <linux/statfs.h>
 #include <linux/sysfs.h>
@@ -692,4 +694,404 @@ bool fuse_bpf_nodeid_known(struct fuse_conn *fc, struct fuse_args *args)
 {
 	return !fc->bpf_enabled || args->nodeid ||
 	       args->opcode == FUSE_INIT || args->opcode == FUSE_DESTROY;
+}
+
+struct fuse_bpf_setattr_args {
+	struct iattr *attr;
+};
+
+static int fuse_bpf_setattr_backing(struct path *backing_path, void *args)
+{
+	struct fuse_bpf_setattr_args *sa = args;
+	struct inode *binode = d_inode(backing_path->dentry);
+	struct iattr attr = *sa->attr;
+	int err;
+
+	/* As overlayfs: the backing filesystem sees no FUSE file */
+	attr.ia_valid &= ~(ATTR_FILE | ATTR_FORCE);
+	/* notify_change() works the new mode out itself */
+	if (attr.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
+		attr.ia_valid &= ~ATTR_MODE;
+
+	err = mnt_want_write(backing_path->mnt);
+	if (err)
+		return err;
+	if (attr.ia_valid & ATTR_SIZE) {
+		/* No truncation of a running executable */
+		err = get_write_access(binode);
+		if (err)
+			goto out_drop_write;
+	}
+	inode_lock(binode);
+	err = notify_change(mnt_idmap(backing_path->mnt), backing_path->dentry,
+			    &attr, NULL);
+	inode_unlock(binode);
+	if (attr.ia_valid & ATTR_SIZE)
+		put_write_access(binode);
+out_drop_write:
+	mnt_drop_write(backing_path->mnt);
+	return err;
+}
+
+static void fuse_bpf_copyattr_finalize(struct inode *inode, void *args)
+{
+	fuse_bpf_copyattr(inode);
+}
+
+static const struct fuse_bpf_op fuse_bpf_setattr_op = {
+	.backing = fuse_bpf_setattr_backing,
+	.finalize = fuse_bpf_copyattr_finalize,
+};
+
+/**
+ * fuse_bpf_setattr() - change the attributes of a backed inode
+ * @idmap: idmap of the FUSE mount
+ * @entry: the FUSE dentry
+ * @attr: the change
+ * @err: set to the result if the inode is backed
+ *
+ * The caller is checked as FUSE does (only with default_permissions), the
+ * backing credentials by the backing filesystem.
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_bpf_setattr(struct mnt_idmap *idmap, struct dentry *entry,
+		      struct iattr *attr, int *err)
+{
+	struct inode *inode = d_inode(entry);
+	struct fuse_bpf_setattr_args args = { .attr = attr };
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+	if (!get_fuse_conn(inode)->default_permissions)
+		attr->ia_valid |= ATTR_FORCE;
+	*err = setattr_prepare(idmap, entry, attr);
+	if (!*err)
+		*err = fuse_bpf_run(&fuse_bpf_setattr_op, inode, &args);
+	return true;
+}
+
+/* The backing file of an open FUSE file, NULL if it has none */
+static struct file *fuse_bpf_file(struct file *file)
+{
+	struct fuse_file *ff = file->private_data;
+
+	return ff ? ff->backing_file : NULL;
+}
+
+/**
+ * fuse_bpf_open() - open the backing file of a backed inode
+ * @inode: the FUSE inode
+ * @file: the FUSE file being opened
+ * @err: set to the result if the inode is backed
+ *
+ * As overlayfs: the backing credentials must be allowed to open the
+ * backing inode that way, then it is opened as a backing file.
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_bpf_open(struct inode *inode, struct file *file, int *err)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct inode *binode;
+	const struct cred *old_cred;
+	struct mnt_idmap *idmap;
+	int flags, acc_mode;
+	struct fuse_file *ff;
+	struct file *bfile;
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+
+	binode = d_inode(fi->backing_path.dentry);
+	idmap = mnt_idmap(fi->backing_path.mnt);
+	/* Truncation was, or will be, done by setattr */
+	flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+	acc_mode = ACC_MODE(flags);
+	if (flags & O_APPEND)
+		acc_mode |= MAY_APPEND;
+
+	old_cred = override_creds(fi->backing_cred);
+	*err = inode_permission(idmap, binode, MAY_OPEN | acc_mode);
+	if (!*err && (flags & O_NOATIME) &&
+	    !inode_owner_or_capable(idmap, binode))
+		flags &= ~O_NOATIME;
+	revert_creds(old_cred);
+	if (*err)
+		return true;
+
+	ff = fuse_file_alloc(get_fuse_mount(inode), false);
+	if (!ff) {
+		*err = -ENOMEM;
+		return true;
+	}
+	bfile = backing_file_open(file, flags, &fi->backing_path,
+				  fi->backing_cred);
+	if (IS_ERR(bfile)) {
+		fuse_file_free(ff);
+		*err = PTR_ERR(bfile);
+		return true;
+	}
+	ff->backing_file = bfile;
+	file->private_data = ff;
+	*err = 0;
+	return true;
+}
+
+/**
+ * fuse_bpf_release() - release a backed FUSE file
+ * @file: the FUSE file
+ *
+ * Return: true if @file was backed and is released.
+ */
+bool fuse_bpf_release(struct file *file)
+{
+	struct fuse_file *ff = file->private_data;
+
+	if (!ff || !ff->backing_file)
+		return false;
+	fput(ff->backing_file);
+	fuse_file_free(ff);
+	return true;
+}
+
+bool fuse_bpf_flush(struct file *file, fl_owner_t id, int *err)
+{
+	struct file *bfile = fuse_bpf_file(file);
+	const struct cred *old_cred;
+
+	if (!bfile)
+		return false;
+	*err = 0;
+	if (bfile->f_op->flush) {
+		old_cred = override_creds(bfile->f_cred);
+		*err = bfile->f_op->flush(bfile, id);
+		revert_creds(old_cred);
+	}
+	return true;
+}
+
+bool fuse_bpf_fsync(struct file *file, loff_t start, loff_t end,
+		    int datasync, int *err)
+{
+	struct file *bfile = fuse_bpf_file(file);
+	const struct cred *old_cred;
+
+	if (!bfile)
+		return false;
+	old_cred = override_creds(bfile->f_cred);
+	*err = vfs_fsync_range(bfile, start, end, datasync);
+	revert_creds(old_cred);
+	fuse_bpf_copyattr(file_inode(file));
+	return true;
+}
+
+/* Flags fcntl(F_SETFL) may have changed on the FUSE file since open */
+#define FUSE_BPF_SETFL_MASK (O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT)
+
+/*
+ * Bring the backing file's status flags in line with the FUSE file's, as
+ * overlayfs does, so that the backing I/O honours them.
+ */
+static int fuse_bpf_sync_flags(struct file *file, struct file *bfile)
+{
+	unsigned int flags = file->f_flags & FUSE_BPF_SETFL_MASK;
+
+	if (!((flags ^ bfile->f_flags) & FUSE_BPF_SETFL_MASK))
+		return 0;
+	if ((flags & O_DIRECT) && !(bfile->f_mode & FMODE_CAN_ODIRECT))
+		return -EINVAL;
+	spin_lock(&bfile->f_lock);
+	bfile->f_flags = (bfile->f_flags & ~FUSE_BPF_SETFL_MASK) | flags;
+	bfile->f_iocb_flags = iocb_flags(bfile);
+	spin_unlock(&bfile->f_lock);
+	return 0;
+}
+
+static void fuse_bpf_file_accessed(struct file *file)
+{
+	fuse_bpf_copyattr(file_inode(file));
+}
+
+static void fuse_bpf_end_write(struct file *file, loff_t pos, ssize_t ret)
+{
+	fuse_bpf_copyattr(file_inode(file));
+}
+
+static void fuse_bpf_file_ctx(struct backing_file_ctx *ctx, struct file *file,
+			      struct file *bfile)
+{
+	*ctx = (struct backing_file_ctx) {
+		.cred = bfile->f_cred,
+		.user_file = file,
+		.accessed = fuse_bpf_file_accessed,
+		.end_write = fuse_bpf_end_write,
+	};
+}
+
+bool fuse_bpf_read_iter(struct kiocb *iocb, struct iov_iter *to, ssize_t *ret)
+{
+	struct file *file = iocb->ki_filp;
+	struct file *bfile = fuse_bpf_file(file);
+	struct backing_file_ctx ctx;
+
+	if (!bfile)
+		return false;
+	*ret = fuse_bpf_sync_flags(file, bfile);
+	if (*ret || !iov_iter_count(to))
+		return true;
+	fuse_bpf_file_ctx(&ctx, file, bfile);
+	*ret = backing_file_read_iter(bfile, to, iocb, iocb->ki_flags, &ctx);
+	return true;
+}
+
+bool fuse_bpf_write_iter(struct kiocb *iocb, struct iov_iter *from,
+			 ssize_t *ret)
+{
+	struct file *file = iocb->ki_filp;
+	struct file *bfile = fuse_bpf_file(file);
+	struct inode *inode = file_inode(file);
+	struct backing_file_ctx ctx;
+
+	if (!bfile)
+		return false;
+	*ret = fuse_bpf_sync_flags(file, bfile);
+	if (*ret || !iov_iter_count(from))
+		return true;
+	fuse_bpf_file_ctx(&ctx, file, bfile);
+	inode_lock(inode);
+	*ret = backing_file_write_iter(bfile, from, iocb, iocb->ki_flags,
+				       &ctx);
+	inode_unlock(inode);
+	return true;
+}
+
+bool fuse_bpf_splice_read(struct file *in, loff_t *ppos,
+			  struct pipe_inode_info *pipe, size_t len,
+			  unsigned int flags, ssize_t *ret)
+{
+	struct file *bfile = fuse_bpf_file(in);
+	struct backing_file_ctx ctx;
+
+	if (!bfile)
+		return false;
+	fuse_bpf_file_ctx(&ctx, in, bfile);
+	*ret = backing_file_splice_read(bfile, ppos, pipe, len, flags, &ctx);
+	return true;
+}
+
+bool fuse_bpf_splice_write(struct pipe_inode_info *pipe, struct file *out,
+			   loff_t *ppos, size_t len, unsigned int flags,
+			   ssize_t *ret)
+{
+	struct file *bfile = fuse_bpf_file(out);
+	struct inode *inode = file_inode(out);
+	struct backing_file_ctx ctx;
+
+	if (!bfile)
+		return false;
+	fuse_bpf_file_ctx(&ctx, out, bfile);
+	inode_lock(inode);
+	*ret = backing_file_splice_write(pipe, bfile, ppos, len, flags, &ctx);
+	inode_unlock(inode);
+	return true;
+}
+
+bool fuse_bpf_mmap(struct file *file, struct vm_area_struct *vma, int *err)
+{
+	struct file *bfile = fuse_bpf_file(file);
+	struct backing_file_ctx ctx;
+
+	if (!bfile)
+		return false;
+	fuse_bpf_file_ctx(&ctx, file, bfile);
+	*err = backing_file_mmap(bfile, vma, &ctx);
+	return true;
+}
+
+/**
+ * fuse_bpf_llseek() - seek in a backed file or directory
+ * @file: the FUSE file
+ * @offset: offset
+ * @whence: SEEK_*
+ * @ret: set to the new position or a negative errno if @file is backed
+ *
+ * The backing file decides (SEEK_DATA, SEEK_HOLE, SEEK_END, directory
+ * cookies); the FUSE file's position only changes on success.
+ *
+ * Return: true if @file is backed.
+ */
+bool fuse_bpf_llseek(struct file *file, loff_t offset, int whence,
+		     loff_t *ret)
+{
+	struct file *bfile = fuse_bpf_file(file);
+	const struct cred *old_cred;
+
+	if (!bfile)
+		return false;
+	bfile->f_pos = file->f_pos;
+	old_cred = override_creds(bfile->f_cred);
+	*ret = vfs_llseek(bfile, offset, whence);
+	revert_creds(old_cred);
+	if (*ret >= 0)
+		file->f_pos = bfile->f_pos;
+	return true;
+}
+
+bool fuse_bpf_poll(struct file *file, poll_table *wait, __poll_t *mask)
+{
+	struct file *bfile = fuse_bpf_file(file);
+
+	if (!bfile)
+		return false;
+	*mask = vfs_poll(bfile, wait);
+	return true;
+}
+
+struct fuse_bpf_dir_ctx {
+	struct dir_context ctx;
+	struct dir_context *orig;
+};
+
+/* Entries go through unchanged: their offsets are the backing cookies */
+static bool fuse_bpf_filldir(struct dir_context *ctx, const char *name,
+			     int namelen, loff_t offset, u64 ino,
+			     unsigned int d_type)
+{
+	struct fuse_bpf_dir_ctx *dc = container_of(ctx, struct fuse_bpf_dir_ctx,
+						   ctx);
+
+	return dc->orig->actor(dc->orig, name, namelen, offset, ino, d_type);
+}
+
+/**
+ * fuse_bpf_readdir() - read a backed directory
+ * @file: the FUSE directory
+ * @ctx: where the entries go
+ * @err: set to the result if @file is backed
+ *
+ * Positions are those of the backing directory, so they stay valid across
+ * calls, telldir() and seekdir().
+ *
+ * Return: true if @file is backed.
+ */
+bool fuse_bpf_readdir(struct file *file, struct dir_context *ctx, int *err)
+{
+	struct file *bfile = fuse_bpf_file(file);
+	struct fuse_bpf_dir_ctx dc = {
+		.ctx.actor = fuse_bpf_filldir,
+		.ctx.pos = ctx->pos,
+		.orig = ctx,
+	};
+	const struct cred *old_cred;
+
+	if (!bfile)
+		return false;
+	bfile->f_pos = ctx->pos;
+	old_cred = override_creds(bfile->f_cred);
+	*err = iterate_dir(bfile, &dc.ctx);
+	revert_creds(old_cred);
+	ctx->pos = dc.ctx.pos;
+	fuse_bpf_copyattr(file_inode(file));
+	return true;
 }

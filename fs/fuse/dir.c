@@ -1669,6 +1669,15 @@ out_err:
 	return ERR_PTR(err);
 }
 
+static loff_t fuse_dir_llseek(struct file *file, loff_t offset, int whence)
+{
+	loff_t ret;
+
+	if (fuse_bpf_llseek(file, offset, whence, &ret))
+		return ret;
+	return generic_file_llseek(file, offset, whence);
+}
+
 static int fuse_dir_open(struct inode *inode, struct file *file)
 {
 	struct fuse_mount *fm = get_fuse_mount(inode);
@@ -1679,6 +1688,9 @@ static int fuse_dir_open(struct inode *inode, struct file *file)
 
 	err = generic_file_open(inode, file);
 	if (err)
+		return err;
+
+	if (fuse_bpf_open(inode, file, &err))
 		return err;
 
 	err = fuse_do_open(fm, get_node_id(inode), file, true);
@@ -1701,6 +1713,9 @@ static int fuse_dir_open(struct inode *inode, struct file *file)
 
 static int fuse_dir_release(struct inode *inode, struct file *file)
 {
+	if (fuse_bpf_release(file))
+		return 0;
+
 	fuse_release_common(file, true);
 
 	return 0;
@@ -1715,6 +1730,9 @@ static int fuse_dir_fsync(struct file *file, loff_t start, loff_t end,
 
 	if (fuse_is_bad(inode))
 		return -EIO;
+
+	if (fuse_bpf_fsync(file, start, end, datasync, &err))
+		return err;
 
 	if (fc->no_fsyncdir)
 		return 0;
@@ -2109,6 +2127,9 @@ static int fuse_setattr(struct mnt_idmap *idmap, struct dentry *entry,
 	if (!fuse_allow_current_process(get_fuse_conn(inode)))
 		return -EACCES;
 
+	if (fuse_bpf_setattr(idmap, entry, attr, &ret))
+		return ret;
+
 	if (attr->ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID)) {
 		attr->ia_valid &= ~(ATTR_KILL_SUID | ATTR_KILL_SGID |
 				    ATTR_MODE);
@@ -2212,7 +2233,7 @@ static const struct inode_operations fuse_dir_inode_operations = {
 };
 
 static const struct file_operations fuse_dir_operations = {
-	.llseek		= generic_file_llseek,
+	.llseek		= fuse_dir_llseek,
 	.read		= generic_read_dir,
 	.iterate_shared	= fuse_readdir,
 	.open		= fuse_dir_open,

@@ -275,6 +275,10 @@ struct fuse_file {
 	struct file *passthrough;
 	const struct cred *cred;
 #endif
+#ifdef CONFIG_FUSE_BPF
+	/** fuse-bpf: the open backing file, if the inode is backed */
+	struct file *backing_file;
+#endif
 
 	/** Has flock been performed on this file? */
 	bool flock:1;
@@ -1568,6 +1572,28 @@ bool fuse_bpf_lookup(struct inode *dir, struct dentry *entry,
 bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 				int *ret);
 bool fuse_bpf_nodeid_known(struct fuse_conn *fc, struct fuse_args *args);
+bool fuse_bpf_setattr(struct mnt_idmap *idmap, struct dentry *entry,
+		      struct iattr *attr, int *err);
+bool fuse_bpf_open(struct inode *inode, struct file *file, int *err);
+bool fuse_bpf_release(struct file *file);
+bool fuse_bpf_flush(struct file *file, fl_owner_t id, int *err);
+bool fuse_bpf_fsync(struct file *file, loff_t start, loff_t end,
+		    int datasync, int *err);
+bool fuse_bpf_read_iter(struct kiocb *iocb, struct iov_iter *to,
+			ssize_t *ret);
+bool fuse_bpf_write_iter(struct kiocb *iocb, struct iov_iter *from,
+			 ssize_t *ret);
+bool fuse_bpf_splice_read(struct file *in, loff_t *ppos,
+			  struct pipe_inode_info *pipe, size_t len,
+			  unsigned int flags, ssize_t *ret);
+bool fuse_bpf_splice_write(struct pipe_inode_info *pipe, struct file *out,
+			   loff_t *ppos, size_t len, unsigned int flags,
+			   ssize_t *ret);
+bool fuse_bpf_mmap(struct file *file, struct vm_area_struct *vma, int *err);
+bool fuse_bpf_llseek(struct file *file, loff_t offset, int whence,
+		     loff_t *ret);
+bool fuse_bpf_poll(struct file *file, poll_table *wait, __poll_t *mask);
+bool fuse_bpf_readdir(struct file *file, struct dir_context *ctx, int *err);
 #else
 static inline int fuse_bpf_sysfs_init(struct kobject *fuse_kobj)
 {
@@ -1672,6 +1698,87 @@ static inline bool fuse_bpf_nodeid_known(struct fuse_conn *fc,
 					 struct fuse_args *args)
 {
 	return true;
+}
+
+static inline bool fuse_bpf_setattr(struct mnt_idmap *idmap,
+				    struct dentry *entry, struct iattr *attr,
+				    int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_open(struct inode *inode, struct file *file,
+				 int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_release(struct file *file)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_flush(struct file *file, fl_owner_t id, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_fsync(struct file *file, loff_t start, loff_t end,
+				  int datasync, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_read_iter(struct kiocb *iocb, struct iov_iter *to,
+				      ssize_t *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_write_iter(struct kiocb *iocb,
+				       struct iov_iter *from, ssize_t *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_splice_read(struct file *in, loff_t *ppos,
+					struct pipe_inode_info *pipe,
+					size_t len, unsigned int flags,
+					ssize_t *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_splice_write(struct pipe_inode_info *pipe,
+					 struct file *out, loff_t *ppos,
+					 size_t len, unsigned int flags,
+					 ssize_t *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_mmap(struct file *file, struct vm_area_struct *vma,
+				 int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_llseek(struct file *file, loff_t offset,
+				   int whence, loff_t *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_poll(struct file *file, poll_table *wait,
+				 __poll_t *mask)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_readdir(struct file *file,
+				    struct dir_context *ctx, int *err)
+{
+	return false;
 }
 #endif /* CONFIG_FUSE_BPF */
 
