@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -812,6 +815,313 @@ TEST_F(backed, unknown_node_not_sent)
 	EXPECT_EQ(-1, getxattr(at(f, self->dir, "f"), "user.x", value,
 			       sizeof(value)));
 	EXPECT_EQ(EOPNOTSUPP, errno);
+}
+
+/* The whole content of @path, NUL-terminated, in @buf */
+static ssize_t read_all(const char *path, char *buf, size_t size)
+{
+	ssize_t len;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	len = read(fd, buf, size - 1);
+	close(fd);
+	if (len >= 0)
+		buf[len] = 0;
+	return len;
+}
+
+/* read, write and their positions go to the backing file */
+TEST_F(backed, read_write)
+{
+	char b[PATH_MAX], f[PATH_MAX], buf[64];
+	int fd;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "0123456789");
+	fd = open(at(f, self->dir, "f"), O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	ASSERT_EQ(4, read(fd, buf, 4));
+	EXPECT_EQ(0, memcmp(buf, "0123", 4));
+	ASSERT_EQ(3, write(fd, "abc", 3));
+	ASSERT_EQ(7, lseek(fd, 0, SEEK_CUR));
+	ASSERT_EQ(2, pwrite(fd, "XY", 2, 12));
+	ASSERT_EQ(5, pread(fd, buf, sizeof(buf), 9));
+	EXPECT_EQ(0, memcmp(buf, "9\0\0XY", 5));
+	/* A short read at the end of the file */
+	ASSERT_EQ(1, pread(fd, buf, sizeof(buf), 13));
+	ASSERT_EQ(0, fsync(fd));
+	ASSERT_EQ(0, fdatasync(fd));
+	ASSERT_EQ(0, close(fd));
+
+	ASSERT_EQ(14, read_all(b, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "0123abc789\0\0XY", 14));
+	expect_same_stat(_metadata, f, b);
+}
+
+/* O_APPEND, at open and set later with fcntl(), appends */
+TEST_F(backed, append)
+{
+	char b[PATH_MAX], f[PATH_MAX], buf[64];
+	int fd;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "start");
+	fd = open(at(f, self->dir, "f"), O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, pwrite(fd, "1", 1, 0));
+	ASSERT_EQ(0, close(fd));
+	fd = open(f, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, write(fd, "S", 1));
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, O_APPEND));
+	ASSERT_EQ(1, write(fd, "2", 1));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(7, read_all(b, buf, sizeof(buf)));
+	EXPECT_STREQ("Start12", buf);
+	expect_same_stat(_metadata, f, b);
+}
+
+/* setattr: mode, owner, size and times all land on the backing inode */
+TEST_F(backed, setattr)
+{
+	struct timespec times[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_sec = 1, .tv_nsec = 2 },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat bst, old;
+	int fd;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "0123456789");
+	ASSERT_EQ(0, chmod(at(f, self->dir, "f"), 0600));
+	ASSERT_EQ(0, chown(f, 1000, 1001));
+	ASSERT_EQ(0, truncate(f, 3));
+	ASSERT_EQ(0, stat(b, &bst));
+	EXPECT_EQ(S_IFREG | 0600, bst.st_mode);
+	EXPECT_EQ(1000, bst.st_uid);
+	EXPECT_EQ(1001, bst.st_gid);
+	EXPECT_EQ(3, bst.st_size);
+	expect_same_stat(_metadata, f, b);
+
+	old = bst;
+	ASSERT_EQ(0, utimensat(AT_FDCWD, f, times, 0));
+	ASSERT_EQ(0, stat(b, &bst));
+	EXPECT_EQ(old.st_atim.tv_sec, bst.st_atim.tv_sec);
+	EXPECT_EQ(old.st_atim.tv_nsec, bst.st_atim.tv_nsec);
+	EXPECT_EQ(1, bst.st_mtim.tv_sec);
+	EXPECT_EQ(2, bst.st_mtim.tv_nsec);
+	ASSERT_EQ(0, utimensat(AT_FDCWD, f, NULL, 0));
+	ASSERT_EQ(0, stat(b, &bst));
+	EXPECT_LT(1000000000, bst.st_mtim.tv_sec);
+	expect_same_stat(_metadata, f, b);
+
+	fd = open(f, O_RDWR | O_TRUNC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 4096));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, stat(b, &bst));
+	EXPECT_EQ(4096, bst.st_size);
+	expect_same_stat(_metadata, f, b);
+}
+
+/* Shared writable and private mappings map the backing file */
+TEST_F(backed, mmap)
+{
+	char b[PATH_MAX], f[PATH_MAX], buf[64];
+	char *map;
+	int fd;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "abcdefgh");
+	fd = open(at(f, self->dir, "f"), O_RDWR);
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(0, memcmp(map, "abcdefgh", 8));
+	memcpy(map, "ABC", 3);
+	ASSERT_EQ(0, msync(map, 8, MS_SYNC));
+	ASSERT_EQ(0, munmap(map, 8));
+	ASSERT_EQ(8, read_all(b, buf, sizeof(buf)));
+	EXPECT_STREQ("ABCdefgh", buf);
+
+	map = mmap(NULL, 8, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	memcpy(map, "xyz", 3);
+	EXPECT_EQ(0, memcmp(map, "xyzdefgh", 8));
+	ASSERT_EQ(0, munmap(map, 8));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(8, read_all(b, buf, sizeof(buf)));
+	EXPECT_STREQ("ABCdefgh", buf);
+	expect_same_stat(_metadata, f, b);
+}
+
+/* splice in and out of a backed file, and sendfile */
+TEST_F(backed, splice)
+{
+	char b[PATH_MAX], f[PATH_MAX], b2[PATH_MAX], f2[PATH_MAX];
+	char buf[64];
+	int fd, fd2, pipefd[2];
+	loff_t off = 2;
+
+	make_file(_metadata, at(b, self->backing, "in"), 0644, "spliced data");
+	make_file(_metadata, at(b2, self->backing, "out"), 0644, "");
+	fd = open(at(f, self->dir, "in"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	fd2 = open(at(f2, self->dir, "out"), O_WRONLY);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_EQ(7, splice(fd, &off, pipefd[1], NULL, 7, 0));
+	ASSERT_EQ(7, splice(pipefd[0], NULL, fd2, NULL, 7, 0));
+	ASSERT_EQ(5, sendfile(fd2, fd, NULL, 5));
+	EXPECT_EQ(0, close(pipefd[0]));
+	EXPECT_EQ(0, close(pipefd[1]));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, close(fd2));
+	ASSERT_EQ(12, read_all(b2, buf, sizeof(buf)));
+	EXPECT_STREQ("liced dsplic", buf);
+	expect_same_stat(_metadata, f2, b2);
+}
+
+/* SEEK_DATA and SEEK_HOLE see the backing file's holes */
+TEST_F(backed, seek_data_hole)
+{
+	char b[PATH_MAX], f[PATH_MAX], block[4096];
+	int fd;
+
+	memset(block, 'x', sizeof(block));
+	fd = open(at(b, self->backing, "sparse"), O_WRONLY | O_CREAT, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4096, pwrite(fd, block, 4096, 0));
+	ASSERT_EQ(4096, pwrite(fd, block, 4096, 1 << 20));
+	ASSERT_EQ(0, close(fd));
+
+	fd = open(at(f, self->dir, "sparse"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(4096, lseek(fd, 0, SEEK_HOLE));
+	EXPECT_EQ(1 << 20, lseek(fd, 4096, SEEK_DATA));
+	EXPECT_EQ((1 << 20) + 4096, lseek(fd, 1 << 20, SEEK_HOLE));
+	EXPECT_EQ((1 << 20) + 4096, lseek(fd, 0, SEEK_END));
+	/* A failed seek leaves the position alone */
+	ASSERT_EQ(100, lseek(fd, 100, SEEK_SET));
+	errno = 0;
+	EXPECT_EQ(-1, lseek(fd, 2 << 20, SEEK_DATA));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(100, lseek(fd, 0, SEEK_CUR));
+	EXPECT_EQ(0, close(fd));
+}
+
+/* O_DIRECT I/O goes to the backing file directly */
+TEST_F(backed, direct_io)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	void *buf;
+	int fd;
+
+	ASSERT_EQ(0, posix_memalign(&buf, 4096, 4096));
+	memset(buf, 'd', 4096);
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "");
+	fd = open(at(f, self->dir, "f"), O_RDWR | O_DIRECT);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	EXPECT_EQ(4096, pwrite(fd, buf, 4096, 0));
+	memset(buf, 0, 4096);
+	EXPECT_EQ(4096, pread(fd, buf, 4096, 0));
+	EXPECT_EQ('d', ((char *)buf)[4095]);
+	EXPECT_EQ(0, close(fd));
+	free(buf);
+	expect_same_stat(_metadata, f, b);
+}
+
+struct dirent_rec {
+	char name[64];
+	long long d_off;
+	unsigned long long d_ino;
+	unsigned char d_type;
+};
+
+/* All entries of @path, read with a small buffer, in order */
+static int read_dir_raw(const char *path, struct dirent_rec *recs, int max)
+{
+	/* Small: several calls, each resuming at the last d_off */
+	char buf[512];
+	int fd, n = 0;
+	long len;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return -errno;
+	while ((len = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		long pos = 0;
+
+		while (pos < len && n < max) {
+			struct dirent64 *d = (void *)(buf + pos);
+
+			snprintf(recs[n].name, sizeof(recs[n].name), "%.63s",
+				 d->d_name);
+			recs[n].d_off = d->d_off;
+			recs[n].d_ino = d->d_ino;
+			recs[n].d_type = d->d_type;
+			n++;
+			pos += d->d_reclen;
+		}
+	}
+	close(fd);
+	return len < 0 ? -errno : n;
+}
+
+/* readdir: the same entries, inode numbers, types and offsets */
+TEST_F(backed, readdir)
+{
+	static struct dirent_rec frecs[128], brecs[128];
+	char b[PATH_MAX], f[PATH_MAX], name[32];
+	long cookie = -1;
+	struct dirent *d;
+	int i, n, fd;
+	DIR *dir;
+
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "d"), 0755));
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "d/entry-%03d", i);
+		if (i % 10 == 0) {
+			ASSERT_EQ(0, mkdir(at(b, self->backing, name), 0700));
+		} else {
+			fd = open(at(b, self->backing, name), O_CREAT | O_WRONLY,
+				  0600);
+			ASSERT_LE(0, fd);
+			ASSERT_EQ(0, close(fd));
+		}
+	}
+	n = read_dir_raw(at(b, self->backing, "d"), brecs, 128);
+	ASSERT_EQ(102, n);
+	ASSERT_EQ(n, read_dir_raw(at(f, self->dir, "d"), frecs, 128));
+	for (i = 0; i < n; i++) {
+		EXPECT_STREQ(brecs[i].name, frecs[i].name);
+		EXPECT_EQ(brecs[i].d_off, frecs[i].d_off);
+		EXPECT_EQ(brecs[i].d_ino, frecs[i].d_ino);
+		EXPECT_EQ(brecs[i].d_type, frecs[i].d_type);
+	}
+
+	/* telldir() cookies stay valid for seekdir() */
+	dir = opendir(f);
+	ASSERT_NE(NULL, dir);
+	for (i = 0; i < 50; i++)
+		ASSERT_NE(NULL, readdir(dir));
+	cookie = telldir(dir);
+	d = readdir(dir);
+	ASSERT_NE(NULL, d);
+	snprintf(name, sizeof(name), "%.31s", d->d_name);
+	for (i = 0; i < 20; i++)
+		ASSERT_NE(NULL, readdir(dir));
+	seekdir(dir, cookie);
+	d = readdir(dir);
+	ASSERT_NE(NULL, d);
+	EXPECT_STREQ(name, d->d_name);
+	EXPECT_STREQ(brecs[50].name, d->d_name);
+	rewinddir(dir);
+	d = readdir(dir);
+	ASSERT_NE(NULL, d);
+	EXPECT_STREQ(brecs[0].name, d->d_name);
+	EXPECT_EQ(0, fsync(dirfd(dir)));
+	EXPECT_EQ(0, closedir(dir));
 }
 
 /* Bad fuse-bpf mount options: each gets its own errno, nothing mounts */
