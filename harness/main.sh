@@ -13,15 +13,30 @@ JOB=$(mktemp)
 trap 'rm -f "$JOB"' EXIT
 cat >"$JOB" <<'JOB'
 set -e
+show() { echo "\$ $*"; "$@"; }
 echo "--- fuse-bpf demo on $(uname -sr)"
-echo "\$ zgrep -E 'CONFIG_FUSE_(FS|BPF)=' /proc/config.gz"
-zgrep -E 'CONFIG_FUSE_(FS|BPF)=' /proc/config.gz
-echo "\$ ls -l /sys/fs/fuse/features/"
-ls -l /sys/fs/fuse/features/
-echo "\$ cat /sys/fs/fuse/features/fuse_bpf"
-cat /sys/fs/fuse/features/fuse_bpf
-[ "$(cat /sys/fs/fuse/features/fuse_bpf)" = supported ]
-echo "--- fuse-bpf is available"
+show zgrep -E 'CONFIG_FUSE_(FS|BPF)=' /proc/config.gz
+show cat /sys/fs/fuse/features/fuse_bpf
+
+echo "--- a directory on the ext4 scratch disk"
+mkdir -p $SCRATCH/data/docs /tmp/mnt
+echo "hello from ext4" >$SCRATCH/data/docs/hello.txt
+show ls -la $SCRATCH/data/docs
+
+echo "--- mounted with fuse-bpf: no daemon, everything served from the backing directory"
+exec 3<$SCRATCH/data
+show mount -t fuse -o root_dir=3,no_daemon,rootmode=40000,user_id=0,group_id=0,allow_other fuse-bpf /tmp/mnt
+exec 3<&-
+show grep fuse-bpf /proc/self/mountinfo
+show ls -la /tmp/mnt/docs
+show cat /tmp/mnt/docs/hello.txt
+show sh -c 'echo "written through fuse-bpf" >>/tmp/mnt/docs/hello.txt'
+show cat $SCRATCH/data/docs/hello.txt
+show cp /tmp/mnt/docs/hello.txt /tmp/mnt/docs/copy.txt 2>&1 || echo "(creating files comes with a later part)"
+show stat -c '%n %s bytes, mode %a, inode %i' /tmp/mnt/docs/hello.txt $SCRATCH/data/docs/hello.txt
+show df -h /tmp/mnt $SCRATCH
+show umount /tmp/mnt
+echo "--- fuse-bpf works"
 JOB
 say "booting the $VARIANT kernel"
 "$HARNESS/vm.sh" --variant "$VARIANT" --timeout 600 --job "$JOB"
