@@ -173,6 +173,20 @@ int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
 }
 
 /**
+ * fuse_bpf_parse_enable() - parse the fuse_bpf mount option
+ * @fsc: the mount context
+ *
+ * Enables fuse-bpf without backing the root: the server may then attach
+ * backing objects to the entries of its LOOKUP replies.
+ *
+ * Return: 0 on success, a negative errno otherwise.
+ */
+int fuse_bpf_parse_enable(struct fs_context *fsc)
+{
+	return fuse_bpf_enable(fsc);
+}
+
+/**
  * fuse_bpf_parse_no_daemon() - parse the no_daemon mount option
  * @fsc: the mount context
  *
@@ -296,13 +310,18 @@ void fuse_bpf_fill_super(struct super_block *sb, struct inode *root,
 
 	fc->bpf_enabled = ctx->bpf_enabled;
 	fc->no_daemon = ctx->no_daemon;
-	if (!ctx->root_dir.dentry)
+	if (!ctx->bpf_enabled)
 		return;
-	fi->backing_path = ctx->root_dir;
-	path_get(&fi->backing_path);
-	fi->backing_cred = get_cred(ctx->root_cred);
-	sb->s_stack_depth = ctx->root_dir.mnt->mnt_sb->s_stack_depth + 1;
-	fuse_bpf_copyattr(root);
+	/* Stacked over the backing filesystems, at least one level */
+	sb->s_stack_depth = 1;
+	if (ctx->root_dir.dentry) {
+		fi->backing_path = ctx->root_dir;
+		path_get(&fi->backing_path);
+		fi->backing_cred = get_cred(ctx->root_cred);
+		sb->s_stack_depth += ctx->root_dir.mnt->mnt_sb->s_stack_depth;
+		fuse_bpf_copyattr(root);
+	}
+	fc->bpf_stack_depth = sb->s_stack_depth;
 }
 
 /**
@@ -329,6 +348,8 @@ bool fuse_bpf_start_no_daemon(struct fuse_conn *fc)
 
 void fuse_bpf_show_options(struct seq_file *m, struct fuse_conn *fc)
 {
+	if (fc->bpf_enabled)
+		seq_puts(m, ",fuse_bpf");
 	if (fc->no_daemon)
 		seq_puts(m, ",no_daemon");
 }
@@ -1094,4 +1115,258 @@ bool fuse_bpf_readdir(struct file *file, struct dir_context *ctx, int *err)
 	ctx->pos = dc.ctx.pos;
 	fuse_bpf_copyattr(file_inode(file));
 	return true;
+}
+
+/**
+ * fuse_bpf_getxattr() - read an extended attribute of a backed inode
+ * @inode: the FUSE inode
+ * @name: the attribute's full name
+ * @value: the buffer, or NULL to ask for the size
+ * @size: its size
+ * @ret: set to the length or a negative errno if the inode is backed
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_bpf_getxattr(struct inode *inode, const char *name, void *value,
+		       size_t size, ssize_t *ret)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	const struct cred *old_cred;
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+	old_cred = override_creds(fi->backing_cred);
+	*ret = vfs_getxattr(mnt_idmap(fi->backing_path.mnt),
+			    fi->backing_path.dentry, name, value, size);
+	revert_creds(old_cred);
+	return true;
+}
+
+/**
+ * fuse_bpf_listxattr() - list the extended attributes of a backed inode
+ * @entry: the FUSE dentry
+ * @list: the buffer, or NULL to ask for the size
+ * @size: its size
+ * @ret: set to the length or a negative errno if the inode is backed
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_bpf_listxattr(struct dentry *entry, char *list, size_t size,
+			ssize_t *ret)
+{
+	struct fuse_inode *fi = get_fuse_inode(d_inode(entry));
+	const struct cred *old_cred;
+
+	if (!fuse_bpf_backed(d_inode(entry)))
+		return false;
+	old_cred = override_creds(fi->backing_cred);
+	*ret = vfs_listxattr(fi->backing_path.dentry, list, size);
+	revert_creds(old_cred);
+	return true;
+}
+
+/* FUSE_INIT flags to offer: fuse-bpf only on mounts that enable it */
+u64 fuse_bpf_init_flags(struct fuse_conn *fc)
+{
+	return fc->bpf_enabled ? FUSE_BPF : 0;
+}
+
+/**
+ * fuse_bpf_init_reply() - take the server's FUSE_INIT answer into account
+ * @fm: the mount
+ * @flags: the flags the server accepted
+ * @arg: its reply
+ *
+ * A server that takes FUSE_BPF may attach backing objects on filesystems
+ * stacked up to max_stack_depth - 1 deep, as with passthrough.
+ */
+void fuse_bpf_init_reply(struct fuse_mount *fm, u64 flags,
+			 struct fuse_init_out *arg)
+{
+	struct fuse_conn *fc = fm->fc;
+
+	if (!fc->bpf_enabled || !(flags & FUSE_BPF))
+		return;
+	fc->bpf_proto = 1;
+	if (arg->max_stack_depth > fm->sb->s_stack_depth &&
+	    arg->max_stack_depth <= FILESYSTEM_MAX_STACK_DEPTH) {
+		fm->sb->s_stack_depth = arg->max_stack_depth;
+		fc->bpf_stack_depth = arg->max_stack_depth;
+	}
+}
+
+/* Let the server's LOOKUP reply carry a struct fuse_entry_bpf_out */
+void fuse_bpf_lookup_init(struct fuse_conn *fc, struct fuse_args *args,
+			  struct fuse_bpf_entry *feb)
+{
+	if (!fc->bpf_proto)
+		return;
+	args->out_numargs = 2;
+	args->out_args[1].size = sizeof(feb->out);
+	args->out_args[1].value = &feb->out;
+	args->out_argvar = true;
+	args->bpf_ext = true;
+}
+
+/* Drop what a LOOKUP reply's extension holds, on every path */
+void fuse_bpf_entry_put(struct fuse_bpf_entry *feb)
+{
+	path_put(&feb->backing_path);
+	feb->backing_path.dentry = NULL;
+	feb->backing_path.mnt = NULL;
+	if (feb->cred)
+		put_cred(feb->cred);
+	feb->cred = NULL;
+}
+
+/**
+ * fuse_bpf_reply_needs_ioctl() - must this reply come through the ioctl?
+ * @args: the request
+ * @len: the length of the reply's payload (0 for an error)
+ *
+ * Return: true if the reply carries a fuse-bpf LOOKUP extension.
+ */
+bool fuse_bpf_reply_needs_ioctl(struct fuse_args *args, size_t len)
+{
+	return args->bpf_ext && len > args->out_args[0].size;
+}
+
+/**
+ * fuse_bpf_reply_fds() - check a LOOKUP extension, resolve its descriptors
+ * @fc: the connection
+ * @args: the request, its reply copied in
+ *
+ * Runs in the context of the server that answered through the ioctl: its
+ * descriptors are resolved and its credentials captured, so the backing is
+ * used with them.
+ *
+ * Return: 0, or a negative errno for the ioctl (the request then fails
+ * with EIO).
+ */
+int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args)
+{
+	struct fuse_entry_out *entry = args->out_args[0].value;
+	struct fuse_bpf_entry *feb;
+	struct fuse_entry_bpf_out *out;
+	struct super_block *bsb;
+	struct file *file;
+	struct cred *cred;
+	int err;
+
+	if (!args->bpf_ext || !args->out_args[1].size)
+		return 0;
+	feb = container_of(args->out_args[1].value, struct fuse_bpf_entry,
+			   out);
+	out = &feb->out;
+	/* A truncated extension */
+	if (args->out_args[1].size != sizeof(*out))
+		return -EINVAL;
+	if (out->backing_action > FUSE_ACTION_REPLACE ||
+	    out->bpf_action > FUSE_ACTION_REPLACE)
+		return -EINVAL;
+	if ((out->backing_action != FUSE_ACTION_REPLACE && out->backing_fd) ||
+	    (out->bpf_action != FUSE_ACTION_REPLACE && out->bpf_fd))
+		return -EINVAL;
+	if (out->bpf_action == FUSE_ACTION_REPLACE)
+		return -EOPNOTSUPP;
+	if (out->backing_action != FUSE_ACTION_REPLACE)
+		return 0;
+	if (!entry->nodeid || entry->nodeid == FUSE_ROOT_ID)
+		return -EINVAL;
+
+	if (out->backing_fd > INT_MAX)
+		return -EBADF;
+	file = fget_raw(out->backing_fd);
+	if (!file)
+		return -EBADF;
+	bsb = file->f_path.mnt->mnt_sb;
+	err = -ELOOP;
+	if (bsb->s_stack_depth >= fc->bpf_stack_depth)
+		goto out;
+	err = -ENOMEM;
+	cred = prepare_creds();
+	if (!cred)
+		goto out;
+	cap_lower(cred->cap_effective, CAP_SYS_RESOURCE);
+	feb->cred = cred;
+	feb->backing_path = file->f_path;
+	path_get(&feb->backing_path);
+	err = 0;
+out:
+	fput(file);
+	return err;
+}
+
+/**
+ * fuse_bpf_lookup_iget() - the inode of a LOOKUP reply that attached a backing
+ * @sb: the superblock
+ * @outarg: the server's entry
+ * @feb: the extension of the reply
+ * @inode: set to the inode (NULL if out of memory) if a backing was attached
+ *
+ * The inode is the one of the backing inode, so that an object reached
+ * both through a backed directory and through the server is one inode. It
+ * carries the server's node id, with which the server is told to forget
+ * it; should it already carry another one, the new one is forgotten.
+ *
+ * Return: true if the reply attached a backing and @inode is set.
+ */
+bool fuse_bpf_lookup_iget(struct super_block *sb,
+			  struct fuse_entry_out *outarg,
+			  struct fuse_bpf_entry *feb, struct inode **inode)
+{
+	struct fuse_conn *fc = get_fuse_conn_super(sb);
+	struct fuse_forget_link *forget;
+	struct fuse_inode *fi;
+	bool adopted = false;
+
+	if (!feb->backing_path.dentry)
+		return false;
+	*inode = fuse_bpf_iget(sb, &feb->backing_path, feb->cred);
+	if (IS_ERR(*inode)) {
+		*inode = NULL;
+		return true;
+	}
+	fi = get_fuse_inode(*inode);
+	spin_lock(&fi->lock);
+	if (!fi->nodeid) {
+		fi->nodeid = outarg->nodeid;
+		adopted = true;
+	}
+	if (fi->nodeid == outarg->nodeid) {
+		fi->nlookup++;
+		/* The server's generation, as it revalidates the entry */
+		(*inode)->i_generation = outarg->generation;
+		adopted = true;
+	}
+	spin_unlock(&fi->lock);
+	if (!adopted) {
+		forget = fuse_alloc_forget();
+		if (forget)
+			fuse_queue_forget(fc, forget, outarg->nodeid, 1);
+	}
+	return true;
+}
+
+/**
+ * fuse_bpf_entry_changed() - does a revalidating LOOKUP change the backing?
+ * @inode: the inode of the dentry being revalidated
+ * @feb: the extension of the server's reply
+ *
+ * Return: true if the reply attaches another backing, or removes it.
+ */
+bool fuse_bpf_entry_changed(struct inode *inode, struct fuse_bpf_entry *feb)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+
+	switch (feb->out.backing_action) {
+	case FUSE_ACTION_REPLACE:
+		return !fuse_bpf_backed(inode) || !feb->backing_path.dentry ||
+		       d_inode(fi->backing_path.dentry) !=
+		       d_inode(feb->backing_path.dentry);
+	case FUSE_ACTION_REMOVE:
+		return fuse_bpf_backed(inode);
+	default:
+		return false;
+	}
 }

@@ -712,6 +712,8 @@ struct fuse_copy_state {
 	unsigned len;
 	unsigned offset;
 	unsigned move_pages:1;
+	/* The reply came through FUSE_DEV_IOC_BPF_REPLY: fds may be resolved */
+	unsigned fd_reply:1;
 };
 
 static void fuse_copy_init(struct fuse_copy_state *cs, int write,
@@ -2070,6 +2072,15 @@ static ssize_t fuse_dev_do_write(struct fuse_dev *fud,
 		goto copy_finish;
 	}
 
+	/* Leave the request alone: the server may answer it again */
+	err = -EPERM;
+	if (!cs->fd_reply &&
+	    fuse_bpf_reply_needs_ioctl(req->args,
+				       oh.error ? 0 : nbytes - sizeof(oh))) {
+		spin_unlock(&fpq->lock);
+		goto copy_finish;
+	}
+
 	clear_bit(FR_SENT, &req->flags);
 	list_move(&req->list, &fpq->io);
 	req->out.h = oh;
@@ -2084,6 +2095,8 @@ static ssize_t fuse_dev_do_write(struct fuse_dev *fud,
 	else
 		err = copy_out_args(cs, req->args, nbytes);
 	fuse_copy_finish(cs);
+	if (!err && cs->fd_reply)
+		err = fuse_bpf_reply_fds(fc, req->args);
 
 	spin_lock(&fpq->lock);
 	clear_bit(FR_LOCKED, &req->flags);
@@ -2443,6 +2456,36 @@ static long fuse_dev_ioctl_clone(struct file *file, __u32 __user *argp)
 	return res;
 }
 
+/*
+ * fuse-bpf: a reply that carries file descriptors, handled as if written
+ * to the device, with the descriptors resolved in the caller's context.
+ */
+static long fuse_dev_ioctl_bpf_reply(struct file *file,
+				     struct fuse_bpf_reply __user *argp)
+{
+	struct fuse_dev *fud = fuse_get_dev(file);
+	struct fuse_copy_state cs;
+	struct fuse_bpf_reply reply;
+	struct iov_iter iter;
+	ssize_t ret;
+
+	/* Only mounts that enable fuse-bpf take replies with descriptors */
+	if (!fud || !fuse_bpf_init_flags(fud->fc))
+		return -EPERM;
+	if (copy_from_user(&reply, argp, sizeof(reply)))
+		return -EFAULT;
+	if (reply.flags)
+		return -EINVAL;
+	ret = import_ubuf(ITER_SOURCE, u64_to_user_ptr(reply.buf), reply.len,
+			  &iter);
+	if (ret)
+		return ret;
+	fuse_copy_init(&cs, 0, &iter);
+	cs.fd_reply = 1;
+	ret = fuse_dev_do_write(fud, &cs, reply.len);
+	return ret < 0 ? ret : 0;
+}
+
 static long fuse_dev_ioctl_backing_open(struct file *file,
 					struct fuse_backing_map __user *argp)
 {
@@ -2492,6 +2535,9 @@ static long fuse_dev_ioctl(struct file *file, unsigned int cmd,
 
 	case FUSE_DEV_IOC_BACKING_CLOSE:
 		return fuse_dev_ioctl_backing_close(file, argp);
+
+	case FUSE_DEV_IOC_BPF_REPLY:
+		return fuse_dev_ioctl_bpf_reply(file, argp);
 
 	default:
 		return -ENOTTY;

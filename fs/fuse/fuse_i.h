@@ -327,6 +327,8 @@ struct fuse_args {
 	bool is_ext:1;
 	bool is_pinned:1;
 	bool invalidate_vmap:1;
+	/* fuse-bpf: out_args[1] is a struct fuse_bpf_entry */
+	bool bpf_ext:1;
 	struct fuse_in_arg in_args[3];
 	struct fuse_arg out_args[2];
 	void (*end)(struct fuse_mount *fm, struct fuse_args *args, int error);
@@ -906,6 +908,10 @@ struct fuse_conn {
 	unsigned int bpf_enabled:1;
 	/** fuse-bpf: no daemon serves this connection */
 	unsigned int no_daemon:1;
+	/** fuse-bpf: the server negotiated FUSE_BPF */
+	unsigned int bpf_proto:1;
+	/** fuse-bpf: stacking depth of the superblock */
+	int bpf_stack_depth;
 #endif
 
 	/** The number of requests waiting for completion */
@@ -1544,6 +1550,18 @@ void fuse_dentry_settime(struct dentry *dentry, u64 time);
 
 /* backing.c */
 #ifdef CONFIG_FUSE_BPF
+/**
+ * struct fuse_bpf_entry - fuse-bpf extension of a LOOKUP reply, as received
+ * @out: the extension, as the server sent it
+ * @backing_path: with FUSE_ACTION_REPLACE, the new backing object
+ * @cred: the server's credentials, to use @backing_path with
+ */
+struct fuse_bpf_entry {
+	struct fuse_entry_bpf_out out;
+	struct path backing_path;
+	const struct cred *cred;
+};
+
 int fuse_bpf_sysfs_init(struct kobject *fuse_kobj);
 void fuse_bpf_sysfs_cleanup(struct kobject *fuse_kobj);
 
@@ -1551,6 +1569,7 @@ int fuse_bpf_parse_root_dir(struct fs_context *fsc,
 			    struct fs_parameter *param, unsigned int fd);
 int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
 			    struct fs_parameter *param, unsigned int fd);
+int fuse_bpf_parse_enable(struct fs_context *fsc);
 int fuse_bpf_parse_no_daemon(struct fs_context *fsc);
 int fuse_bpf_check_fsc(struct fs_context *fsc);
 void fuse_bpf_free_fsc(struct fuse_fs_context *ctx);
@@ -1594,7 +1613,27 @@ bool fuse_bpf_llseek(struct file *file, loff_t offset, int whence,
 		     loff_t *ret);
 bool fuse_bpf_poll(struct file *file, poll_table *wait, __poll_t *mask);
 bool fuse_bpf_readdir(struct file *file, struct dir_context *ctx, int *err);
+bool fuse_bpf_getxattr(struct inode *inode, const char *name, void *value,
+		       size_t size, ssize_t *ret);
+bool fuse_bpf_listxattr(struct dentry *entry, char *list, size_t size,
+			ssize_t *ret);
+
+u64 fuse_bpf_init_flags(struct fuse_conn *fc);
+void fuse_bpf_init_reply(struct fuse_mount *fm, u64 flags,
+			 struct fuse_init_out *arg);
+void fuse_bpf_lookup_init(struct fuse_conn *fc, struct fuse_args *args,
+			  struct fuse_bpf_entry *feb);
+void fuse_bpf_entry_put(struct fuse_bpf_entry *feb);
+bool fuse_bpf_lookup_iget(struct super_block *sb,
+			  struct fuse_entry_out *outarg,
+			  struct fuse_bpf_entry *feb, struct inode **inode);
+bool fuse_bpf_entry_changed(struct inode *inode, struct fuse_bpf_entry *feb);
+bool fuse_bpf_reply_needs_ioctl(struct fuse_args *args, size_t len);
+int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args);
 #else
+struct fuse_bpf_entry {
+};
+
 static inline int fuse_bpf_sysfs_init(struct kobject *fuse_kobj)
 {
 	return 0;
@@ -1614,6 +1653,11 @@ static inline int fuse_bpf_parse_root_dir(struct fs_context *fsc,
 static inline int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
 					  struct fs_parameter *param,
 					  unsigned int fd)
+{
+	return invalfc(fsc, "fuse-bpf is not supported by this kernel");
+}
+
+static inline int fuse_bpf_parse_enable(struct fs_context *fsc)
 {
 	return invalfc(fsc, "fuse-bpf is not supported by this kernel");
 }
@@ -1779,6 +1823,64 @@ static inline bool fuse_bpf_readdir(struct file *file,
 				    struct dir_context *ctx, int *err)
 {
 	return false;
+}
+
+static inline bool fuse_bpf_getxattr(struct inode *inode, const char *name,
+				     void *value, size_t size, ssize_t *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_listxattr(struct dentry *entry, char *list,
+				      size_t size, ssize_t *ret)
+{
+	return false;
+}
+
+static inline u64 fuse_bpf_init_flags(struct fuse_conn *fc)
+{
+	return 0;
+}
+
+static inline void fuse_bpf_init_reply(struct fuse_mount *fm, u64 flags,
+				       struct fuse_init_out *arg)
+{
+}
+
+static inline void fuse_bpf_lookup_init(struct fuse_conn *fc,
+					struct fuse_args *args,
+					struct fuse_bpf_entry *feb)
+{
+}
+
+static inline void fuse_bpf_entry_put(struct fuse_bpf_entry *feb)
+{
+}
+
+static inline bool fuse_bpf_lookup_iget(struct super_block *sb,
+					struct fuse_entry_out *outarg,
+					struct fuse_bpf_entry *feb,
+					struct inode **inode)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_entry_changed(struct inode *inode,
+					  struct fuse_bpf_entry *feb)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_reply_needs_ioctl(struct fuse_args *args,
+					      size_t len)
+{
+	return false;
+}
+
+static inline int fuse_bpf_reply_fds(struct fuse_conn *fc,
+				     struct fuse_args *args)
+{
+	return 0;
 }
 #endif /* CONFIG_FUSE_BPF */
 

@@ -767,6 +767,7 @@ enum {
 	OPT_ROOT_DIR,
 	OPT_ROOT_BPF,
 	OPT_NO_DAEMON,
+	OPT_FUSE_BPF,
 	OPT_ERR
 };
 
@@ -784,6 +785,7 @@ static const struct fs_parameter_spec fuse_fs_parameters[] = {
 	fsparam_fd("root_dir", OPT_ROOT_DIR),
 	fsparam_fd("root_bpf", OPT_ROOT_BPF),
 	fsparam_flag("no_daemon", OPT_NO_DAEMON),
+	fsparam_flag("fuse_bpf", OPT_FUSE_BPF),
 	{}
 };
 
@@ -887,6 +889,9 @@ static int fuse_parse_param(struct fs_context *fsc, struct fs_parameter *param)
 
 	case OPT_NO_DAEMON:
 		return fuse_bpf_parse_no_daemon(fsc);
+
+	case OPT_FUSE_BPF:
+		return fuse_bpf_parse_enable(fsc);
 
 	default:
 		return -EINVAL;
@@ -1395,6 +1400,7 @@ static void process_init_reply(struct fuse_mount *fm, struct fuse_args *args,
 				fc->max_stack_depth = arg->max_stack_depth;
 				fm->sb->s_stack_depth = arg->max_stack_depth;
 			}
+			fuse_bpf_init_reply(fm, flags, arg);
 			if (flags & FUSE_NO_EXPORT_SUPPORT)
 				fm->sb->s_export_op = &fuse_export_fid_operations;
 			if (flags & FUSE_ALLOW_IDMAP) {
@@ -1462,6 +1468,7 @@ void fuse_send_init(struct fuse_mount *fm)
 	if (IS_ENABLED(CONFIG_FUSE_PASSTHROUGH))
 		flags |= FUSE_PASSTHROUGH;
 
+	flags |= fuse_bpf_init_flags(fm->fc);
 	ia->in.flags = flags;
 	ia->in.flags2 = flags >> 32;
 

@@ -57,6 +57,9 @@ ssize_t fuse_getxattr(struct inode *inode, const char *name, void *value,
 	struct fuse_getxattr_out outarg;
 	ssize_t ret;
 
+	if (fuse_bpf_getxattr(inode, name, value, size, &ret))
+		return ret;
+
 	if (fm->fc->no_getxattr)
 		return -EOPNOTSUPP;
 
@@ -120,6 +123,9 @@ ssize_t fuse_listxattr(struct dentry *entry, char *list, size_t size)
 
 	if (!fuse_allow_current_process(fm->fc))
 		return -EACCES;
+
+	if (fuse_bpf_listxattr(entry, list, size, &ret))
+		return ret;
 
 	if (fm->fc->no_listxattr)
 		return -EOPNOTSUPP;

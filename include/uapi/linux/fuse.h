@@ -425,6 +425,9 @@ struct fuse_file_lock {
  * FUSE_HAS_RESEND: kernel supports resending pending requests, and the high bit
  *		    of the request ID indicates resend requests
  * FUSE_ALLOW_IDMAP: allow creation of idmapped mounts
+ * FUSE_BPF: fuse-bpf: a LOOKUP reply may carry a struct fuse_entry_bpf_out.
+ *	     The kernel offers it only on mounts that enable fuse-bpf; the
+ *	     top bit, clear of the flags allocated from the bottom.
  */
 #define FUSE_ASYNC_READ		(1 << 0)
 #define FUSE_POSIX_LOCKS	(1 << 1)
@@ -471,6 +474,7 @@ struct fuse_file_lock {
 /* Obsolete alias for FUSE_DIRECT_IO_ALLOW_MMAP */
 #define FUSE_DIRECT_IO_RELAX	FUSE_DIRECT_IO_ALLOW_MMAP
 #define FUSE_ALLOW_IDMAP	(1ULL << 40)
+#define FUSE_BPF		(1ULL << 63)
 
 /**
  * CUSE INIT request/reply flags
@@ -1105,6 +1109,51 @@ struct fuse_backing_map {
 #define FUSE_DEV_IOC_BACKING_OPEN	_IOW(FUSE_DEV_IOC_MAGIC, 1, \
 					     struct fuse_backing_map)
 #define FUSE_DEV_IOC_BACKING_CLOSE	_IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
+#define FUSE_DEV_IOC_BPF_REPLY		_IOW(FUSE_DEV_IOC_MAGIC, 3, \
+					     struct fuse_bpf_reply)
+
+/*
+ * fuse-bpf: what a LOOKUP reply does to the backing and the BPF program the
+ * new entry would otherwise inherit from its parent.
+ */
+#define FUSE_ACTION_KEEP	0
+#define FUSE_ACTION_REMOVE	1
+#define FUSE_ACTION_REPLACE	2
+
+/**
+ * struct fuse_entry_bpf_out - fuse-bpf extension of a LOOKUP reply
+ * @backing_action: FUSE_ACTION_* for the backing file or directory
+ * @backing_fd: with FUSE_ACTION_REPLACE, a file descriptor of the server
+ *		for the new backing object, 0 otherwise
+ * @bpf_action: FUSE_ACTION_* for the BPF program
+ * @bpf_fd: with FUSE_ACTION_REPLACE, a file descriptor of the server for
+ *	    the new BPF program, 0 otherwise
+ *
+ * When FUSE_BPF was negotiated, it may follow struct fuse_entry_out in the
+ * reply to FUSE_LOOKUP. Since it carries file descriptors, a reply with it
+ * is only accepted through the FUSE_DEV_IOC_BPF_REPLY ioctl, which resolves
+ * them in the server's context; written with write(2) it is refused with
+ * EPERM and the request stays pending. A reply without it is a plain
+ * LOOKUP reply and may be written either way.
+ */
+struct fuse_entry_bpf_out {
+	uint64_t	backing_action;
+	uint64_t	backing_fd;
+	uint64_t	bpf_action;
+	uint64_t	bpf_fd;
+};
+
+/**
+ * struct fuse_bpf_reply - argument of FUSE_DEV_IOC_BPF_REPLY
+ * @buf: address of a reply, as it would be written to /dev/fuse
+ * @len: its length
+ * @flags: must be 0
+ */
+struct fuse_bpf_reply {
+	uint64_t	buf;
+	uint32_t	len;
+	uint32_t	flags;
+};
 
 struct fuse_lseek_in {
 	uint64_t	fh;
