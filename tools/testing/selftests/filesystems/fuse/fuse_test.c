@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
@@ -812,9 +813,17 @@ TEST_F(backed, unknown_node_not_sent)
 
 	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
 	errno = 0;
-	EXPECT_EQ(-1, getxattr(at(f, self->dir, "f"), "user.x", value,
-			       sizeof(value)));
+	EXPECT_EQ(-1, setxattr(at(f, self->dir, "f"), "user.x", "v", 1, 0));
 	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* Reading extended attributes is served from the backing inode */
+	ASSERT_EQ(0, setxattr(b, "user.x", "value", 5, 0));
+	EXPECT_EQ(5, getxattr(f, "user.x", value, sizeof(value)));
+	EXPECT_EQ(0, memcmp(value, "value", 5));
+	errno = 0;
+	EXPECT_EQ(-1, getxattr(f, "user.missing", value, sizeof(value)));
+	EXPECT_EQ(ENODATA, errno);
+	EXPECT_EQ(7, listxattr(f, value, sizeof(value)));
+	EXPECT_STREQ("user.x", value);
 }
 
 /* The whole content of @path, NUL-terminated, in @buf */
@@ -1122,6 +1131,364 @@ TEST_F(backed, readdir)
 	EXPECT_STREQ(brecs[0].name, d->d_name);
 	EXPECT_EQ(0, fsync(dirfd(dir)));
 	EXPECT_EQ(0, closedir(dir));
+}
+
+/*
+ * A mount with fuse-bpf enabled and its root served by the daemon, which
+ * attaches backings to entries in its LOOKUP replies.
+ */
+FIXTURE(bpf_daemon) {
+	char backing[128];
+	char dir[64];
+	int fuse_fd;
+	struct test_daemon *td;
+};
+
+/* What the daemon answers to LOOKUP of one name under the root */
+struct lookup_reply {
+	const char *name;
+	__u64 nodeid;
+	/* The extension: absent, or its actions and backing (by name) */
+	bool ext;
+	__u64 backing_action;
+	const char *backing;
+	__u64 backing_fd;
+	__u64 bpf_action;
+	/* Reply length relative to the full one, to send a wrong length */
+	int len_delta;
+	enum td_reply_via via;
+};
+
+static struct bpf_daemon_state {
+	const char *backing_dir;
+	const struct lookup_reply *replies;
+	size_t nr_replies;
+	__u64 init_flags;
+} bpf_daemon_state;
+
+static int bpf_daemon_init(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_init_in *in = req->arg;
+	struct bpf_daemon_state *state = req->priv;
+
+	state->init_flags = in->flags;
+	if (in->flags & FUSE_INIT_EXT)
+		state->init_flags |= (__u64)in->flags2 << 32;
+	return 0;
+}
+
+static int bpf_daemon_lookup(struct test_daemon *td, struct td_req *req)
+{
+	struct bpf_daemon_state *state = req->priv;
+	struct fuse_entry_out *entry = req->out;
+	struct fuse_entry_bpf_out *ext = (void *)(entry + 1);
+	const struct lookup_reply *r = NULL;
+	const char *name = req->arg;
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i;
+	int fd = -1;
+
+	for (i = 0; i < state->nr_replies; i++)
+		if (!strcmp(state->replies[i].name, name))
+			r = &state->replies[i];
+	if (!r || req->in->nodeid != FUSE_ROOT_ID)
+		return -ENOENT;
+
+	entry->nodeid = r->nodeid;
+	entry->generation = 1;
+	entry->entry_valid = 10;
+	entry->attr_valid = 10;
+	entry->attr.ino = r->nodeid;
+	entry->attr.mode = S_IFREG | 0644;
+	entry->attr.nlink = 1;
+	if (r->backing) {
+		snprintf(path, sizeof(path), "%s/%s", state->backing_dir,
+			 r->backing);
+		if (stat(path, &st))
+			return -EIO;
+		entry->attr.mode = st.st_mode;
+		fd = open(path, O_PATH);
+		if (fd < 0)
+			return -EIO;
+	}
+	req->out_len = sizeof(*entry);
+	if (r->ext) {
+		ext->backing_action = r->backing_action;
+		ext->backing_fd = r->backing ? fd : r->backing_fd;
+		ext->bpf_action = r->bpf_action;
+		req->out_len += sizeof(*ext) + r->len_delta;
+	}
+	req->reply_via = r->via;
+	/* Still open when the reply goes out; closed by the next lookup */
+	static int last_fd = -1;
+
+	if (last_fd >= 0)
+		close(last_fd);
+	last_fd = fd;
+	return 0;
+}
+
+FIXTURE_SETUP(bpf_daemon)
+{
+	char opts[64];
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	snprintf(opts, sizeof(opts), "fuse_bpf");
+	self->fuse_fd = test_fuse_mount(self->dir, opts);
+	ASSERT_LE(0, self->fuse_fd) TH_LOG("%s", strerror(-self->fuse_fd));
+	self->td = test_daemon_create(self->fuse_fd);
+	ASSERT_NE(NULL, self->td);
+	test_daemon_set_init_flags(self->td, FUSE_BPF);
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_INIT,
+					     bpf_daemon_init,
+					     &bpf_daemon_state));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
+					     bpf_daemon_lookup,
+					     &bpf_daemon_state));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_FORGET,
+					     forget_noop, NULL));
+	ASSERT_EQ(0, test_daemon_start(self->td));
+	ASSERT_EQ(0, test_daemon_wait_init(self->td, TD_STOP_TIMEOUT_MS));
+}
+
+FIXTURE_TEARDOWN(bpf_daemon)
+{
+	EXPECT_EQ(0, test_fuse_umount(self->dir));
+	EXPECT_EQ(0, test_daemon_stop(self->td, TD_STOP_TIMEOUT_MS));
+	EXPECT_EQ(0, test_daemon_unexpected(self->td));
+	test_daemon_destroy(self->td);
+	EXPECT_EQ(0, close(self->fuse_fd));
+	EXPECT_EQ(0, rmdir(self->dir));
+	EXPECT_EQ(0, remove_tree(self->backing));
+}
+
+static void serve_lookups(const struct lookup_reply *replies, size_t nr)
+{
+	bpf_daemon_state.replies = replies;
+	bpf_daemon_state.nr_replies = nr;
+}
+
+/* The log entry of the LOOKUP of @name */
+static bool find_lookup(struct test_daemon *td, const char *name,
+			struct td_log_entry *found)
+{
+	static struct td_log_entry log[TD_LOG_SIZE];
+	size_t i, n = test_daemon_get_log(td, log, TD_LOG_SIZE);
+
+	for (i = 0; i < n && i < TD_LOG_SIZE; i++) {
+		if (log[i].opcode == FUSE_LOOKUP &&
+		    !strcmp(log[i].name, name)) {
+			*found = log[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* FUSE_BPF is offered on an enabled mount only, and negotiated */
+TEST_F(bpf_daemon, init_offers_fuse_bpf)
+{
+	EXPECT_EQ(FUSE_BPF, bpf_daemon_state.init_flags & FUSE_BPF);
+}
+
+/* A plain mount: no fuse-bpf flag at INIT, and no fuse-bpf replies */
+TEST_F(fuse_mnt, plain_init_and_ioctl)
+{
+	struct fuse_bpf_reply reply = { 0 };
+
+	ASSERT_EQ(0, test_daemon_wait_init(self->td, TD_STOP_TIMEOUT_MS));
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->fuse_fd, FUSE_DEV_IOC_BPF_REPLY, &reply));
+	EXPECT_EQ(EPERM, errno);
+}
+
+/* A REPLACE through the ioctl backs the entry: no more requests for it */
+TEST_F(bpf_daemon, lookup_replace_backs_entry)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "file", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .via = TD_REPLY_IOCTL },
+		{ .name = "dir", .nodeid = 6, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "sub",
+		  .via = TD_REPLY_IOCTL },
+	};
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "file" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "dir" },
+	};
+	char b[PATH_MAX], f[PATH_MAX], buf[64];
+	int fd;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0640, "backed!");
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "sub"), 0750));
+	make_file(_metadata, at(b, self->backing, "sub/inner"), 0600, "in");
+	serve_lookups(replies, ARRAY_SIZE(replies));
+
+	expect_same_stat(_metadata, at(f, self->dir, "file"),
+			 at(b, self->backing, "data"));
+	ASSERT_EQ(7, read_all(f, buf, sizeof(buf)));
+	EXPECT_STREQ("backed!", buf);
+	fd = open(f, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, write(fd, "?", 1));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(8, read_all(b, buf, sizeof(buf)));
+	EXPECT_STREQ("backed!?", buf);
+
+	/* A backed directory: its children inherit, the daemon is not asked */
+	expect_same_stat(_metadata, at(f, self->dir, "dir/inner"),
+			 at(b, self->backing, "sub/inner"));
+	ASSERT_EQ(2, read_all(f, buf, sizeof(buf)));
+	EXPECT_STREQ("in", buf);
+
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
+/* write(2) of a reply with the extension: EPERM, and nothing changed */
+TEST_F(bpf_daemon, lookup_reply_write_eperm)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "file", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .via = TD_REPLY_WRITE_THEN_IOCTL },
+		{ .name = "keep", .nodeid = 7, .ext = true,
+		  .backing_action = FUSE_ACTION_KEEP,
+		  .via = TD_REPLY_WRITE_THEN_IOCTL },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct td_log_entry e;
+	struct stat st;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0640, "x");
+	serve_lookups(replies, ARRAY_SIZE(replies));
+
+	/* The request stayed pending: the ioctl then answered it */
+	expect_same_stat(_metadata, at(f, self->dir, "file"), b);
+	ASSERT_EQ(0, test_daemon_sync(self->td, TD_STOP_TIMEOUT_MS));
+	ASSERT_TRUE(find_lookup(self->td, "file", &e));
+	EXPECT_EQ(EPERM, e.write_errno);
+	EXPECT_EQ(0, e.ioctl_errno);
+
+	/* Even a KEEP with no descriptor needs the ioctl */
+	EXPECT_EQ(0, stat(at(f, self->dir, "keep"), &st));
+	ASSERT_EQ(0, test_daemon_sync(self->td, TD_STOP_TIMEOUT_MS));
+	ASSERT_TRUE(find_lookup(self->td, "keep", &e));
+	EXPECT_EQ(EPERM, e.write_errno);
+	EXPECT_EQ(0, e.ioctl_errno);
+}
+
+/* A plain reply needs no ioctl and gives a plain node */
+TEST_F(bpf_daemon, lookup_plain_reply)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "plain", .nodeid = 5, .via = TD_REPLY_WRITE },
+		{ .name = "keep", .nodeid = 6, .ext = true,
+		  .backing_action = FUSE_ACTION_KEEP, .via = TD_REPLY_IOCTL },
+		{ .name = "remove", .nodeid = 7, .ext = true,
+		  .backing_action = FUSE_ACTION_REMOVE,
+		  .bpf_action = FUSE_ACTION_REMOVE, .via = TD_REPLY_IOCTL },
+	};
+	char f[PATH_MAX];
+	struct stat st;
+
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	ASSERT_EQ(0, stat(at(f, self->dir, "plain"), &st));
+	EXPECT_EQ(5, st.st_ino);
+	ASSERT_EQ(0, stat(at(f, self->dir, "keep"), &st));
+	EXPECT_EQ(6, st.st_ino);
+	ASSERT_EQ(0, stat(at(f, self->dir, "remove"), &st));
+	EXPECT_EQ(7, st.st_ino);
+}
+
+/* Bad extensions: the ioctl says why, the lookup fails with EIO */
+TEST_F(bpf_daemon, lookup_bad_replies)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "action", .nodeid = 5, .ext = true,
+		  .backing_action = 3, .via = TD_REPLY_IOCTL },
+		{ .name = "bpfaction", .nodeid = 5, .ext = true,
+		  .bpf_action = 7, .via = TD_REPLY_IOCTL },
+		{ .name = "badfd", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing_fd = 999,
+		  .via = TD_REPLY_IOCTL },
+		{ .name = "hugefd", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE,
+		  .backing_fd = 1ULL << 40, .via = TD_REPLY_IOCTL },
+		{ .name = "strayfd", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_KEEP, .backing_fd = 3,
+		  .via = TD_REPLY_IOCTL },
+		{ .name = "root", .nodeid = FUSE_ROOT_ID, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .via = TD_REPLY_IOCTL },
+		{ .name = "bpf", .nodeid = 5, .ext = true,
+		  .bpf_action = FUSE_ACTION_REPLACE, .via = TD_REPLY_IOCTL },
+		{ .name = "short", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .len_delta = -16, .via = TD_REPLY_IOCTL },
+		{ .name = "long", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .len_delta = 8, .via = TD_REPLY_IOCTL },
+	};
+	static const int errnos[] = {
+		EINVAL, EINVAL, EBADF, EBADF, EINVAL, EINVAL, EOPNOTSUPP,
+		EINVAL, EINVAL,
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct td_log_entry e;
+	struct stat st;
+	size_t i;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0640, "x");
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	for (i = 0; i < ARRAY_SIZE(replies); i++) {
+		errno = 0;
+		EXPECT_EQ(-1, stat(at(f, self->dir, replies[i].name), &st))
+			TH_LOG("%s", replies[i].name);
+		EXPECT_EQ(EIO, errno) TH_LOG("%s", replies[i].name);
+		ASSERT_EQ(0, test_daemon_sync(self->td, TD_STOP_TIMEOUT_MS));
+		ASSERT_TRUE(find_lookup(self->td, replies[i].name, &e));
+		EXPECT_EQ(errnos[i], e.ioctl_errno)
+			TH_LOG("%s: %s", replies[i].name,
+			       strerror(e.ioctl_errno));
+	}
+}
+
+/* A backing on this very mount would stack it on itself: ELOOP */
+TEST_F(bpf_daemon, lookup_replace_too_deep)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "self", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .via = TD_REPLY_IOCTL },
+	};
+	static struct lookup_reply dyn[1];
+	char f[PATH_MAX];
+	struct td_log_entry e;
+	struct stat st;
+	int fd;
+
+	fd = open(self->dir, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	dyn[0] = replies[0];
+	dyn[0].backing_fd = fd;
+	serve_lookups(dyn, 1);
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->dir, "self"), &st));
+	EXPECT_EQ(EIO, errno);
+	ASSERT_EQ(0, test_daemon_sync(self->td, TD_STOP_TIMEOUT_MS));
+	ASSERT_TRUE(find_lookup(self->td, "self", &e));
+	EXPECT_EQ(ELOOP, e.ioctl_errno);
+	EXPECT_EQ(0, close(fd));
 }
 
 /* Bad fuse-bpf mount options: each gets its own errno, nothing mounts */

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +52,8 @@ struct test_daemon {
 	pthread_cond_t exit_cond;
 	__u64 init_flags;
 	bool init_done;
+	/* Requests logged whose reply is not sent yet */
+	unsigned int replying;
 	bool stop;
 	bool exited;
 	bool disconnected;
@@ -63,6 +67,8 @@ struct test_daemon {
 	/* Only used by the daemon thread */
 	__u8 in_buf[TD_BUF_SIZE];
 	__u8 out_buf[TD_BUF_SIZE];
+	/* A reply in one piece, as FUSE_DEV_IOC_BPF_REPLY takes it */
+	__u8 reply_buf[sizeof(struct fuse_out_header) + TD_BUF_SIZE];
 };
 
 static const char * const td_opcode_names[] = {
@@ -251,12 +257,17 @@ static void td_error(struct test_daemon *td, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void td_log(struct test_daemon *td, const struct fuse_in_header *in,
-		   const char *name, int error, bool unexpected)
+/* Returns the index of the new log entry */
+static size_t td_log(struct test_daemon *td, const struct fuse_in_header *in,
+		     const char *name, int error, bool unexpected)
 {
 	struct td_log_entry *e;
+	size_t idx;
 
 	pthread_mutex_lock(&td->lock);
+	idx = td->log_len;
+	if (in->opcode != FUSE_FORGET && in->opcode != FUSE_BATCH_FORGET)
+		td->replying++;
 	/* Record overflow as one entry past the end, see test_daemon_expect() */
 	if (td->log_len < TD_LOG_SIZE) {
 		e = &td->log[td->log_len];
@@ -272,6 +283,21 @@ static void td_log(struct test_daemon *td, const struct fuse_in_header *in,
 	td->log_len++;
 	if (unexpected)
 		td->nr_unexpected++;
+	pthread_mutex_unlock(&td->lock);
+	return idx;
+}
+
+/* The reply to log entry @idx went out: record how it went */
+static void td_replied(struct test_daemon *td, size_t idx,
+		       int write_errno, int ioctl_errno)
+{
+	pthread_mutex_lock(&td->lock);
+	if (idx < TD_LOG_SIZE) {
+		td->log[idx].write_errno = write_errno;
+		td->log[idx].ioctl_errno = ioctl_errno;
+	}
+	td->replying--;
+	pthread_cond_broadcast(&td->exit_cond);
 	pthread_mutex_unlock(&td->lock);
 }
 
@@ -326,8 +352,13 @@ static int td_init_reply(struct test_daemon *td, struct td_req *req)
 	return 0;
 }
 
+/*
+ * Send a reply as @via says.  The errno of a failed write(2) and of a
+ * failed ioctl go to *@write_errno and *@ioctl_errno.
+ */
 static int td_reply(struct test_daemon *td, __u64 unique, int error,
-		    const void *data, size_t len)
+		    const void *data, size_t len, enum td_reply_via via,
+		    int *write_errno, int *ioctl_errno)
 {
 	struct fuse_out_header out = {
 		.len = sizeof(out) + len,
@@ -338,20 +369,30 @@ static int td_reply(struct test_daemon *td, __u64 unique, int error,
 		{ .iov_base = &out, .iov_len = sizeof(out) },
 		{ .iov_base = (void *)data, .iov_len = len },
 	};
+	struct fuse_bpf_reply reply = {
+		.buf = (uintptr_t)td->reply_buf,
+		.len = out.len,
+	};
 	ssize_t ret;
 
-	ret = writev(td->fd, iov, len ? 2 : 1);
-	if (ret < 0) {
-		int err = errno;
-
-		td_error(td, "reply to unique %llu failed: %s",
-			 (unsigned long long)unique, strerror(err));
-		return -err;
+	if (via != TD_REPLY_IOCTL) {
+		ret = writev(td->fd, iov, len ? 2 : 1);
+		if (ret == out.len)
+			return 0;
+		*write_errno = ret < 0 ? errno : EIO;
+		if (via == TD_REPLY_WRITE) {
+			td_error(td, "reply to unique %llu failed: %s",
+				 (unsigned long long)unique,
+				 strerror(*write_errno));
+			return -*write_errno;
+		}
 	}
-	if (ret != out.len) {
-		td_error(td, "short reply to unique %llu: %zd of %u",
-			 (unsigned long long)unique, ret, out.len);
-		return -EIO;
+
+	memcpy(td->reply_buf, &out, sizeof(out));
+	memcpy(td->reply_buf + sizeof(out), data, len);
+	if (ioctl(td->fd, FUSE_DEV_IOC_BPF_REPLY, &reply)) {
+		*ioctl_errno = errno;
+		return -errno;
 	}
 	return 0;
 }
@@ -366,8 +407,10 @@ static void td_handle(struct test_daemon *td, size_t len)
 		.out = td->out_buf,
 		.out_size = sizeof(td->out_buf),
 	};
+	int write_errno = 0, ioctl_errno = 0;
 	td_handler_fn fn = NULL;
 	bool unexpected = false;
+	size_t idx;
 	int err;
 
 	if (len < sizeof(*in) || in->len != len) {
@@ -406,20 +449,23 @@ static void td_handle(struct test_daemon *td, size_t len)
 	 * Log before replying: the reply lets the test's syscall return, and
 	 * the test must find the request in the log by then.
 	 */
-	td_log(td, in, td_req_name(&req), err, unexpected);
+	idx = td_log(td, in, td_req_name(&req), err, unexpected);
 
 	if (in->opcode == FUSE_FORGET || in->opcode == FUSE_BATCH_FORGET)
 		return;
 
-	if (err) {
-		td_reply(td, in->unique, err, NULL, 0);
-	} else if (!td_reply(td, in->unique, 0, req.out, req.out_len) &&
-		   in->opcode == FUSE_INIT) {
+	if (err)
+		err = td_reply(td, in->unique, err, NULL, 0, TD_REPLY_WRITE,
+			       &write_errno, &ioctl_errno);
+	else
+		err = td_reply(td, in->unique, 0, req.out, req.out_len,
+			       req.reply_via, &write_errno, &ioctl_errno);
+	if (!err && in->opcode == FUSE_INIT) {
 		pthread_mutex_lock(&td->lock);
 		td->init_done = true;
-		pthread_cond_broadcast(&td->exit_cond);
 		pthread_mutex_unlock(&td->lock);
 	}
+	td_replied(td, idx, write_errno, ioctl_errno);
 }
 
 static bool td_should_stop(struct test_daemon *td)
@@ -519,6 +565,22 @@ int test_daemon_wait_init(struct test_daemon *td, int timeout_ms)
 		ret = pthread_cond_timedwait(&td->exit_cond, &td->lock,
 					     &deadline);
 	done = td->init_done;
+	pthread_mutex_unlock(&td->lock);
+	return done ? 0 : -ETIMEDOUT;
+}
+
+int test_daemon_sync(struct test_daemon *td, int timeout_ms)
+{
+	struct timespec deadline;
+	bool done;
+	int ret = 0;
+
+	td_deadline(&deadline, timeout_ms);
+	pthread_mutex_lock(&td->lock);
+	while (td->replying && !td->exited && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&td->exit_cond, &td->lock,
+					     &deadline);
+	done = !td->replying;
 	pthread_mutex_unlock(&td->lock);
 	return done ? 0 : -ETIMEDOUT;
 }

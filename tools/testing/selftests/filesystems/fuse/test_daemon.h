@@ -46,6 +46,16 @@
  */
 #define TD_UNEXPECTED_ERROR	(-EIO)
 
+/* How a handler's successful reply goes back to the kernel */
+enum td_reply_via {
+	/* write(2) on /dev/fuse, as every FUSE server does */
+	TD_REPLY_WRITE,
+	/* The fuse-bpf FUSE_DEV_IOC_BPF_REPLY ioctl */
+	TD_REPLY_IOCTL,
+	/* write(2) first, then the ioctl if the write failed */
+	TD_REPLY_WRITE_THEN_IOCTL,
+};
+
 /* One request as seen by the daemon */
 struct td_log_entry {
 	__u32 opcode;
@@ -57,6 +67,9 @@ struct td_log_entry {
 	bool unexpected;
 	/* Name argument of LOOKUP, UNLINK and RMDIR, "" otherwise */
 	char name[TD_NAME_LEN];
+	/* errno of the reply's write(2) and ioctl, 0 if not tried or fine */
+	int write_errno;
+	int ioctl_errno;
 };
 
 /* What a handler gets to look at and fill in */
@@ -72,6 +85,8 @@ struct td_req {
 	size_t out_len;
 	/* The pointer given to test_daemon_set_handler() */
 	void *priv;
+	/* How to send the reply; TD_REPLY_WRITE unless the handler says */
+	enum td_reply_via reply_via;
 };
 
 struct test_daemon;
@@ -135,6 +150,14 @@ int test_daemon_start(struct test_daemon *td);
  * Returns 0, or -ETIMEDOUT.
  */
 int test_daemon_wait_init(struct test_daemon *td, int timeout_ms);
+
+/*
+ * Wait until every request the daemon logged has had its reply sent, at
+ * most @timeout_ms: a failed reply can let the test's syscall return
+ * before the daemon has recorded how the reply went.  Returns 0, or
+ * -ETIMEDOUT.
+ */
+int test_daemon_sync(struct test_daemon *td, int timeout_ms);
 
 /*
  * Wait up to @timeout_ms for the daemon thread to end, which it does when
