@@ -1059,6 +1059,15 @@ bool fuse_bpf_llseek(struct file *file, loff_t offset, int whence,
 	return true;
 }
 
+/*
+ * POSIX and BSD locks of a backed file are kept by the VFS on the FUSE
+ * inode, as overlayfs does: the server does not know the file.
+ */
+bool fuse_bpf_local_locks(struct file *file)
+{
+	return fuse_bpf_file(file);
+}
+
 bool fuse_bpf_poll(struct file *file, poll_table *wait, __poll_t *mask)
 {
 	struct file *bfile = fuse_bpf_file(file);

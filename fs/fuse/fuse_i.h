@@ -1613,6 +1613,7 @@ bool fuse_bpf_llseek(struct file *file, loff_t offset, int whence,
 		     loff_t *ret);
 bool fuse_bpf_poll(struct file *file, poll_table *wait, __poll_t *mask);
 bool fuse_bpf_readdir(struct file *file, struct dir_context *ctx, int *err);
+bool fuse_bpf_local_locks(struct file *file);
 bool fuse_bpf_getxattr(struct inode *inode, const char *name, void *value,
 		       size_t size, ssize_t *ret);
 bool fuse_bpf_listxattr(struct dentry *entry, char *list, size_t size,
@@ -1821,6 +1822,11 @@ static inline bool fuse_bpf_poll(struct file *file, poll_table *wait,
 
 static inline bool fuse_bpf_readdir(struct file *file,
 				    struct dir_context *ctx, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_local_locks(struct file *file)
 {
 	return false;
 }
