@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -1038,6 +1039,55 @@ TEST_F(backed, direct_io)
 	EXPECT_EQ(0, close(fd));
 	free(buf);
 	expect_same_stat(_metadata, f, b);
+}
+
+/*
+ * Locks of backed files are local, on the one inode of the backing inode:
+ * a lock through one name conflicts with a lock through a hard link.
+ */
+TEST_F(backed, locks)
+{
+	struct flock fl = {
+		.l_type = F_WRLCK,
+		.l_whence = SEEK_SET,
+		.l_len = 10,
+	};
+	char b[PATH_MAX], b2[PATH_MAX], f[PATH_MAX], f2[PATH_MAX];
+	int fd, fd2, status;
+	pid_t pid;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "0123456789");
+	ASSERT_EQ(0, link(b, at(b2, self->backing, "g")));
+	fd = open(at(f, self->dir, "f"), O_RDWR);
+	ASSERT_LE(0, fd);
+	fd2 = open(at(f2, self->dir, "g"), O_RDWR);
+	ASSERT_LE(0, fd2);
+
+	ASSERT_EQ(0, flock(fd, LOCK_EX | LOCK_NB));
+	errno = 0;
+	EXPECT_EQ(-1, flock(fd2, LOCK_EX | LOCK_NB));
+	EXPECT_EQ(EWOULDBLOCK, errno);
+	ASSERT_EQ(0, flock(fd, LOCK_UN));
+	EXPECT_EQ(0, flock(fd2, LOCK_EX | LOCK_NB));
+
+	ASSERT_EQ(0, fcntl(fd, F_SETLK, &fl));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct flock probe = fl;
+
+		if (fcntl(fd2, F_GETLK, &probe) || probe.l_type != F_WRLCK ||
+		    probe.l_pid != getppid())
+			_exit(1);
+		if (fcntl(fd2, F_SETLK, &fl) != -1 || errno != EAGAIN)
+			_exit(2);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, close(fd2));
 }
 
 struct dirent_rec {
