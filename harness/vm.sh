@@ -100,4 +100,11 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
 	echo "vm: last console lines:" >&2
 	tail -n 30 "$RUNDIR/console.log" >&2
 fi
+if [ "$rc" -ne 0 ]; then
+	# Keep the evidence: the next run replaces the run directory.
+	mkdir -p "$CACHE/logs"
+	keep=$CACHE/logs/vm-$VARIANT-$(date +%Y%m%d-%H%M%S).console.log
+	cp "$RUNDIR/console.log" "$keep" 2>/dev/null &&
+		echo "vm: console kept in $keep (QEMU exit $qemu_rc)" >&2
+fi
 exit "$rc"
