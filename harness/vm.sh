@@ -50,7 +50,8 @@ fi
 # which takes ~20 s per device on a KASAN+kmemleak kernel under TCG.
 APPEND="console=ttyS0 root=hostroot rootfstype=9p ro pci=noacpi"
 APPEND+=" rootflags=trans=virtio,version=9p2000.L,cache=loose,msize=262144"
-APPEND+=" init=$HARNESS/guest/init panic=-1 printk.devkmsg=on"
+# nokaslr: the same layout on every boot, so a failure can be replayed.
+APPEND+=" init=$HARNESS/guest/init panic=-1 printk.devkmsg=on nokaslr"
 APPEND+=" ${FUSE_BPF_APPEND:-}"
 QEMU=(qemu-system-x86_64 $ACCEL -smp 2 -m 2G -nodefaults -no-reboot
 	-display none -kernel "$KERNEL" -append "$APPEND"
