@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <linux/aio_abi.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -109,6 +110,19 @@ FIXTURE(fuse_mnt) {
 	struct test_daemon *td;
 };
 
+/* Flags the kernel offered in FUSE_INIT, as seen by the fuse_mnt daemon */
+static __u64 plain_init_flags;
+
+static int record_init(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_init_in *in = req->arg;
+
+	plain_init_flags = in->flags;
+	if (in->flags & FUSE_INIT_EXT)
+		plain_init_flags |= (__u64)in->flags2 << 32;
+	return 0;
+}
+
 /* The daemon never replies to FORGET, whatever this returns */
 static int forget_noop(struct test_daemon *td, struct td_req *req)
 {
@@ -145,6 +159,8 @@ FIXTURE_SETUP(fuse_mnt)
 					     forget_noop, NULL));
 	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_BATCH_FORGET,
 					     forget_noop, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_INIT,
+					     record_init, NULL));
 	ASSERT_EQ(0, test_daemon_start(self->td));
 }
 
@@ -1090,6 +1106,54 @@ TEST_F(backed, locks)
 	EXPECT_EQ(0, close(fd2));
 }
 
+/* Asynchronous direct I/O through io_submit() reaches the backing file */
+TEST_F(backed, aio)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	struct io_event events[2];
+	struct iocb cbs[2], *list[2] = { &cbs[0], &cbs[1] };
+	aio_context_t ctx = 0;
+	char *wbuf, *rbuf;
+	int fd;
+
+	ASSERT_EQ(0, posix_memalign((void **)&wbuf, 4096, 4096));
+	ASSERT_EQ(0, posix_memalign((void **)&rbuf, 4096, 4096));
+	memset(wbuf, 'a', 4096);
+	memset(rbuf, 0, 4096);
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "");
+	fd = open(at(f, self->dir, "f"), O_RDWR | O_DIRECT);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, syscall(SYS_io_setup, 2, &ctx));
+
+	memset(cbs, 0, sizeof(cbs));
+	cbs[0].aio_fildes = fd;
+	cbs[0].aio_lio_opcode = IOCB_CMD_PWRITE;
+	cbs[0].aio_buf = (uintptr_t)wbuf;
+	cbs[0].aio_nbytes = 4096;
+	cbs[0].aio_offset = 4096;
+	ASSERT_EQ(1, syscall(SYS_io_submit, ctx, 1, list));
+	ASSERT_EQ(1, syscall(SYS_io_getevents, ctx, 1, 1, events, NULL));
+	EXPECT_EQ(4096, events[0].res);
+
+	cbs[1] = cbs[0];
+	cbs[1].aio_lio_opcode = IOCB_CMD_PREAD;
+	cbs[1].aio_buf = (uintptr_t)rbuf;
+	ASSERT_EQ(1, syscall(SYS_io_submit, ctx, 1, &list[1]));
+	ASSERT_EQ(1, syscall(SYS_io_getevents, ctx, 1, 1, events, NULL));
+	EXPECT_EQ(4096, events[0].res);
+	EXPECT_EQ(0, memcmp(wbuf, rbuf, 4096));
+
+	EXPECT_EQ(0, syscall(SYS_io_destroy, ctx));
+	EXPECT_EQ(0, close(fd));
+	expect_same_stat(_metadata, f, b);
+	fd = open(b, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(8192, lseek(fd, 0, SEEK_END));
+	EXPECT_EQ(0, close(fd));
+	free(wbuf);
+	free(rbuf);
+}
+
 struct dirent_rec {
 	char name[64];
 	long long d_off;
@@ -1355,6 +1419,10 @@ TEST_F(fuse_mnt, plain_init_and_ioctl)
 	struct fuse_bpf_reply reply = { 0 };
 
 	ASSERT_EQ(0, test_daemon_wait_init(self->td, TD_STOP_TIMEOUT_MS));
+	test_daemon_lock(self->td);
+	EXPECT_NE(0, plain_init_flags & FUSE_INIT_EXT);
+	EXPECT_EQ(0, plain_init_flags & FUSE_BPF);
+	test_daemon_unlock(self->td);
 	errno = 0;
 	EXPECT_EQ(-1, ioctl(self->fuse_fd, FUSE_DEV_IOC_BPF_REPLY, &reply));
 	EXPECT_EQ(EPERM, errno);
