@@ -1194,14 +1194,16 @@ void fuse_bpf_init_reply(struct fuse_mount *fm, u64 flags,
 {
 	struct fuse_conn *fc = fm->fc;
 
-	if (!fc->bpf_enabled || !(flags & FUSE_BPF))
+	if (!fc->bpf_enabled)
 		return;
-	fc->bpf_proto = 1;
-	if (arg->max_stack_depth > fm->sb->s_stack_depth &&
-	    arg->max_stack_depth <= FILESYSTEM_MAX_STACK_DEPTH) {
-		fm->sb->s_stack_depth = arg->max_stack_depth;
-		fc->bpf_stack_depth = arg->max_stack_depth;
+	if (flags & FUSE_BPF) {
+		fc->bpf_proto = 1;
+		if (arg->max_stack_depth > fc->bpf_stack_depth &&
+		    arg->max_stack_depth <= FILESYSTEM_MAX_STACK_DEPTH)
+			fc->bpf_stack_depth = arg->max_stack_depth;
 	}
+	/* Passthrough may have set a lower depth: the deepest wins */
+	fm->sb->s_stack_depth = max(fm->sb->s_stack_depth, fc->bpf_stack_depth);
 }
 
 /* Let the server's LOOKUP reply carry a struct fuse_entry_bpf_out */
