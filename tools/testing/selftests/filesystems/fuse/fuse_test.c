@@ -1284,7 +1284,10 @@ static int bpf_daemon_init(struct test_daemon *td, struct td_req *req)
 {
 	const struct fuse_init_in *in = req->arg;
 	struct bpf_daemon_state *state = req->priv;
+	struct fuse_init_out *out = req->out;
 
+	/* Passthrough needs a stacking depth for its backing files */
+	out->max_stack_depth = 1;
 	state->init_flags = in->flags;
 	if (in->flags & FUSE_INIT_EXT)
 		state->init_flags |= (__u64)in->flags2 << 32;
@@ -1360,7 +1363,7 @@ FIXTURE_SETUP(bpf_daemon)
 	ASSERT_LE(0, self->fuse_fd) TH_LOG("%s", strerror(-self->fuse_fd));
 	self->td = test_daemon_create(self->fuse_fd);
 	ASSERT_NE(NULL, self->td);
-	test_daemon_set_init_flags(self->td, FUSE_BPF);
+	test_daemon_set_init_flags(self->td, FUSE_BPF | FUSE_PASSTHROUGH);
 	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_INIT,
 					     bpf_daemon_init,
 					     &bpf_daemon_state));
@@ -1607,6 +1610,94 @@ TEST_F(bpf_daemon, lookup_replace_too_deep)
 	ASSERT_TRUE(find_lookup(self->td, "self", &e));
 	EXPECT_EQ(ELOOP, e.ioctl_errno);
 	EXPECT_EQ(0, close(fd));
+}
+
+/* A plain node whose file the daemon opens with FOPEN_PASSTHROUGH */
+static struct passthrough_state {
+	int fuse_fd;
+	const char *backing;
+	unsigned int opens, releases;
+} passthrough_state;
+
+static int pt_open(struct test_daemon *td, struct td_req *req)
+{
+	struct passthrough_state *state = req->priv;
+	struct fuse_open_out *out = req->out;
+	struct fuse_backing_map map = { 0 };
+	int id;
+
+	map.fd = open(state->backing, O_RDONLY);
+	if (map.fd < 0)
+		return -EIO;
+	id = ioctl(state->fuse_fd, FUSE_DEV_IOC_BACKING_OPEN, &map);
+	close(map.fd);
+	if (id <= 0)
+		return -EIO;
+	state->opens++;
+	out->fh = 1;
+	out->open_flags = FOPEN_PASSTHROUGH;
+	out->backing_id = id;
+	req->out_len = sizeof(*out);
+	return 0;
+}
+
+static int pt_release(struct test_daemon *td, struct td_req *req)
+{
+	struct passthrough_state *state = req->priv;
+
+	state->releases++;
+	return 0;
+}
+
+static int pt_flush(struct test_daemon *td, struct td_req *req)
+{
+	return 0;
+}
+
+/*
+ * 6.12's FOPEN_PASSTHROUGH keeps working on the plain nodes of a fuse-bpf
+ * mount, next to backed ones: reads go to the server's backing file, and
+ * no READ is sent (it would be an unexpected request).
+ */
+TEST_F(bpf_daemon, fopen_passthrough_coexists)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "plain", .nodeid = 8, .via = TD_REPLY_WRITE },
+		{ .name = "backed", .nodeid = 9, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .via = TD_REPLY_IOCTL },
+	};
+	char b[PATH_MAX], f[PATH_MAX], buf[64];
+	unsigned int opens;
+	int fd;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0644, "data");
+	make_file(_metadata, at(b, self->backing, "pt"), 0644, "passthrough");
+	passthrough_state.fuse_fd = self->fuse_fd;
+	passthrough_state.backing = b;
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_OPEN, pt_open,
+					     &passthrough_state));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_FLUSH, pt_flush,
+					     NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_RELEASE,
+					     pt_release, &passthrough_state));
+
+	fd = open(at(f, self->dir, "plain"), O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(11, pread(fd, buf, sizeof(buf), 0));
+	EXPECT_STREQ("passthrough", buf);
+	EXPECT_EQ(0, close(fd));
+
+	/* The backed node next to it asks the daemon nothing */
+	ASSERT_EQ(4, read_all(at(f, self->dir, "backed"), buf, sizeof(buf)));
+	EXPECT_STREQ("data", buf);
+
+	test_daemon_lock(self->td);
+	opens = passthrough_state.opens;
+	test_daemon_unlock(self->td);
+	EXPECT_EQ(1, opens);
 }
 
 /* Bad fuse-bpf mount options: each gets its own errno, nothing mounts */
