@@ -296,6 +296,49 @@ static void fuse_bpf_copyattr(struct inode *inode)
 	spin_unlock(&fi->lock);
 }
 
+/*
+ * Operations on a backed inode take the backing inode's lock inside the
+ * FUSE inode's. With fuse-bpf stacked on fuse-bpf both are FUSE inodes:
+ * give the inodes of each stacking depth their own lock class, as
+ * overlayfs does.
+ */
+static void fuse_bpf_lockdep_annotate(struct inode *inode)
+{
+#ifdef CONFIG_LOCKDEP
+	static struct lock_class_key keys[FILESYSTEM_MAX_STACK_DEPTH];
+	static struct lock_class_key dir_keys[FILESYSTEM_MAX_STACK_DEPTH];
+	int depth = inode->i_sb->s_stack_depth - 1;
+
+	if (WARN_ON_ONCE(depth < 0 || depth >= FILESYSTEM_MAX_STACK_DEPTH))
+		depth = 0;
+	if (S_ISDIR(inode->i_mode))
+		lockdep_set_class(&inode->i_rwsem, &dir_keys[depth]);
+	else
+		lockdep_set_class(&inode->i_rwsem, &keys[depth]);
+#endif
+}
+
+/*
+ * Likewise, writing to a backed file takes the backing superblock's freeze
+ * protection inside the FUSE superblock's: give the superblocks of each
+ * stacking depth their own lock classes for it.
+ */
+static void fuse_bpf_lockdep_annotate_sb(struct super_block *sb)
+{
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+	static struct lock_class_key
+		keys[FILESYSTEM_MAX_STACK_DEPTH][SB_FREEZE_LEVELS];
+	int depth = sb->s_stack_depth - 1;
+	int i;
+
+	if (WARN_ON_ONCE(depth < 0 || depth >= FILESYSTEM_MAX_STACK_DEPTH))
+		depth = 0;
+	for (i = 0; i < SB_FREEZE_LEVELS; i++)
+		lockdep_init_map(&sb->s_writers.rw_sem[i].dep_map,
+				 "sb_writers_fuse_bpf", &keys[depth][i], 0);
+#endif
+}
+
 /**
  * fuse_bpf_fill_super() - back the root of a new superblock
  * @sb: the superblock
@@ -319,8 +362,10 @@ void fuse_bpf_fill_super(struct super_block *sb, struct inode *root,
 		path_get(&fi->backing_path);
 		fi->backing_cred = get_cred(ctx->root_cred);
 		sb->s_stack_depth += ctx->root_dir.mnt->mnt_sb->s_stack_depth;
+		fuse_bpf_lockdep_annotate(root);
 		fuse_bpf_copyattr(root);
 	}
+	fuse_bpf_lockdep_annotate_sb(sb);
 	fc->bpf_stack_depth = sb->s_stack_depth;
 }
 
@@ -579,6 +624,7 @@ static struct inode *fuse_bpf_iget(struct super_block *sb,
 		inode->i_flags |= S_NOATIME | S_NOCMTIME;
 		inode->i_generation = binode->i_generation;
 		fuse_init_inode(inode, &attr, get_fuse_conn_super(sb));
+		fuse_bpf_lockdep_annotate(inode);
 		fuse_bpf_copyattr(inode);
 		unlock_new_inode(inode);
 	} else {
