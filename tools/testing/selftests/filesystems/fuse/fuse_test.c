@@ -1732,7 +1732,7 @@ FIXTURE_TEARDOWN(bad_opts)
 	EXPECT_EQ(0, close(self->file_fd));
 	EXPECT_EQ(0, unlink(path));
 	EXPECT_EQ(0, close(self->backing_fd));
-	EXPECT_EQ(0, rmdir(self->backing));
+	EXPECT_EQ(0, remove_tree(self->backing));
 	EXPECT_EQ(0, rmdir(self->dir));
 }
 
@@ -1879,8 +1879,9 @@ TEST_F(bad_opts, needs_init_ns_cap_sys_admin)
 /* Each fuse-bpf level adds one to the stacking depth; 2 is the maximum */
 TEST_F(bad_opts, stacking_too_deep)
 {
-	char mid[64], top[64];
+	char mid[64], top[64], b[PATH_MAX], f[PATH_MAX], buf[16];
 	int fd, ret;
+	DIR *dir;
 
 	snprintf(mid, sizeof(mid), "/tmp/fuse_test.XXXXXX");
 	ASSERT_NE(NULL, mkdtemp(mid));
@@ -1895,6 +1896,20 @@ TEST_F(bad_opts, stacking_too_deep)
 	ret = mount_fuse_fmt(mid, "root_dir=%d,no_daemon," FUSE_BASE_OPTS, fd);
 	EXPECT_EQ(0, ret);
 	EXPECT_EQ(0, close(fd));
+	/* fuse-bpf over fuse-bpf: lookups, reads and readdir nest cleanly */
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "d"), 0755));
+	make_file(_metadata, at(b, self->backing, "d/f"), 0644, "deep");
+	expect_same_stat(_metadata, at(f, mid, "d/f"), b);
+	ASSERT_EQ(4, read_all(f, buf, sizeof(buf)));
+	EXPECT_STREQ("deep", buf);
+	dir = opendir(at(f, mid, "d"));
+	ASSERT_NE(NULL, dir);
+	EXPECT_EQ(0, closedir(dir));
+	fd = open(at(f, mid, "d/f"), O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(1, write(fd, "!", 1));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, truncate(f, 2));
 	fd = open(mid, O_PATH | O_DIRECTORY);
 	ASSERT_LE(0, fd);
 	ret = mount_fuse_fmt(top, "root_dir=%d,no_daemon," FUSE_BASE_OPTS, fd);
