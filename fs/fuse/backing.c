@@ -88,6 +88,26 @@ static struct file *fuse_bpf_param_file(struct fs_parameter *param,
 	return fget_raw(fd);
 }
 
+/*
+ * Take the object of @file as a backing, with the current task's
+ * credentials to use it with: the mounter's, or the server's.
+ */
+static int fuse_bpf_capture_backing(struct file *file, struct path *path,
+				    const struct cred **credp)
+{
+	struct cred *cred;
+
+	cred = prepare_creds();
+	if (!cred)
+		return -ENOMEM;
+	/* As overlayfs: no bypass of the backing filesystem's limits */
+	cap_lower(cred->cap_effective, CAP_SYS_RESOURCE);
+	*credp = cred;
+	*path = file->f_path;
+	path_get(path);
+	return 0;
+}
+
 /**
  * fuse_bpf_parse_root_dir() - parse the root_dir=<fd> mount option
  * @fsc: the mount context
@@ -103,7 +123,6 @@ int fuse_bpf_parse_root_dir(struct fs_context *fsc,
 			    struct fs_parameter *param, unsigned int fd)
 {
 	struct fuse_fs_context *ctx = fsc->fs_private;
-	struct cred *cred;
 	struct file *file;
 	int err;
 
@@ -129,16 +148,7 @@ int fuse_bpf_parse_root_dir(struct fs_context *fsc,
 		errorfc(fsc, "root_dir: maximum filesystem stacking depth exceeded");
 		goto out;
 	}
-	err = -ENOMEM;
-	cred = prepare_creds();
-	if (!cred)
-		goto out;
-	/* As overlayfs: no bypass of the backing filesystem's limits */
-	cap_lower(cred->cap_effective, CAP_SYS_RESOURCE);
-	ctx->root_cred = cred;
-	ctx->root_dir = file->f_path;
-	path_get(&ctx->root_dir);
-	err = 0;
+	err = fuse_bpf_capture_backing(file, &ctx->root_dir, &ctx->root_cred);
 out:
 	fput(file);
 	return err;
@@ -1307,7 +1317,6 @@ int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args)
 	struct fuse_entry_bpf_out *out;
 	struct super_block *bsb;
 	struct file *file;
-	struct cred *cred;
 	int err;
 
 	if (!args->bpf_ext || !args->out_args[1].size)
@@ -1340,15 +1349,7 @@ int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args)
 	err = -ELOOP;
 	if (bsb->s_stack_depth >= fc->bpf_stack_depth)
 		goto out;
-	err = -ENOMEM;
-	cred = prepare_creds();
-	if (!cred)
-		goto out;
-	cap_lower(cred->cap_effective, CAP_SYS_RESOURCE);
-	feb->cred = cred;
-	feb->backing_path = file->f_path;
-	path_get(&feb->backing_path);
-	err = 0;
+	err = fuse_bpf_capture_backing(file, &feb->backing_path, &feb->cred);
 out:
 	fput(file);
 	return err;
