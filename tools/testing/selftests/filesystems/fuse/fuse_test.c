@@ -25,6 +25,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <sys/sysmacros.h>
@@ -1700,6 +1701,79 @@ TEST_F(bpf_daemon, fopen_passthrough_coexists)
 	EXPECT_EQ(1, opens);
 }
 
+/* Opening a running executable for writing: ETXTBSY, and nothing leaks */
+TEST_F(backed, open_txtbsy)
+{
+	char b[PATH_MAX], f[PATH_MAX], buf[4096];
+	int in, out, status;
+	ssize_t len;
+	pid_t pid;
+
+	in = open("/bin/sleep", O_RDONLY);
+	ASSERT_LE(0, in);
+	out = open(at(b, self->backing, "sleep"), O_WRONLY | O_CREAT, 0755);
+	ASSERT_LE(0, out);
+	while ((len = read(in, buf, sizeof(buf))) > 0)
+		ASSERT_EQ(len, write(out, buf, len));
+	ASSERT_EQ(0, close(in));
+	ASSERT_EQ(0, close(out));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		execl(b, "sleep", "30", NULL);
+		_exit(1);
+	}
+	/* Wait until the child runs the copy */
+	for (len = 0; len < 500; len++) {
+		char exe[PATH_MAX], link[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+		n = readlink(link, exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = 0;
+			if (!strcmp(exe, b))
+				break;
+		}
+		usleep(10000);
+	}
+	errno = 0;
+	EXPECT_EQ(-1, open(at(f, self->dir, "sleep"), O_WRONLY));
+	EXPECT_EQ(ETXTBSY, errno);
+	errno = 0;
+	EXPECT_EQ(-1, truncate(f, 0));
+	EXPECT_EQ(ETXTBSY, errno);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+}
+
+/* statx() flags are the VFS's business: all give the backing attributes */
+TEST_F(backed, statx_sync_flags)
+{
+	static const int flags[] = {
+		AT_STATX_SYNC_AS_STAT, AT_STATX_FORCE_SYNC,
+		AT_STATX_DONT_SYNC,
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct statx fx, bx;
+	size_t i;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "statx");
+	ASSERT_EQ(0, statx(AT_FDCWD, b, 0, STATX_ALL, &bx));
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		ASSERT_EQ(0, statx(AT_FDCWD, at(f, self->dir, "f"), flags[i],
+				   STATX_ALL, &fx));
+		EXPECT_EQ(bx.stx_ino, fx.stx_ino);
+		EXPECT_EQ(bx.stx_size, fx.stx_size);
+		EXPECT_EQ(bx.stx_mode, fx.stx_mode);
+		EXPECT_EQ(bx.stx_mask & STATX_BTIME, fx.stx_mask & STATX_BTIME);
+		EXPECT_EQ(bx.stx_btime.tv_sec, fx.stx_btime.tv_sec);
+		EXPECT_EQ(bx.stx_btime.tv_nsec, fx.stx_btime.tv_nsec);
+		EXPECT_EQ(bx.stx_mtime.tv_nsec, fx.stx_mtime.tv_nsec);
+	}
+}
+
 /* Bad fuse-bpf mount options: each gets its own errno, nothing mounts */
 FIXTURE(bad_opts) {
 	char backing[128];
@@ -1920,6 +1994,53 @@ TEST_F(bad_opts, stacking_too_deep)
 	EXPECT_EQ(0, umount(self->dir));
 	EXPECT_EQ(0, rmdir(mid));
 	EXPECT_EQ(0, rmdir(top));
+}
+
+/*
+ * After the FUSE mount is gone, nothing holds on to the backing mount:
+ * a reference leaked by lookup, revalidation, open or mmap would keep it
+ * busy.
+ */
+TEST_F(bad_opts, no_backing_reference_leak)
+{
+	char tmp[64], b[PATH_MAX], f[PATH_MAX], buf[16];
+	struct stat st;
+	void *map;
+	int fd, i;
+
+	snprintf(tmp, sizeof(tmp), "/tmp/fuse_backing.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(tmp));
+	ASSERT_EQ(0, mount("tmpfs", tmp, "tmpfs", 0, NULL));
+	ASSERT_EQ(0, mkdir(at(b, tmp, "d"), 0755));
+	make_file(_metadata, at(b, tmp, "d/f"), 0644, "data");
+	fd = open(tmp, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mount_fuse_fmt(self->dir,
+				    "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+				    fd));
+	ASSERT_EQ(0, close(fd));
+
+	for (i = 0; i < 50; i++) {
+		ASSERT_EQ(0, stat(at(f, self->dir, "d/f"), &st));
+		errno = 0;
+		ASSERT_EQ(-1, stat(at(f, self->dir, "d/missing"), &st));
+	}
+	/* Revalidations that fail */
+	ASSERT_EQ(0, rename(at(b, tmp, "d/f"), at(f, tmp, "d/g")));
+	ASSERT_EQ(-1, stat(at(f, self->dir, "d/f"), &st));
+	fd = open(at(f, self->dir, "d/g"), O_RDWR);
+	ASSERT_LE(0, fd);
+	map = mmap(NULL, 4, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(0, memcmp(map, "data", 4));
+	ASSERT_EQ(0, munmap(map, 4));
+	ASSERT_EQ(4, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, close(fd));
+
+	ASSERT_EQ(0, umount(self->dir));
+	EXPECT_EQ(0, umount(tmp)) TH_LOG("backing mount busy: %s",
+					 strerror(errno));
+	EXPECT_EQ(0, rmdir(tmp));
 }
 
 TEST_HARNESS_MAIN
