@@ -157,13 +157,11 @@ out:
 /**
  * fuse_bpf_parse_root_bpf() - parse the root_bpf=<fd> mount option
  * @fsc: the mount context
- * @param: the option
- * @fd: its file descriptor
+ * @fd: its file descriptor (fs_param_is_fd() gives FSCONFIG_SET_FD's too)
  *
  * Return: a negative errno: BPF filters are not supported yet.
  */
-int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
-			    struct fs_parameter *param, unsigned int fd)
+int fuse_bpf_parse_root_bpf(struct fs_context *fsc, unsigned int fd)
 {
 	struct bpf_prog *prog;
 	int err;
@@ -171,10 +169,7 @@ int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
 	err = fuse_bpf_enable(fsc);
 	if (err)
 		return err;
-	if (param->type == fs_value_is_file)
-		prog = bpf_prog_get(param->dirfd);
-	else
-		prog = bpf_prog_get(fd);
+	prog = bpf_prog_get(fd);
 	if (IS_ERR(prog))
 		return invalfc(fsc, "root_bpf: not a BPF program");
 	bpf_prog_put(prog);

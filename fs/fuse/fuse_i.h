@@ -1567,8 +1567,7 @@ void fuse_bpf_sysfs_cleanup(struct kobject *fuse_kobj);
 
 int fuse_bpf_parse_root_dir(struct fs_context *fsc,
 			    struct fs_parameter *param, unsigned int fd);
-int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
-			    struct fs_parameter *param, unsigned int fd);
+int fuse_bpf_parse_root_bpf(struct fs_context *fsc, unsigned int fd);
 int fuse_bpf_parse_enable(struct fs_context *fsc);
 int fuse_bpf_parse_no_daemon(struct fs_context *fsc);
 int fuse_bpf_check_fsc(struct fs_context *fsc);
@@ -1652,7 +1651,6 @@ static inline int fuse_bpf_parse_root_dir(struct fs_context *fsc,
 }
 
 static inline int fuse_bpf_parse_root_bpf(struct fs_context *fsc,
-					  struct fs_parameter *param,
 					  unsigned int fd)
 {
 	return invalfc(fsc, "fuse-bpf is not supported by this kernel");

@@ -885,7 +885,7 @@ static int fuse_parse_param(struct fs_context *fsc, struct fs_parameter *param)
 		return fuse_bpf_parse_root_dir(fsc, param, result.uint_32);
 
 	case OPT_ROOT_BPF:
-		return fuse_bpf_parse_root_bpf(fsc, param, result.uint_32);
+		return fuse_bpf_parse_root_bpf(fsc, result.uint_32);
 
 	case OPT_NO_DAEMON:
 		return fuse_bpf_parse_no_daemon(fsc);
