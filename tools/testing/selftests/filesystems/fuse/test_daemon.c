@@ -553,36 +553,45 @@ static void td_deadline(struct timespec *deadline, int timeout_ms)
 	}
 }
 
-int test_daemon_wait_init(struct test_daemon *td, int timeout_ms)
+/*
+ * Wait until @done says so or the daemon thread ended, at most @timeout_ms.
+ * Returns 0 if @done holds, -ETIMEDOUT otherwise.
+ */
+static int td_wait(struct test_daemon *td, int timeout_ms,
+		   bool (*done)(struct test_daemon *td))
 {
 	struct timespec deadline;
-	bool done;
+	bool ok;
 	int ret = 0;
 
 	td_deadline(&deadline, timeout_ms);
 	pthread_mutex_lock(&td->lock);
-	while (!td->init_done && !td->exited && ret != ETIMEDOUT)
+	while (!done(td) && !td->exited && ret != ETIMEDOUT)
 		ret = pthread_cond_timedwait(&td->exit_cond, &td->lock,
 					     &deadline);
-	done = td->init_done;
+	ok = done(td);
 	pthread_mutex_unlock(&td->lock);
-	return done ? 0 : -ETIMEDOUT;
+	return ok ? 0 : -ETIMEDOUT;
+}
+
+static bool td_init_done(struct test_daemon *td)
+{
+	return td->init_done;
+}
+
+static bool td_all_replied(struct test_daemon *td)
+{
+	return !td->replying;
+}
+
+int test_daemon_wait_init(struct test_daemon *td, int timeout_ms)
+{
+	return td_wait(td, timeout_ms, td_init_done);
 }
 
 int test_daemon_sync(struct test_daemon *td, int timeout_ms)
 {
-	struct timespec deadline;
-	bool done;
-	int ret = 0;
-
-	td_deadline(&deadline, timeout_ms);
-	pthread_mutex_lock(&td->lock);
-	while (td->replying && !td->exited && ret != ETIMEDOUT)
-		ret = pthread_cond_timedwait(&td->exit_cond, &td->lock,
-					     &deadline);
-	done = !td->replying;
-	pthread_mutex_unlock(&td->lock);
-	return done ? 0 : -ETIMEDOUT;
+	return td_wait(td, timeout_ms, td_all_replied);
 }
 
 int test_daemon_stop(struct test_daemon *td, int timeout_ms)
