@@ -325,14 +325,17 @@ static void fuse_bpf_lockdep_annotate(struct inode *inode)
 
 /*
  * Likewise, writing to a backed file takes the backing superblock's freeze
- * protection inside the FUSE superblock's: give the superblocks of each
- * stacking depth their own lock classes for it.
+ * protection inside the FUSE superblock's, and a rename between backed
+ * directories the backing superblock's rename mutex inside the FUSE
+ * superblock's: give the superblocks of each stacking depth their own
+ * lock classes for them.
  */
 static void fuse_bpf_lockdep_annotate_sb(struct super_block *sb)
 {
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 	static struct lock_class_key
 		keys[FILESYSTEM_MAX_STACK_DEPTH][SB_FREEZE_LEVELS];
+	static struct lock_class_key rename_keys[FILESYSTEM_MAX_STACK_DEPTH];
 	int depth = sb->s_stack_depth - 1;
 	int i;
 
@@ -341,6 +344,7 @@ static void fuse_bpf_lockdep_annotate_sb(struct super_block *sb)
 	for (i = 0; i < SB_FREEZE_LEVELS; i++)
 		lockdep_init_map(&sb->s_writers.rw_sem[i].dep_map,
 				 "sb_writers_fuse_bpf", &keys[depth][i], 0);
+	lockdep_set_class(&sb->s_vfs_rename_mutex, &rename_keys[depth]);
 #endif
 }
 
@@ -884,7 +888,10 @@ bool fuse_bpf_open(struct inode *inode, struct file *file, int *err)
 		acc_mode |= MAY_APPEND;
 
 	old_cred = override_creds(fi->backing_cred);
-	*err = inode_permission(idmap, binode, MAY_OPEN | acc_mode);
+	*err = 0;
+	/* As on any filesystem, the creator may open what it created */
+	if (!(file->f_mode & FMODE_CREATED))
+		*err = inode_permission(idmap, binode, MAY_OPEN | acc_mode);
 	if (!*err && (flags & O_NOATIME) &&
 	    !inode_owner_or_capable(idmap, binode))
 		flags &= ~O_NOATIME;
@@ -1221,6 +1228,511 @@ bool fuse_bpf_listxattr(struct dentry *entry, char *list, size_t size,
 		return false;
 	old_cred = override_creds(fi->backing_cred);
 	*ret = vfs_listxattr(fi->backing_path.dentry, list, size);
+	revert_creds(old_cred);
+	return true;
+}
+
+/*
+ * The backing entry of @entry's name in @dir's backing directory, which
+ * the caller has locked.
+ */
+static struct dentry *fuse_bpf_lookup_locked(struct inode *dir,
+					     struct dentry *entry)
+{
+	struct path *dpath = &get_fuse_inode(dir)->backing_path;
+
+	return lookup_one(mnt_idmap(dpath->mnt), entry->d_name.name,
+			  dpath->dentry, entry->d_name.len);
+}
+
+/* Is @bentry (still) the backing entry of the FUSE inode @inode? */
+static bool fuse_bpf_is_backing(struct inode *inode, struct dentry *bentry)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+
+	return fi->backing_path.dentry && d_is_positive(bentry) &&
+	       d_inode(bentry) == d_inode(fi->backing_path.dentry);
+}
+
+/*
+ * Override the credentials with @dir's backing credentials, but with the
+ * caller's fsuid and fsgid, so that a new object belongs to the caller as
+ * on any filesystem, and is labelled for it (as overlayfs does).
+ *
+ * Return: the caller's credentials, to revert_creds() to, or an ERR_PTR().
+ */
+static const struct cred *fuse_bpf_override_creator(struct mnt_idmap *idmap,
+						    struct inode *dir,
+						    struct dentry *entry,
+						    umode_t mode)
+{
+	struct fuse_inode *dfi = get_fuse_inode(dir);
+	kuid_t fsuid = mapped_fsuid(idmap, i_user_ns(dir));
+	kgid_t fsgid = mapped_fsgid(idmap, i_user_ns(dir));
+	const struct cred *old_cred;
+	struct cred *cred;
+	int err;
+
+	old_cred = override_creds(dfi->backing_cred);
+	cred = prepare_creds();
+	if (!cred) {
+		revert_creds(old_cred);
+		return ERR_PTR(-ENOMEM);
+	}
+	cred->fsuid = fsuid;
+	cred->fsgid = fsgid;
+	err = security_dentry_create_files_as(entry, mode, &entry->d_name,
+					      old_cred, cred);
+	if (err) {
+		put_cred(cred);
+		revert_creds(old_cred);
+		return ERR_PTR(err);
+	}
+	/* The override keeps the only reference to @cred */
+	put_cred(override_creds(cred));
+	put_cred(cred);
+	return old_cred;
+}
+
+/* What a create-type operation makes in a backed directory */
+struct fuse_bpf_new_entry {
+	umode_t mode;
+	dev_t rdev;
+	const char *link;	/* symlink target */
+	struct dentry *old;	/* link: the backing entry to link to */
+};
+
+static int fuse_bpf_create_backing(struct path *dpath, struct dentry *bentry,
+				   struct fuse_bpf_new_entry *ne)
+{
+	struct mnt_idmap *idmap = mnt_idmap(dpath->mnt);
+	struct inode *bdir = d_inode(dpath->dentry);
+
+	if (ne->old)
+		return vfs_link(ne->old, idmap, bdir, bentry, NULL);
+	switch (ne->mode & S_IFMT) {
+	case S_IFREG:
+		return vfs_create(idmap, bdir, bentry, ne->mode, true);
+	case S_IFDIR:
+		return vfs_mkdir(idmap, bdir, bentry, ne->mode);
+	case S_IFLNK:
+		return vfs_symlink(idmap, bdir, bentry, ne->link);
+	default:
+		return vfs_mknod(idmap, bdir, bentry, ne->mode, ne->rdev);
+	}
+}
+
+/**
+ * fuse_bpf_new_entry() - create an entry of a backed directory
+ * @idmap: idmap of the FUSE mount
+ * @dir: the FUSE directory
+ * @entry: the negative FUSE dentry to create
+ * @ne: what to create
+ *
+ * The object is created in the backing directory and @entry instantiated
+ * with its FUSE inode, which inherits the directory's backing credentials.
+ * No request goes to the server.
+ *
+ * Return: 0 on success, a negative errno otherwise.
+ */
+static int fuse_bpf_new_entry(struct mnt_idmap *idmap, struct inode *dir,
+			      struct dentry *entry,
+			      struct fuse_bpf_new_entry *ne)
+{
+	struct fuse_inode *dfi = get_fuse_inode(dir);
+	struct path *dpath = &dfi->backing_path;
+	struct inode *bdir = d_inode(dpath->dentry);
+	struct path path = { .mnt = dpath->mnt };
+	const struct cred *old_cred;
+	struct inode *inode;
+	struct dentry *d;
+	int err;
+
+	err = mnt_want_write(dpath->mnt);
+	if (err)
+		return err;
+	old_cred = fuse_bpf_override_creator(idmap, dir, entry, ne->mode);
+	err = PTR_ERR(old_cred);
+	if (IS_ERR(old_cred))
+		goto out_drop_write;
+
+	inode_lock_nested(bdir, I_MUTEX_PARENT);
+	path.dentry = fuse_bpf_lookup_locked(dir, entry);
+	err = PTR_ERR(path.dentry);
+	if (IS_ERR(path.dentry))
+		goto out_unlock;
+	/* Created behind our back since the lookup */
+	err = -EEXIST;
+	if (d_is_positive(path.dentry))
+		goto out_dput;
+	err = fuse_bpf_create_backing(dpath, path.dentry, ne);
+	if (!err && (d_unhashed(path.dentry) || d_is_negative(path.dentry))) {
+		/* Some filesystems leave the new dentry unhashed (mkdir) */
+		d = fuse_bpf_lookup_locked(dir, entry);
+		dput(path.dentry);
+		path.dentry = d;
+		if (IS_ERR(d))
+			err = PTR_ERR(d);
+		else if (d_is_negative(d))
+			err = -ENOENT;
+	}
+	if (!err) {
+		inode = fuse_bpf_iget(dir->i_sb, &path, dfi->backing_cred);
+		if (IS_ERR(inode))
+			err = PTR_ERR(inode);
+		else
+			d_instantiate(entry, inode);
+	}
+out_dput:
+	if (!IS_ERR(path.dentry))
+		dput(path.dentry);
+out_unlock:
+	inode_unlock(bdir);
+	revert_creds(old_cred);
+out_drop_write:
+	mnt_drop_write(dpath->mnt);
+	if (!err) {
+		fuse_dentry_settime(entry, U64_MAX);
+		fuse_bpf_copyattr(dir);
+	}
+	return err;
+}
+
+/**
+ * fuse_bpf_mknod() - create a file, device, fifo or socket in a backed dir
+ * @idmap: idmap of the FUSE mount
+ * @dir: the FUSE directory
+ * @entry: the negative FUSE dentry
+ * @mode: type and mode, umask applied
+ * @rdev: device number
+ * @err: set to the result if @dir is backed
+ *
+ * Return: true if @dir is backed.
+ */
+bool fuse_bpf_mknod(struct mnt_idmap *idmap, struct inode *dir,
+		    struct dentry *entry, umode_t mode, dev_t rdev, int *err)
+{
+	struct fuse_bpf_new_entry ne = { .mode = mode, .rdev = rdev };
+
+	if (!fuse_bpf_backed(dir))
+		return false;
+	*err = fuse_bpf_new_entry(idmap, dir, entry, &ne);
+	return true;
+}
+
+bool fuse_bpf_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+		    struct dentry *entry, umode_t mode, int *err)
+{
+	struct fuse_bpf_new_entry ne = { .mode = S_IFDIR | mode };
+
+	if (!fuse_bpf_backed(dir))
+		return false;
+	*err = fuse_bpf_new_entry(idmap, dir, entry, &ne);
+	return true;
+}
+
+bool fuse_bpf_symlink(struct mnt_idmap *idmap, struct inode *dir,
+		      struct dentry *entry, const char *link, int *err)
+{
+	struct fuse_bpf_new_entry ne = { .mode = S_IFLNK, .link = link };
+
+	if (!fuse_bpf_backed(dir))
+		return false;
+	*err = fuse_bpf_new_entry(idmap, dir, entry, &ne);
+	return true;
+}
+
+/**
+ * fuse_bpf_create_open() - create and open a regular file in a backed dir
+ * @idmap: idmap of the FUSE mount
+ * @dir: the FUSE directory
+ * @entry: the negative FUSE dentry
+ * @file: the file being opened
+ * @mode: mode, umask applied
+ * @err: set to the result if @dir is backed
+ *
+ * Return: true if @dir is backed.
+ */
+bool fuse_bpf_create_open(struct mnt_idmap *idmap, struct inode *dir,
+			  struct dentry *entry, struct file *file,
+			  umode_t mode, int *err)
+{
+	if (!fuse_bpf_mknod(idmap, dir, entry, S_IFREG | mode, 0, err))
+		return false;
+	/* fuse_open() opens the backing file */
+	if (!*err)
+		*err = finish_open(file, entry, NULL);
+	return true;
+}
+
+static int fuse_bpf_tmpfile_opened(struct inode *inode, struct file *file)
+{
+	return 0;
+}
+
+/**
+ * fuse_bpf_tmpfile() - open an unnamed file in a backed directory
+ * @idmap: idmap of the FUSE mount
+ * @dir: the FUSE directory
+ * @file: the file being opened, its dentry negative
+ * @mode: mode, umask applied
+ * @err: set to the result if @dir is backed
+ *
+ * Return: true if @dir is backed.
+ */
+bool fuse_bpf_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
+		      struct file *file, umode_t mode, int *err)
+{
+	struct fuse_inode *dfi = get_fuse_inode(dir);
+	struct dentry *entry = file->f_path.dentry;
+	const struct cred *old_cred;
+	struct fuse_file *ff;
+	struct inode *inode;
+	struct file *bfile;
+
+	if (!fuse_bpf_backed(dir))
+		return false;
+	ff = fuse_file_alloc(get_fuse_mount(dir), false);
+	*err = -ENOMEM;
+	if (!ff)
+		return true;
+	*err = mnt_want_write(dfi->backing_path.mnt);
+	if (*err)
+		goto out_free;
+	old_cred = fuse_bpf_override_creator(idmap, dir, entry, mode);
+	if (!IS_ERR(old_cred)) {
+		bfile = backing_tmpfile_open(file, file->f_flags,
+					     &dfi->backing_path, mode,
+					     current_cred());
+		revert_creds(old_cred);
+	} else {
+		bfile = ERR_CAST(old_cred);
+	}
+	mnt_drop_write(dfi->backing_path.mnt);
+	*err = PTR_ERR(bfile);
+	if (IS_ERR(bfile))
+		goto out_free;
+
+	inode = fuse_bpf_iget(dir->i_sb, &bfile->f_path, dfi->backing_cred);
+	*err = PTR_ERR(inode);
+	if (IS_ERR(inode))
+		goto out_fput;
+	d_mark_tmpfile(file, inode);
+	d_instantiate(entry, inode);
+	ff->backing_file = bfile;
+	file->private_data = ff;
+	*err = finish_open(file, entry, fuse_bpf_tmpfile_opened);
+	/* Once opened, the file is released by fuse_release() */
+	if (*err && !(file->f_mode & FMODE_OPENED)) {
+		file->private_data = NULL;
+		goto out_fput;
+	}
+	return true;
+
+out_fput:
+	fput(bfile);
+out_free:
+	fuse_file_free(ff);
+	return true;
+}
+
+/**
+ * fuse_bpf_link() - make a hard link in a backed directory
+ * @entry: the FUSE dentry of the existing file
+ * @dir: the FUSE directory of the new name
+ * @newent: the negative FUSE dentry of the new name
+ * @err: set to the result if either inode is backed
+ *
+ * Backed and plain nodes, or nodes on different backing mounts, cannot
+ * be linked to each other: that fails with EXDEV.
+ *
+ * Return: true if the file or @dir is backed.
+ */
+bool fuse_bpf_link(struct dentry *entry, struct inode *dir,
+		   struct dentry *newent, int *err)
+{
+	struct fuse_inode *fi = get_fuse_inode(d_inode(entry));
+	struct fuse_bpf_new_entry ne = { .old = fi->backing_path.dentry };
+
+	if (!fuse_bpf_backed(dir) && !fuse_bpf_backed(d_inode(entry)))
+		return false;
+	if (!fuse_bpf_backed(dir) || !fuse_bpf_backed(d_inode(entry)) ||
+	    fi->backing_path.mnt != get_fuse_inode(dir)->backing_path.mnt) {
+		*err = -EXDEV;
+		return true;
+	}
+	ne.mode = d_inode(entry)->i_mode;
+	*err = fuse_bpf_new_entry(&nop_mnt_idmap, dir, newent, &ne);
+	if (!*err)
+		fuse_bpf_copyattr(d_inode(entry));
+	return true;
+}
+
+/**
+ * fuse_bpf_remove() - unlink or rmdir in a backed directory
+ * @dir: the FUSE directory
+ * @entry: the FUSE dentry to remove
+ * @err: set to the result if @dir is backed
+ *
+ * Return: true if @dir is backed.
+ */
+bool fuse_bpf_remove(struct inode *dir, struct dentry *entry, int *err)
+{
+	struct fuse_inode *dfi = get_fuse_inode(dir);
+	struct path *dpath = &dfi->backing_path;
+	struct mnt_idmap *idmap = mnt_idmap(dpath->mnt);
+	struct inode *bdir = d_inode(dpath->dentry);
+	struct inode *inode = d_inode(entry);
+	const struct cred *old_cred;
+	struct dentry *bentry;
+
+	if (!fuse_bpf_backed(dir))
+		return false;
+	*err = mnt_want_write(dpath->mnt);
+	if (*err)
+		return true;
+	old_cred = override_creds(dfi->backing_cred);
+	inode_lock_nested(bdir, I_MUTEX_PARENT);
+	bentry = fuse_bpf_lookup_locked(dir, entry);
+	if (IS_ERR(bentry)) {
+		*err = PTR_ERR(bentry);
+		goto out_unlock;
+	}
+	if (!fuse_bpf_is_backing(inode, bentry))
+		*err = -ESTALE;
+	else if (S_ISDIR(inode->i_mode))
+		*err = vfs_rmdir(idmap, bdir, bentry);
+	else
+		*err = vfs_unlink(idmap, bdir, bentry, NULL);
+	dput(bentry);
+out_unlock:
+	inode_unlock(bdir);
+	revert_creds(old_cred);
+	mnt_drop_write(dpath->mnt);
+	if (!*err) {
+		fuse_bpf_copyattr(dir);
+		fuse_bpf_copyattr(inode);
+	}
+	return true;
+}
+
+/**
+ * fuse_bpf_rename() - rename between backed directories
+ * @olddir: the FUSE directory of the old name
+ * @oldent: the FUSE dentry of the old name
+ * @newdir: the FUSE directory of the new name
+ * @newent: the FUSE dentry of the new name
+ * @flags: RENAME_* flags
+ * @err: set to the result if either directory is backed
+ *
+ * The backing entries are renamed, with the checks overlayfs makes after
+ * lock_rename(). Between a backed and a plain directory, or different
+ * backing mounts, that fails with EXDEV.
+ *
+ * Return: true if either directory is backed.
+ */
+bool fuse_bpf_rename(struct inode *olddir, struct dentry *oldent,
+		     struct inode *newdir, struct dentry *newent,
+		     unsigned int flags, int *err)
+{
+	struct fuse_inode *ofi = get_fuse_inode(olddir);
+	struct fuse_inode *nfi = get_fuse_inode(newdir);
+	struct path *opath = &ofi->backing_path;
+	struct path *npath = &nfi->backing_path;
+	struct inode *inode = d_inode(oldent);
+	struct inode *target = d_inode(newent);
+	struct renamedata rd = { .flags = flags };
+	struct dentry *bold, *bnew, *trap;
+	const struct cred *old_cred;
+
+	if (!fuse_bpf_backed(olddir) && !fuse_bpf_backed(newdir))
+		return false;
+	*err = -EXDEV;
+	if (!fuse_bpf_backed(olddir) || !fuse_bpf_backed(newdir) ||
+	    opath->mnt != npath->mnt)
+		return true;
+	*err = mnt_want_write(opath->mnt);
+	if (*err)
+		return true;
+
+	old_cred = override_creds(ofi->backing_cred);
+	trap = lock_rename(npath->dentry, opath->dentry);
+	if (IS_ERR(trap)) {
+		*err = PTR_ERR(trap);
+		goto out_revert;
+	}
+	bold = fuse_bpf_lookup_locked(olddir, oldent);
+	*err = PTR_ERR(bold);
+	if (IS_ERR(bold))
+		goto out_unlock;
+	bnew = fuse_bpf_lookup_locked(newdir, newent);
+	*err = PTR_ERR(bnew);
+	if (IS_ERR(bnew))
+		goto out_dput_old;
+
+	/* Both names must still be what the FUSE dentries say they are */
+	*err = -ESTALE;
+	if (!fuse_bpf_is_backing(inode, bold))
+		goto out_dput_new;
+	if (target ? !fuse_bpf_is_backing(target, bnew) :
+		     d_is_positive(bnew))
+		goto out_dput_new;
+	*err = -EINVAL;
+	if (bold == trap)
+		goto out_dput_new;
+	*err = -ENOTEMPTY;
+	if (bnew == trap)
+		goto out_dput_new;
+
+	rd.old_mnt_idmap = mnt_idmap(opath->mnt);
+	rd.old_dir = d_inode(opath->dentry);
+	rd.old_dentry = bold;
+	rd.new_mnt_idmap = mnt_idmap(npath->mnt);
+	rd.new_dir = d_inode(npath->dentry);
+	rd.new_dentry = bnew;
+	*err = vfs_rename(&rd);
+out_dput_new:
+	dput(bnew);
+out_dput_old:
+	dput(bold);
+out_unlock:
+	unlock_rename(npath->dentry, opath->dentry);
+out_revert:
+	revert_creds(old_cred);
+	mnt_drop_write(opath->mnt);
+	if (!*err) {
+		fuse_bpf_copyattr(olddir);
+		fuse_bpf_copyattr(newdir);
+		fuse_bpf_copyattr(inode);
+		if (target)
+			fuse_bpf_copyattr(target);
+	}
+	return true;
+}
+
+/**
+ * fuse_bpf_get_link() - read the target of a backed symlink
+ * @dentry: the FUSE dentry, NULL under RCU walk
+ * @inode: the FUSE inode
+ * @done: frees the target
+ * @link: set to the target or an ERR_PTR() if @inode is backed
+ *
+ * Return: true if @inode is backed.
+ */
+bool fuse_bpf_get_link(struct dentry *dentry, struct inode *inode,
+		       struct delayed_call *done, const char **link)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	const struct cred *old_cred;
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+	if (!dentry) {
+		*link = ERR_PTR(-ECHILD);
+		return true;
+	}
+	old_cred = override_creds(fi->backing_cred);
+	*link = vfs_get_link(fi->backing_path.dentry, done);
 	revert_creds(old_cred);
 	return true;
 }

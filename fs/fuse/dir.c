@@ -778,6 +778,9 @@ static int fuse_atomic_open(struct inode *dir, struct dentry *entry,
 	/* Only creates */
 	file->f_mode |= FMODE_CREATED;
 
+	if (fuse_bpf_create_open(idmap, dir, entry, file, mode, &err))
+		goto out_dput;
+
 	if (fc->no_create)
 		goto mknod;
 
@@ -878,6 +881,10 @@ static int fuse_mknod(struct mnt_idmap *idmap, struct inode *dir,
 	struct fuse_mknod_in inarg;
 	struct fuse_mount *fm = get_fuse_mount(dir);
 	FUSE_ARGS(args);
+	int err;
+
+	if (fuse_bpf_mknod(idmap, dir, entry, mode, rdev, &err))
+		return err;
 
 	if (!fm->fc->dont_mask)
 		mode &= ~current_umask();
@@ -907,6 +914,9 @@ static int fuse_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 	struct fuse_conn *fc = get_fuse_conn(dir);
 	int err;
 
+	if (fuse_bpf_tmpfile(idmap, dir, file, mode, &err))
+		return err;
+
 	if (fc->no_tmpfile)
 		return -EOPNOTSUPP;
 
@@ -925,6 +935,10 @@ static int fuse_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 	struct fuse_mkdir_in inarg;
 	struct fuse_mount *fm = get_fuse_mount(dir);
 	FUSE_ARGS(args);
+	int err;
+
+	if (fuse_bpf_mkdir(idmap, dir, entry, mode, &err))
+		return err;
 
 	if (!fm->fc->dont_mask)
 		mode &= ~current_umask();
@@ -947,6 +961,10 @@ static int fuse_symlink(struct mnt_idmap *idmap, struct inode *dir,
 	struct fuse_mount *fm = get_fuse_mount(dir);
 	unsigned len = strlen(link) + 1;
 	FUSE_ARGS(args);
+	int err;
+
+	if (fuse_bpf_symlink(idmap, dir, entry, link, &err))
+		return err;
 
 	args.opcode = FUSE_SYMLINK;
 	args.in_numargs = 2;
@@ -1011,6 +1029,9 @@ static int fuse_unlink(struct inode *dir, struct dentry *entry)
 	if (fuse_is_bad(dir))
 		return -EIO;
 
+	if (fuse_bpf_remove(dir, entry, &err))
+		return err;
+
 	args.opcode = FUSE_UNLINK;
 	args.nodeid = get_node_id(dir);
 	args.in_numargs = 1;
@@ -1033,6 +1054,9 @@ static int fuse_rmdir(struct inode *dir, struct dentry *entry)
 
 	if (fuse_is_bad(dir))
 		return -EIO;
+
+	if (fuse_bpf_remove(dir, entry, &err))
+		return err;
 
 	args.opcode = FUSE_RMDIR;
 	args.nodeid = get_node_id(dir);
@@ -1111,6 +1135,9 @@ static int fuse_rename2(struct mnt_idmap *idmap, struct inode *olddir,
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
 		return -EINVAL;
 
+	if (fuse_bpf_rename(olddir, oldent, newdir, newent, flags, &err))
+		return err;
+
 	if (flags) {
 		if (fc->no_rename2 || fc->minor < 23)
 			return -EINVAL;
@@ -1140,6 +1167,9 @@ static int fuse_link(struct dentry *entry, struct inode *newdir,
 	struct inode *inode = d_inode(entry);
 	struct fuse_mount *fm = get_fuse_mount(inode);
 	FUSE_ARGS(args);
+
+	if (fuse_bpf_link(entry, newdir, newent, &err))
+		return err;
 
 	memset(&inarg, 0, sizeof(inarg));
 	inarg.oldnodeid = get_node_id(inode);
@@ -1652,11 +1682,15 @@ static const char *fuse_get_link(struct dentry *dentry, struct inode *inode,
 {
 	struct fuse_conn *fc = get_fuse_conn(inode);
 	struct page *page;
+	const char *link;
 	int err;
 
 	err = -EIO;
 	if (fuse_is_bad(inode))
 		goto out_err;
+
+	if (fuse_bpf_get_link(dentry, inode, callback, &link))
+		return link;
 
 	if (fc->cache_symlinks)
 		return page_get_link_raw(dentry, inode, callback);

@@ -1617,6 +1617,25 @@ bool fuse_bpf_getxattr(struct inode *inode, const char *name, void *value,
 		       size_t size, ssize_t *ret);
 bool fuse_bpf_listxattr(struct dentry *entry, char *list, size_t size,
 			ssize_t *ret);
+bool fuse_bpf_mknod(struct mnt_idmap *idmap, struct inode *dir,
+		    struct dentry *entry, umode_t mode, dev_t rdev, int *err);
+bool fuse_bpf_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+		    struct dentry *entry, umode_t mode, int *err);
+bool fuse_bpf_symlink(struct mnt_idmap *idmap, struct inode *dir,
+		      struct dentry *entry, const char *link, int *err);
+bool fuse_bpf_create_open(struct mnt_idmap *idmap, struct inode *dir,
+			  struct dentry *entry, struct file *file,
+			  umode_t mode, int *err);
+bool fuse_bpf_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
+		      struct file *file, umode_t mode, int *err);
+bool fuse_bpf_link(struct dentry *entry, struct inode *dir,
+		   struct dentry *newent, int *err);
+bool fuse_bpf_remove(struct inode *dir, struct dentry *entry, int *err);
+bool fuse_bpf_rename(struct inode *olddir, struct dentry *oldent,
+		     struct inode *newdir, struct dentry *newent,
+		     unsigned int flags, int *err);
+bool fuse_bpf_get_link(struct dentry *dentry, struct inode *inode,
+		       struct delayed_call *done, const char **link);
 
 u64 fuse_bpf_init_flags(struct fuse_conn *fc);
 void fuse_bpf_init_reply(struct fuse_mount *fm, u64 flags,
@@ -1837,6 +1856,71 @@ static inline bool fuse_bpf_getxattr(struct inode *inode, const char *name,
 
 static inline bool fuse_bpf_listxattr(struct dentry *entry, char *list,
 				      size_t size, ssize_t *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_mknod(struct mnt_idmap *idmap, struct inode *dir,
+				  struct dentry *entry, umode_t mode,
+				  dev_t rdev, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+				  struct dentry *entry, umode_t mode, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_symlink(struct mnt_idmap *idmap,
+				    struct inode *dir, struct dentry *entry,
+				    const char *link, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_create_open(struct mnt_idmap *idmap,
+					struct inode *dir,
+					struct dentry *entry,
+					struct file *file, umode_t mode,
+					int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_tmpfile(struct mnt_idmap *idmap,
+				    struct inode *dir, struct file *file,
+				    umode_t mode, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_link(struct dentry *entry, struct inode *dir,
+				 struct dentry *newent, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_remove(struct inode *dir, struct dentry *entry,
+				   int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_rename(struct inode *olddir,
+				   struct dentry *oldent,
+				   struct inode *newdir,
+				   struct dentry *newent,
+				   unsigned int flags, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_get_link(struct dentry *dentry,
+				     struct inode *inode,
+				     struct delayed_call *done,
+				     const char **link)
 {
 	return false;
 }
