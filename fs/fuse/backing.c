@@ -11,6 +11,7 @@
 #include <linux/bpf.h>
 #include <linux/cred.h>
 #include <linux/file.h>
+#include <linux/fileattr.h>
 #include <linux/fs_parser.h>
 #include <linux/kobject.h>
 #include <linux/magic.h>
@@ -19,6 +20,7 @@
 #include <linux/seq_file.h>
 #include <linux/statfs.h>
 #include <linux/sysfs.h>
+#include <linux/xattr.h>
 
 /*
  * Servers probe this file to learn that the running kernel offers fuse-bpf
@@ -1734,6 +1736,173 @@ bool fuse_bpf_get_link(struct dentry *dentry, struct inode *inode,
 	old_cred = override_creds(fi->backing_cred);
 	*link = vfs_get_link(fi->backing_path.dentry, done);
 	revert_creds(old_cred);
+	return true;
+}
+
+/**
+ * fuse_bpf_setxattr() - set or remove an extended attribute of a backed inode
+ * @inode: the FUSE inode
+ * @name: the attribute's full name
+ * @value: its value, NULL to remove it
+ * @size: the size of @value
+ * @flags: XATTR_CREATE, XATTR_REPLACE
+ * @err: set to the result if @inode is backed
+ *
+ * Return: true if @inode is backed.
+ */
+bool fuse_bpf_setxattr(struct inode *inode, const char *name,
+		       const void *value, size_t size, int flags, int *err)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct path *path = &fi->backing_path;
+	const struct cred *old_cred;
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+	*err = mnt_want_write(path->mnt);
+	if (*err)
+		return true;
+	old_cred = override_creds(fi->backing_cred);
+	if (value)
+		*err = vfs_setxattr(mnt_idmap(path->mnt), path->dentry, name,
+				    value, size, flags);
+	else
+		*err = vfs_removexattr(mnt_idmap(path->mnt), path->dentry,
+				       name);
+	revert_creds(old_cred);
+	mnt_drop_write(path->mnt);
+	if (!*err)
+		fuse_bpf_copyattr(inode);
+	return true;
+}
+
+/**
+ * fuse_bpf_fileattr_get() - read the inode flags of a backed inode
+ * @dentry: the FUSE dentry
+ * @fa: the flags to fill in
+ * @err: set to the result if the inode is backed
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_bpf_fileattr_get(struct dentry *dentry, struct fileattr *fa,
+			   int *err)
+{
+	struct fuse_inode *fi = get_fuse_inode(d_inode(dentry));
+	const struct cred *old_cred;
+
+	if (!fuse_bpf_backed(d_inode(dentry)))
+		return false;
+	old_cred = override_creds(fi->backing_cred);
+	*err = vfs_fileattr_get(fi->backing_path.dentry, fa);
+	revert_creds(old_cred);
+	return true;
+}
+
+bool fuse_bpf_fileattr_set(struct dentry *dentry, struct fileattr *fa,
+			   int *err)
+{
+	struct inode *inode = d_inode(dentry);
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct path *path = &fi->backing_path;
+	const struct cred *old_cred;
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+	*err = mnt_want_write(path->mnt);
+	if (*err)
+		return true;
+	old_cred = override_creds(fi->backing_cred);
+	*err = vfs_fileattr_set(mnt_idmap(path->mnt), path->dentry, fa);
+	revert_creds(old_cred);
+	mnt_drop_write(path->mnt);
+	fuse_bpf_copyattr(inode);
+	return true;
+}
+
+/*
+ * The server does not know backed files: it cannot serve their ioctls.
+ * Inode flags go through fileattr.
+ */
+bool fuse_bpf_ioctl(struct file *file, long *ret)
+{
+	if (!fuse_bpf_file(file))
+		return false;
+	*ret = -ENOTTY;
+	return true;
+}
+
+/**
+ * fuse_bpf_fallocate() - allocate or punch space in a backed file
+ * @file: the FUSE file
+ * @mode: FALLOC_FL_* flags, as the backing filesystem supports them
+ * @offset: start
+ * @length: length
+ * @err: set to the result if @file is backed
+ *
+ * Return: true if @file is backed.
+ */
+bool fuse_bpf_fallocate(struct file *file, int mode, loff_t offset,
+			loff_t length, int *err)
+{
+	struct file *bfile = fuse_bpf_file(file);
+	struct inode *inode = file_inode(file);
+	const struct cred *old_cred;
+
+	if (!bfile)
+		return false;
+	inode_lock(inode);
+	/* As overlayfs: a fresh mode for file_remove_privs() */
+	fuse_bpf_copyattr(inode);
+	*err = file_remove_privs(file);
+	if (!*err) {
+		old_cred = override_creds(bfile->f_cred);
+		*err = vfs_fallocate(bfile, mode, offset, length);
+		revert_creds(old_cred);
+	}
+	fuse_bpf_copyattr(inode);
+	inode_unlock(inode);
+	return true;
+}
+
+/**
+ * fuse_bpf_copy_file_range() - copy between backed files
+ * @in: the FUSE file to copy from
+ * @pos_in: where
+ * @out: the FUSE file to copy to
+ * @pos_out: where
+ * @len: how much
+ * @flags: copy_file_range() flags
+ * @ret: set to the bytes copied or a negative errno if a file is backed
+ *
+ * A copy between a backed and a plain file fails with EXDEV, for the
+ * caller to fall back to splice.
+ *
+ * Return: true if @in or @out is backed.
+ */
+bool fuse_bpf_copy_file_range(struct file *in, loff_t pos_in,
+			      struct file *out, loff_t pos_out, size_t len,
+			      unsigned int flags, ssize_t *ret)
+{
+	struct file *bin = fuse_bpf_file(in), *bout = fuse_bpf_file(out);
+	struct inode *inode = file_inode(out);
+	const struct cred *old_cred;
+
+	if (!bin && !bout)
+		return false;
+	*ret = -EXDEV;
+	if (!bin || !bout)
+		return true;
+	inode_lock(inode);
+	fuse_bpf_copyattr(inode);
+	*ret = file_remove_privs(out);
+	if (!*ret) {
+		old_cred = override_creds(bout->f_cred);
+		*ret = vfs_copy_file_range(bin, pos_in, bout, pos_out, len,
+					   flags);
+		revert_creds(old_cred);
+	}
+	fuse_bpf_copyattr(inode);
+	inode_unlock(inode);
 	return true;
 }
 

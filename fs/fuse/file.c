@@ -3212,6 +3212,10 @@ static long fuse_file_fallocate(struct file *file, int mode, loff_t offset,
 		(!(mode & FALLOC_FL_KEEP_SIZE) ||
 		 (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)));
 
+	/* The backing filesystem decides which modes it supports */
+	if (fuse_bpf_fallocate(file, mode, offset, length, &err))
+		return err;
+
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
 		     FALLOC_FL_ZERO_RANGE))
 		return -EOPNOTSUPP;
@@ -3408,8 +3412,10 @@ static ssize_t fuse_copy_file_range(struct file *src_file, loff_t src_off,
 {
 	ssize_t ret;
 
-	ret = __fuse_copy_file_range(src_file, src_off, dst_file, dst_off,
-				     len, flags);
+	if (!fuse_bpf_copy_file_range(src_file, src_off, dst_file, dst_off,
+				      len, flags, &ret))
+		ret = __fuse_copy_file_range(src_file, src_off, dst_file,
+					     dst_off, len, flags);
 
 	if (ret == -EOPNOTSUPP || ret == -EXDEV)
 		ret = splice_copy_file_range(src_file, src_off, dst_file,

@@ -1636,6 +1636,18 @@ bool fuse_bpf_rename(struct inode *olddir, struct dentry *oldent,
 		     unsigned int flags, int *err);
 bool fuse_bpf_get_link(struct dentry *dentry, struct inode *inode,
 		       struct delayed_call *done, const char **link);
+bool fuse_bpf_setxattr(struct inode *inode, const char *name,
+		       const void *value, size_t size, int flags, int *err);
+bool fuse_bpf_fileattr_get(struct dentry *dentry, struct fileattr *fa,
+			   int *err);
+bool fuse_bpf_fileattr_set(struct dentry *dentry, struct fileattr *fa,
+			   int *err);
+bool fuse_bpf_ioctl(struct file *file, long *ret);
+bool fuse_bpf_fallocate(struct file *file, int mode, loff_t offset,
+			loff_t length, int *err);
+bool fuse_bpf_copy_file_range(struct file *in, loff_t pos_in,
+			      struct file *out, loff_t pos_out, size_t len,
+			      unsigned int flags, ssize_t *ret);
 
 u64 fuse_bpf_init_flags(struct fuse_conn *fc);
 void fuse_bpf_init_reply(struct fuse_mount *fm, u64 flags,
@@ -1921,6 +1933,44 @@ static inline bool fuse_bpf_get_link(struct dentry *dentry,
 				     struct inode *inode,
 				     struct delayed_call *done,
 				     const char **link)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_setxattr(struct inode *inode, const char *name,
+				     const void *value, size_t size,
+				     int flags, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_fileattr_get(struct dentry *dentry,
+					 struct fileattr *fa, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_fileattr_set(struct dentry *dentry,
+					 struct fileattr *fa, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_ioctl(struct file *file, long *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_fallocate(struct file *file, int mode,
+				      loff_t offset, loff_t length, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_copy_file_range(struct file *in, loff_t pos_in,
+					    struct file *out, loff_t pos_out,
+					    size_t len, unsigned int flags,
+					    ssize_t *ret)
 {
 	return false;
 }

@@ -413,12 +413,16 @@ long fuse_ioctl_common(struct file *file, unsigned int cmd,
 {
 	struct inode *inode = file_inode(file);
 	struct fuse_conn *fc = get_fuse_conn(inode);
+	long ret;
 
 	if (!fuse_allow_current_process(fc))
 		return -EACCES;
 
 	if (fuse_is_bad(inode))
 		return -EIO;
+
+	if (fuse_bpf_ioctl(file, &ret))
+		return ret;
 
 	return fuse_do_ioctl(file, cmd, arg, flags);
 }
@@ -509,6 +513,9 @@ int fuse_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 	struct fsxattr xfa;
 	int err;
 
+	if (fuse_bpf_fileattr_get(dentry, fa, &err))
+		return err;
+
 	ff = fuse_priv_ioctl_prepare(inode);
 	if (IS_ERR(ff))
 		return PTR_ERR(ff);
@@ -546,6 +553,9 @@ int fuse_fileattr_set(struct mnt_idmap *idmap,
 	unsigned int flags = fa->flags;
 	struct fsxattr xfa;
 	int err;
+
+	if (fuse_bpf_fileattr_set(dentry, fa, &err))
+		return err;
 
 	ff = fuse_priv_ioctl_prepare(inode);
 	if (IS_ERR(ff))

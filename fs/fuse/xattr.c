@@ -19,6 +19,9 @@ int fuse_setxattr(struct inode *inode, const char *name, const void *value,
 	struct fuse_setxattr_in inarg;
 	int err;
 
+	if (fuse_bpf_setxattr(inode, name, value, size, flags, &err))
+		return err;
+
 	if (fm->fc->no_setxattr)
 		return -EOPNOTSUPP;
 
@@ -164,6 +167,9 @@ int fuse_removexattr(struct inode *inode, const char *name)
 	struct fuse_mount *fm = get_fuse_mount(inode);
 	FUSE_ARGS(args);
 	int err;
+
+	if (fuse_bpf_setxattr(inode, name, NULL, 0, 0, &err))
+		return err;
 
 	if (fm->fc->no_removexattr)
 		return -EOPNOTSUPP;
