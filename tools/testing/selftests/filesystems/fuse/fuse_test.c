@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <linux/aio_abi.h>
+#include <linux/fs.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -821,29 +823,6 @@ TEST_F(backed, lookup_rdev)
 	EXPECT_EQ(makedev(259, 300), st.st_rdev);
 }
 
-/*
- * An operation with no backing implementation yet must not send the
- * server a node it never heard of: it fails, and nothing is sent.
- */
-TEST_F(backed, unknown_node_not_sent)
-{
-	char b[PATH_MAX], f[PATH_MAX], value[16];
-
-	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
-	errno = 0;
-	EXPECT_EQ(-1, setxattr(at(f, self->dir, "f"), "user.x", "v", 1, 0));
-	EXPECT_EQ(EOPNOTSUPP, errno);
-	/* Reading extended attributes is served from the backing inode */
-	ASSERT_EQ(0, setxattr(b, "user.x", "value", 5, 0));
-	EXPECT_EQ(5, getxattr(f, "user.x", value, sizeof(value)));
-	EXPECT_EQ(0, memcmp(value, "value", 5));
-	errno = 0;
-	EXPECT_EQ(-1, getxattr(f, "user.missing", value, sizeof(value)));
-	EXPECT_EQ(ENODATA, errno);
-	EXPECT_EQ(7, listxattr(f, value, sizeof(value)));
-	EXPECT_STREQ("user.x", value);
-}
-
 /* The whole content of @path, NUL-terminated, in @buf */
 static ssize_t read_all(const char *path, char *buf, size_t size)
 {
@@ -1248,6 +1227,384 @@ TEST_F(backed, readdir)
 	EXPECT_EQ(0, closedir(dir));
 }
 
+/* Files made through the mount are made in the backing directory */
+TEST_F(backed, create)
+{
+	char b[PATH_MAX], f[PATH_MAX], buf[16];
+	struct stat st;
+	int fd;
+
+	umask(022);
+	fd = open(at(f, self->dir, "new"), O_CREAT | O_EXCL | O_RDWR, 0666);
+	ASSERT_LE(0, fd) TH_LOG("create: %s", strerror(errno));
+	ASSERT_EQ(3, write(fd, "abc", 3));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(S_IFREG | 0644, st.st_mode);
+	EXPECT_EQ(3, st.st_size);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(3, read_all(at(b, self->backing, "new"), buf, sizeof(buf)));
+	EXPECT_STREQ("abc", buf);
+	expect_same_stat(_metadata, f, b);
+	/* The directory's times and size changed */
+	expect_same_stat(_metadata, self->dir, self->backing);
+
+	errno = 0;
+	EXPECT_EQ(-1, open(f, O_CREAT | O_EXCL | O_RDWR, 0600));
+	EXPECT_EQ(EEXIST, errno);
+	/* The creator may write what it made read-only */
+	fd = open(at(f, self->dir, "ro"), O_CREAT | O_EXCL | O_WRONLY, 0444);
+	ASSERT_LE(0, fd) TH_LOG("create 0444: %s", strerror(errno));
+	EXPECT_EQ(1, write(fd, "x", 1));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, stat(at(b, self->backing, "ro"), &st));
+	EXPECT_EQ(S_IFREG | 0444, st.st_mode);
+	EXPECT_EQ(1, st.st_size);
+	/* A file made behind the mount's back after a negative lookup */
+	expect_enoent(_metadata, at(f, self->dir, "late"));
+	make_file(_metadata, at(b, self->backing, "late"), 0600, "x");
+	errno = 0;
+	EXPECT_EQ(-1, open(at(f, self->dir, "late"), O_CREAT | O_EXCL, 0600));
+	EXPECT_EQ(EEXIST, errno);
+	/* O_CREAT of an existing file opens it, O_TRUNC truncates it */
+	fd = open(at(f, self->dir, "new"), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, stat(at(b, self->backing, "new"), &st));
+	EXPECT_EQ(0, st.st_size);
+	EXPECT_EQ(S_IFREG | 0644, st.st_mode);
+}
+
+/* Special files are made in the backing directory, device numbers intact */
+TEST_F(backed, mknod)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+
+	umask(0);
+	ASSERT_EQ(0, mkfifo(at(f, self->dir, "fifo"), 0620))
+		TH_LOG("mkfifo: %s", strerror(errno));
+	ASSERT_EQ(0, stat(at(b, self->backing, "fifo"), &st));
+	EXPECT_EQ(S_IFIFO | 0620, st.st_mode);
+	expect_same_stat(_metadata, f, b);
+	ASSERT_EQ(0, mknod(at(f, self->dir, "null"), S_IFCHR | 0600,
+			   makedev(1, 300)));
+	ASSERT_EQ(0, stat(at(b, self->backing, "null"), &st));
+	EXPECT_EQ(S_IFCHR | 0600, st.st_mode);
+	EXPECT_EQ(makedev(1, 300), st.st_rdev);
+	expect_same_stat(_metadata, f, b);
+	ASSERT_EQ(0, mknod(at(f, self->dir, "reg"), S_IFREG | 0640, 0));
+	expect_same_stat(_metadata, f, at(b, self->backing, "reg"));
+	errno = 0;
+	EXPECT_EQ(-1, mknod(at(f, self->dir, "fifo"), S_IFIFO | 0600, 0));
+	EXPECT_EQ(EEXIST, errno);
+}
+
+/* mkdir and rmdir work on the backing directory */
+TEST_F(backed, mkdir_rmdir)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+
+	umask(022);
+	ASSERT_EQ(0, mkdir(at(f, self->dir, "d"), 0777))
+		TH_LOG("mkdir: %s", strerror(errno));
+	ASSERT_EQ(0, stat(at(b, self->backing, "d"), &st));
+	EXPECT_EQ(S_IFDIR | 0755, st.st_mode);
+	expect_same_stat(_metadata, f, b);
+	ASSERT_EQ(0, mkdir(at(f, self->dir, "d/e"), 0700));
+	make_file(_metadata, at(f, self->dir, "d/e/file"), 0600, "x");
+	expect_same_stat(_metadata, at(f, self->dir, "d/e/file"),
+			 at(b, self->backing, "d/e/file"));
+	/* The parent gained a link */
+	expect_same_stat(_metadata, at(f, self->dir, "d"),
+			 at(b, self->backing, "d"));
+	errno = 0;
+	EXPECT_EQ(-1, mkdir(at(f, self->dir, "d"), 0700));
+	EXPECT_EQ(EEXIST, errno);
+	errno = 0;
+	EXPECT_EQ(-1, rmdir(at(f, self->dir, "d")));
+	EXPECT_EQ(ENOTEMPTY, errno);
+	ASSERT_EQ(0, unlink(at(f, self->dir, "d/e/file")));
+	ASSERT_EQ(0, rmdir(at(f, self->dir, "d/e")));
+	expect_enoent(_metadata, at(b, self->backing, "d/e"));
+	ASSERT_EQ(0, rmdir(at(f, self->dir, "d")));
+	expect_enoent(_metadata, at(b, self->backing, "d"));
+	expect_enoent(_metadata, at(f, self->dir, "d"));
+	expect_same_stat(_metadata, self->dir, self->backing);
+	errno = 0;
+	EXPECT_EQ(-1, rmdir(at(f, self->dir, "d")));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/* Symlinks are made in and read from the backing directory */
+TEST_F(backed, symlink)
+{
+	char b[PATH_MAX], f[PATH_MAX], buf[64];
+	ssize_t len;
+
+	make_file(_metadata, at(b, self->backing, "target"), 0644, "data");
+	ASSERT_EQ(0, symlink("target", at(f, self->dir, "link")))
+		TH_LOG("symlink: %s", strerror(errno));
+	len = readlink(at(b, self->backing, "link"), buf, sizeof(buf));
+	ASSERT_EQ(6, len);
+	EXPECT_EQ(0, memcmp(buf, "target", 6));
+	len = readlink(f, buf, sizeof(buf));
+	ASSERT_EQ(6, len);
+	EXPECT_EQ(0, memcmp(buf, "target", 6));
+	/* Followed through the mount */
+	ASSERT_EQ(4, read_all(f, buf, sizeof(buf)));
+	EXPECT_STREQ("data", buf);
+	/* Made behind the mount's back */
+	ASSERT_EQ(0, symlink("/nowhere/at/all", at(b, self->backing, "l2")));
+	len = readlink(at(f, self->dir, "l2"), buf, sizeof(buf));
+	ASSERT_EQ(15, len);
+	EXPECT_EQ(0, memcmp(buf, "/nowhere/at/all", 15));
+	errno = 0;
+	EXPECT_EQ(-1, symlink("x", at(f, self->dir, "link")));
+	EXPECT_EQ(EEXIST, errno);
+}
+
+/* Hard links and unlink keep one inode and the backing link counts */
+TEST_F(backed, link_unlink)
+{
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX], buf[16];
+	struct stat fst, gst;
+	int fd;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
+	ASSERT_EQ(0, link(at(f, self->dir, "f"), at(g, self->dir, "g")))
+		TH_LOG("link: %s", strerror(errno));
+	ASSERT_EQ(0, stat(f, &fst));
+	ASSERT_EQ(0, stat(g, &gst));
+	EXPECT_EQ(2, fst.st_nlink);
+	EXPECT_EQ(fst.st_ino, gst.st_ino);
+	expect_same_stat(_metadata, g, at(b, self->backing, "g"));
+	errno = 0;
+	EXPECT_EQ(-1, link(f, g));
+	EXPECT_EQ(EEXIST, errno);
+
+	fd = open(g, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, unlink(f)) TH_LOG("unlink: %s", strerror(errno));
+	expect_enoent(_metadata, f);
+	expect_enoent(_metadata, at(b, self->backing, "f"));
+	expect_same_stat(_metadata, g, at(b, self->backing, "g"));
+	ASSERT_EQ(0, unlink(g));
+	/* Still open: the data stays, the link count is 0 */
+	ASSERT_EQ(0, fstat(fd, &gst));
+	EXPECT_EQ(0, gst.st_nlink);
+	EXPECT_EQ(4, read(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, close(fd));
+	expect_same_stat(_metadata, self->dir, self->backing);
+	errno = 0;
+	EXPECT_EQ(-1, unlink(f));
+	EXPECT_EQ(ENOENT, errno);
+	/* unlink of a directory, rmdir of a file */
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "d"), 0755));
+	errno = 0;
+	EXPECT_EQ(-1, unlink(at(f, self->dir, "d")));
+	EXPECT_EQ(EISDIR, errno);
+	make_file(_metadata, at(b, self->backing, "h"), 0644, "");
+	errno = 0;
+	EXPECT_EQ(-1, rmdir(at(f, self->dir, "h")));
+	EXPECT_EQ(ENOTDIR, errno);
+}
+
+/* rename, with its flags, renames the backing entries */
+TEST_F(backed, rename)
+{
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX], buf[16];
+	struct stat st;
+
+	make_file(_metadata, at(b, self->backing, "a"), 0644, "aaa");
+	make_file(_metadata, at(b, self->backing, "c"), 0644, "cc");
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "d"), 0755));
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "e"), 0755));
+	make_file(_metadata, at(b, self->backing, "e/x"), 0644, "x");
+
+	ASSERT_EQ(0, stat(at(f, self->dir, "a"), &st));
+	ASSERT_EQ(0, rename(f, at(g, self->dir, "b")))
+		TH_LOG("rename: %s", strerror(errno));
+	expect_enoent(_metadata, f);
+	expect_enoent(_metadata, at(b, self->backing, "a"));
+	ASSERT_EQ(3, read_all(at(b, self->backing, "b"), buf, sizeof(buf)));
+	EXPECT_STREQ("aaa", buf);
+	expect_same_stat(_metadata, g, b);
+
+	/* Over an existing file */
+	ASSERT_EQ(0, rename(g, at(f, self->dir, "c")));
+	ASSERT_EQ(3, read_all(f, buf, sizeof(buf)));
+	EXPECT_STREQ("aaa", buf);
+	expect_enoent(_metadata, g);
+	expect_same_stat(_metadata, f, at(b, self->backing, "c"));
+
+	/* Into another directory, and back with RENAME_NOREPLACE */
+	ASSERT_EQ(0, rename(f, at(g, self->dir, "d/c")));
+	expect_same_stat(_metadata, g, at(b, self->backing, "d/c"));
+	expect_same_stat(_metadata, at(f, self->dir, "d"),
+			 at(b, self->backing, "d"));
+	make_file(_metadata, at(b, self->backing, "c"), 0600, "new");
+	errno = 0;
+	EXPECT_EQ(-1, renameat2(AT_FDCWD, g, AT_FDCWD,
+				at(f, self->dir, "c"), RENAME_NOREPLACE));
+	EXPECT_EQ(EEXIST, errno);
+
+	/* RENAME_EXCHANGE swaps */
+	ASSERT_EQ(0, renameat2(AT_FDCWD, g, AT_FDCWD, f, RENAME_EXCHANGE));
+	ASSERT_EQ(3, read_all(f, buf, sizeof(buf)));
+	EXPECT_STREQ("aaa", buf);
+	ASSERT_EQ(3, read_all(at(b, self->backing, "d/c"), buf, sizeof(buf)));
+	EXPECT_STREQ("new", buf);
+	expect_same_stat(_metadata, g, at(b, self->backing, "d/c"));
+
+	/* Directories */
+	errno = 0;
+	EXPECT_EQ(-1, rename(at(f, self->dir, "d"), at(g, self->dir, "e")));
+	EXPECT_EQ(ENOTEMPTY, errno);
+	errno = 0;
+	EXPECT_EQ(-1, rename(at(f, self->dir, "d"), at(g, self->dir, "d/z")));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, rename(at(f, self->dir, "e"), at(g, self->dir, "d/e")));
+	ASSERT_EQ(1, read_all(at(f, self->dir, "d/e/x"), buf, sizeof(buf)));
+	expect_same_stat(_metadata, at(f, self->dir, "d/e/x"),
+			 at(b, self->backing, "d/e/x"));
+	expect_enoent(_metadata, at(f, self->dir, "e"));
+}
+
+/* Extended attributes are set and removed on the backing inode */
+TEST_F(backed, xattr)
+{
+	char b[PATH_MAX], f[PATH_MAX], value[16];
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
+	ASSERT_EQ(0, setxattr(at(f, self->dir, "f"), "user.x", "value", 5, 0))
+		TH_LOG("setxattr: %s", strerror(errno));
+	ASSERT_EQ(5, getxattr(b, "user.x", value, sizeof(value)));
+	EXPECT_EQ(0, memcmp(value, "value", 5));
+	EXPECT_EQ(5, getxattr(f, "user.x", value, sizeof(value)));
+	EXPECT_EQ(5, getxattr(f, "user.x", NULL, 0));
+	errno = 0;
+	EXPECT_EQ(-1, getxattr(f, "user.x", value, 2));
+	EXPECT_EQ(ERANGE, errno);
+	errno = 0;
+	EXPECT_EQ(-1, setxattr(f, "user.x", "v", 1, XATTR_CREATE));
+	EXPECT_EQ(EEXIST, errno);
+	errno = 0;
+	EXPECT_EQ(-1, setxattr(f, "user.y", "v", 1, XATTR_REPLACE));
+	EXPECT_EQ(ENODATA, errno);
+	EXPECT_EQ(7, listxattr(f, value, sizeof(value)));
+	EXPECT_STREQ("user.x", value);
+	expect_same_stat(_metadata, f, b);
+
+	ASSERT_EQ(0, removexattr(f, "user.x"));
+	errno = 0;
+	EXPECT_EQ(-1, getxattr(b, "user.x", value, sizeof(value)));
+	EXPECT_EQ(ENODATA, errno);
+	errno = 0;
+	EXPECT_EQ(-1, removexattr(f, "user.x"));
+	EXPECT_EQ(ENODATA, errno);
+	EXPECT_EQ(0, listxattr(f, value, sizeof(value)));
+	/* Set behind the mount's back */
+	ASSERT_EQ(0, setxattr(b, "user.b", "back", 4, 0));
+	EXPECT_EQ(4, getxattr(f, "user.b", value, sizeof(value)));
+	EXPECT_EQ(0, memcmp(value, "back", 4));
+	/* Directories too */
+	ASSERT_EQ(0, setxattr(self->dir, "user.d", "1", 1, 0));
+	EXPECT_EQ(1, getxattr(self->backing, "user.d", value, sizeof(value)));
+}
+
+/* fallocate() and copy_file_range() run on the backing files */
+TEST_F(backed, fallocate_copy_range)
+{
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX], buf[8192];
+	struct stat st;
+	loff_t off_in = 0, off_out = 0;
+	int fd, fd2, i;
+
+	for (i = 0; i < (int)sizeof(buf); i++)
+		buf[i] = 'a' + i % 26;
+	fd = open(at(f, self->dir, "f"), O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 1 << 20))
+		TH_LOG("fallocate: %s", strerror(errno));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(1 << 20, st.st_size);
+	expect_same_stat(_metadata, f, at(b, self->backing, "f"));
+	ASSERT_EQ(0, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, 4096));
+	ASSERT_EQ(4096, pread(fd, buf, 4096, 0));
+	for (i = 0; i < 4096; i++)
+		if (buf[i])
+			break;
+	EXPECT_EQ(4096, i);
+	expect_same_stat(_metadata, f, b);
+	errno = 0;
+	EXPECT_EQ(-1, fallocate(fd, 0, 0, -1));
+	EXPECT_EQ(EINVAL, errno);
+
+	fd2 = open(at(g, self->dir, "g"), O_CREAT | O_RDWR, 0644);
+	ASSERT_LE(0, fd2);
+	off_in = 4096;
+	EXPECT_EQ(4096, copy_file_range(fd, &off_in, fd2, &off_out, 4096, 0))
+		TH_LOG("copy_file_range: %s", strerror(errno));
+	EXPECT_EQ(8192, off_in);
+	EXPECT_EQ(4096, off_out);
+	ASSERT_EQ(4096, pread(fd2, buf, sizeof(buf), 0));
+	EXPECT_EQ('a' + 4096 % 26, buf[0]);
+	expect_same_stat(_metadata, g, at(b, self->backing, "g"));
+	ASSERT_EQ(0, close(fd2));
+	ASSERT_EQ(0, close(fd));
+}
+
+/* O_TMPFILE files are made in the backing directory and can be linked */
+TEST_F(backed, tmpfile)
+{
+	char b[PATH_MAX], f[PATH_MAX], buf[16];
+	struct stat st;
+	int fd;
+
+	fd = open(self->dir, O_TMPFILE | O_RDWR, 0600);
+	ASSERT_LE(0, fd) TH_LOG("O_TMPFILE: %s", strerror(errno));
+	ASSERT_EQ(3, write(fd, "tmp", 3));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	EXPECT_EQ(0, st.st_nlink);
+	ASSERT_EQ(0, linkat(fd, "", AT_FDCWD, at(f, self->dir, "named"),
+			    AT_EMPTY_PATH)) TH_LOG("linkat: %s", strerror(errno));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(3, read_all(at(b, self->backing, "named"), buf, sizeof(buf)));
+	EXPECT_STREQ("tmp", buf);
+	expect_same_stat(_metadata, f, b);
+}
+
+/* Inode flags are the backing inode's; other ioctls are not served */
+TEST_F(backed, ioctl)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	int fd, bfd, flags, bflags;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
+	fd = open(at(f, self->dir, "f"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	bfd = open(b, O_RDONLY);
+	ASSERT_LE(0, bfd);
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_GETFLAGS, &flags))
+		TH_LOG("FS_IOC_GETFLAGS: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(bfd, FS_IOC_GETFLAGS, &bflags));
+	EXPECT_EQ(bflags, flags);
+	flags |= FS_NOATIME_FL;
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_SETFLAGS, &flags))
+		TH_LOG("FS_IOC_SETFLAGS: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(bfd, FS_IOC_GETFLAGS, &bflags));
+	EXPECT_EQ(FS_NOATIME_FL, bflags & FS_NOATIME_FL);
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(fd, _IO('f', 0x7f), 0));
+	EXPECT_EQ(ENOTTY, errno);
+	ASSERT_EQ(0, close(bfd));
+	ASSERT_EQ(0, close(fd));
+}
+
 /*
  * A mount with fuse-bpf enabled and its root served by the daemon, which
  * attaches backings to entries in its LOOKUP replies.
@@ -1447,6 +1804,8 @@ TEST_F(bpf_daemon, lookup_replace_backs_entry)
 		{ .opcode = FUSE_INIT, .nodeid = 0 },
 		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "file" },
 		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "dir" },
+		/* The new name of the link attempt, in the plain root */
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "inner" },
 	};
 	char b[PATH_MAX], f[PATH_MAX], buf[64];
 	int fd;
@@ -1472,6 +1831,24 @@ TEST_F(bpf_daemon, lookup_replace_backs_entry)
 			 at(b, self->backing, "sub/inner"));
 	ASSERT_EQ(2, read_all(f, buf, sizeof(buf)));
 	EXPECT_STREQ("in", buf);
+	/* And entries are made, renamed and removed there */
+	ASSERT_EQ(0, mkdir(at(f, self->dir, "dir/new"), 0700));
+	make_file(_metadata, at(f, self->dir, "dir/new/f"), 0600, "new");
+	ASSERT_EQ(0, rename(f, at(b, self->dir, "dir/g")));
+	ASSERT_EQ(3, read_all(at(b, self->backing, "sub/g"), buf, sizeof(buf)));
+	EXPECT_STREQ("new", buf);
+	ASSERT_EQ(0, unlink(at(f, self->dir, "dir/g")));
+	ASSERT_EQ(0, rmdir(at(f, self->dir, "dir/new")));
+	expect_enoent(_metadata, at(b, self->backing, "sub/new"));
+	/* Not between a plain and a backed directory */
+	errno = 0;
+	EXPECT_EQ(-1, rename(at(f, self->dir, "file"),
+			     at(b, self->dir, "dir/file")));
+	EXPECT_EQ(EXDEV, errno);
+	errno = 0;
+	EXPECT_EQ(-1, link(at(f, self->dir, "dir/inner"),
+			   at(b, self->dir, "inner")));
+	EXPECT_EQ(EXDEV, errno);
 
 	ASSERT_TRUE(test_daemon_expect(self->td, expected,
 				       ARRAY_SIZE(expected)));
@@ -2041,6 +2418,61 @@ TEST_F(bad_opts, no_backing_reference_leak)
 	EXPECT_EQ(0, umount(tmp)) TH_LOG("backing mount busy: %s",
 					 strerror(errno));
 	EXPECT_EQ(0, rmdir(tmp));
+}
+
+/*
+ * New objects belong to their creator, as on any filesystem, while the
+ * FUSE side (default_permissions) decides who may create them.
+ */
+TEST_F(bad_opts, create_owner)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	int status;
+	struct stat st;
+	pid_t pid;
+
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "pub"), 0777));
+	ASSERT_EQ(0, chmod(b, 0777));
+	ASSERT_EQ(0, chmod(self->backing, 0755));
+	ASSERT_EQ(0, mount_fuse_fmt(self->dir,
+				    "root_dir=%d,no_daemon,allow_other,default_permissions,"
+				    FUSE_BASE_OPTS, self->backing_fd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		umask(0);
+		if (setgroups(0, NULL) || setresgid(1001, 1001, 1001) ||
+		    setresuid(1000, 1000, 1000))
+			_exit(10);
+		if (mkdir(at(f, self->dir, "pub/d"), 0750))
+			_exit(11);
+		if (mknod(at(f, self->dir, "pub/d/f"), S_IFREG | 0640, 0))
+			_exit(12);
+		if (symlink("f", at(f, self->dir, "pub/d/l")))
+			_exit(13);
+		/* The root is 0755 root's: the caller may not write there */
+		if (mkdir(at(f, self->dir, "d"), 0755) != -1 || errno != EACCES)
+			_exit(14);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+
+	ASSERT_EQ(0, lstat(at(b, self->backing, "pub/d"), &st));
+	EXPECT_EQ(S_IFDIR | 0750, st.st_mode);
+	EXPECT_EQ(1000, st.st_uid);
+	EXPECT_EQ(1001, st.st_gid);
+	ASSERT_EQ(0, lstat(at(b, self->backing, "pub/d/f"), &st));
+	EXPECT_EQ(S_IFREG | 0640, st.st_mode);
+	EXPECT_EQ(1000, st.st_uid);
+	EXPECT_EQ(1001, st.st_gid);
+	ASSERT_EQ(0, lstat(at(b, self->backing, "pub/d/l"), &st));
+	EXPECT_EQ(1000, st.st_uid);
+	expect_same_stat(_metadata, at(f, self->dir, "pub/d/f"),
+			 at(b, self->backing, "pub/d/f"));
+	expect_enoent(_metadata, at(b, self->backing, "d"));
+	EXPECT_EQ(0, umount(self->dir));
 }
 
 TEST_HARNESS_MAIN
