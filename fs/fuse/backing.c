@@ -416,7 +416,8 @@ void fuse_bpf_evict_inode(struct fuse_inode *fi)
 		return;
 	path_put(&fi->backing_path);
 	put_cred(fi->backing_cred);
-	fi->backing_path.dentry = NULL;
+	/* Read under RCU by fuse_bpf_revalidate_rcu() */
+	WRITE_ONCE(fi->backing_path.dentry, NULL);
 }
 
 /*
@@ -695,6 +696,49 @@ bool fuse_bpf_lookup(struct inode *dir, struct dentry *entry,
 	return true;
 }
 
+/*
+ * Path walk in RCU mode cannot look the name up in the backing directory,
+ * but it can check that the backing dentry of a positive entry's inode is
+ * still hashed under the same name in the parent's backing directory. It
+ * is the common case; anything else (negative entries, hard links, a
+ * rename in progress) is left to the walk with references (-ECHILD).
+ */
+static int fuse_bpf_revalidate_rcu(struct inode *dir, struct dentry *entry,
+				   unsigned int flags)
+{
+	struct inode *inode = d_inode_rcu(entry);
+	struct dentry *bparent, *bentry;
+	unsigned int seq;
+	bool same;
+	int ret;
+
+	bparent = READ_ONCE(get_fuse_inode(dir)->backing_path.dentry);
+	if (!inode || !bparent || (flags & LOOKUP_REVAL))
+		return -ECHILD;
+	/* NULL once the inode is evicted; dentries are freed after RCU */
+	bentry = READ_ONCE(get_fuse_inode(inode)->backing_path.dentry);
+	if (!bentry)
+		return -ECHILD;
+	/* ->d_compare() needs a stable name: leave it to the walk with refs */
+	if (bparent->d_flags & DCACHE_OP_COMPARE)
+		return -ECHILD;
+	seq = raw_seqcount_begin(&bentry->d_seq);
+	if (d_unhashed(bentry) || READ_ONCE(bentry->d_parent) != bparent)
+		return -ECHILD;
+	spin_lock(&entry->d_lock);
+	same = d_same_name(bentry, bparent, &entry->d_name);
+	spin_unlock(&entry->d_lock);
+	if (!same || read_seqcount_retry(&bentry->d_seq, seq))
+		return -ECHILD;
+	if (bentry->d_flags & DCACHE_OP_REVALIDATE) {
+		ret = bentry->d_op->d_revalidate(bentry, flags);
+		/* Whatever the reason, the walk with references decides */
+		if (ret <= 0)
+			return -ECHILD;
+	}
+	return 1;
+}
+
 /**
  * fuse_bpf_dentry_revalidate() - check a dentry of a backed directory
  * @entry: the FUSE dentry
@@ -720,8 +764,7 @@ bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 		dir = d_inode_rcu(parent);
 		if (!dir || !fuse_bpf_backed(dir))
 			return false;
-		/* The backing lookup may sleep */
-		*ret = -ECHILD;
+		*ret = fuse_bpf_revalidate_rcu(dir, entry, flags);
 		return true;
 	}
 
