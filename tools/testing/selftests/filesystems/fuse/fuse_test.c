@@ -789,6 +789,60 @@ TEST_F(backed, lookup_revalidates_against_backing)
 	EXPECT_EQ(ENOENT, errno);
 }
 
+/*
+ * Path walks check backed dentries without references (RCU walk) while
+ * the backing entries are renamed under them, between an inline and an
+ * external dentry name: every lookup finds the file or ENOENT, never
+ * another inode. The walks start in the mount: a walk through the VM's
+ * 9p root would leave RCU mode before it reached it.
+ */
+TEST_F(backed, revalidate_races_rename)
+{
+	static const char * const names[] = {
+		"d/x",
+		"d/a-name-too-long-for-the-inline-storage-of-a-dentry",
+	};
+	char b[2][PATH_MAX];
+	struct stat st, bst;
+	int i, dfd, found = 0, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, mkdir(at(b[0], self->backing, "d"), 0755));
+	make_file(_metadata, at(b[0], self->backing, names[0]), 0644, "x");
+	ASSERT_EQ(0, stat(b[0], &bst));
+	at(b[1], self->backing, names[1]);
+	dfd = open(self->dir, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, dfd);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (i = 0; i < 2000; i++)
+			if (rename(b[i % 2], b[(i + 1) % 2]))
+				_exit(1);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		for (i = 0; i < 2; i++) {
+			if (fstatat(dfd, names[i], &st, 0)) {
+				ASSERT_EQ(ENOENT, errno);
+				continue;
+			}
+			ASSERT_EQ(bst.st_ino, st.st_ino);
+			found++;
+		}
+	}
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	EXPECT_LT(0, found);
+	/* 2000 renames: back to the first name */
+	ASSERT_EQ(0, fstatat(dfd, names[0], &st, 0));
+	EXPECT_EQ(bst.st_ino, st.st_ino);
+	errno = 0;
+	EXPECT_EQ(-1, fstatat(dfd, names[1], &st, 0));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, close(dfd));
+}
 /* Two names of one backing inode are one inode, with both links seen */
 TEST_F(backed, lookup_hard_links)
 {
