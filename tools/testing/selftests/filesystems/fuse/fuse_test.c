@@ -29,6 +29,7 @@
 #include <sys/statfs.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -1906,6 +1907,83 @@ TEST_F(bpf_daemon, lookup_replace_backs_entry)
 
 	ASSERT_TRUE(test_daemon_expect(self->td, expected,
 				       ARRAY_SIZE(expected)));
+}
+
+/* A notification from the server, written to the FUSE device */
+static int notify(int fuse_fd, int code, const void *arg, size_t len)
+{
+	struct fuse_out_header oh = {
+		.len = sizeof(oh) + len,
+		.error = code,
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = &oh, .iov_len = sizeof(oh) },
+		{ .iov_base = (void *)arg, .iov_len = len },
+	};
+
+	return writev(fuse_fd, iov, 2) < 0 ? -errno : 0;
+}
+
+/*
+ * Notifications naming a replaced node find no cached node; the entry of
+ * its plain parent is invalidated as any other.
+ */
+TEST_F(bpf_daemon, replace_notify)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "file", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .via = TD_REPLY_IOCTL },
+	};
+	static struct td_log_entry log[TD_LOG_SIZE];
+	struct fuse_notify_inval_inode_out inode_out = { .ino = 5 };
+	struct {
+		struct fuse_notify_inval_entry_out out;
+		char name[8];
+	} entry_out = {
+		.out = { .parent = FUSE_ROOT_ID, .namelen = 4 },
+		.name = "file",
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	int lookups = 0;
+	size_t i, n;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0640, "backed!");
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	expect_same_stat(_metadata, at(f, self->dir, "file"), b);
+
+	EXPECT_EQ(-ENOENT, notify(self->fuse_fd, FUSE_NOTIFY_INVAL_INODE,
+				  &inode_out, sizeof(inode_out)));
+	entry_out.out.parent = 5;
+	EXPECT_EQ(-ENOENT, notify(self->fuse_fd, FUSE_NOTIFY_INVAL_ENTRY,
+				  &entry_out, sizeof(entry_out.out) + 5));
+	/* Still cached: no LOOKUP */
+	expect_same_stat(_metadata, f, b);
+	entry_out.out.parent = FUSE_ROOT_ID;
+	EXPECT_EQ(0, notify(self->fuse_fd, FUSE_NOTIFY_INVAL_ENTRY,
+			    &entry_out, sizeof(entry_out.out) + 5));
+	/* Looked up again */
+	expect_same_stat(_metadata, f, b);
+
+	/*
+	 * INIT, the two LOOKUPs and, if the inode was evicted meanwhile, a
+	 * FORGET of node 5, in an order that depends on when it was.
+	 */
+	ASSERT_EQ(0, test_daemon_sync(self->td, TD_STOP_TIMEOUT_MS));
+	n = test_daemon_get_log(self->td, log, TD_LOG_SIZE);
+	ASSERT_LE(3, n);
+	EXPECT_EQ(FUSE_INIT, log[0].opcode);
+	for (i = 1; i < n; i++) {
+		if (log[i].opcode == FUSE_FORGET) {
+			EXPECT_EQ(5, log[i].nodeid);
+			continue;
+		}
+		EXPECT_EQ(FUSE_LOOKUP, log[i].opcode);
+		EXPECT_EQ(FUSE_ROOT_ID, log[i].nodeid);
+		EXPECT_STREQ("file", log[i].name);
+		lookups++;
+	}
+	EXPECT_EQ(2, lookups);
 }
 
 /* write(2) of a reply with the extension: EPERM, and nothing changed */
