@@ -32,7 +32,14 @@ show ls -la /tmp/mnt/docs
 show cat /tmp/mnt/docs/hello.txt
 show sh -c 'echo "written through fuse-bpf" >>/tmp/mnt/docs/hello.txt'
 show cat $SCRATCH/data/docs/hello.txt
-show cp /tmp/mnt/docs/hello.txt /tmp/mnt/docs/copy.txt 2>&1 || echo "(creating files comes with a later part)"
+show cp /tmp/mnt/docs/hello.txt /tmp/mnt/docs/copy.txt
+show mkdir /tmp/mnt/new
+show mv /tmp/mnt/docs/copy.txt /tmp/mnt/new/moved.txt
+show ln -s ../docs/hello.txt /tmp/mnt/new/link
+show ls -la /tmp/mnt/new $SCRATCH/data/new
+show cat /tmp/mnt/new/link
+show rm -r /tmp/mnt/new
+show ls $SCRATCH/data
 show stat -c '%n %s bytes, mode %a, inode %i' /tmp/mnt/docs/hello.txt $SCRATCH/data/docs/hello.txt
 show df -h /tmp/mnt $SCRATCH
 show umount /tmp/mnt
