@@ -412,12 +412,17 @@ void fuse_bpf_show_options(struct seq_file *m, struct fuse_conn *fc)
 
 void fuse_bpf_evict_inode(struct fuse_inode *fi)
 {
-	if (!fi->backing_path.dentry)
+	struct path path = fi->backing_path;
+
+	if (!path.dentry)
 		return;
-	path_put(&fi->backing_path);
-	put_cred(fi->backing_cred);
-	/* Read under RCU by fuse_bpf_revalidate_rcu() */
+	/*
+	 * Inode hash lookups and RCU path walks still read it: clear it
+	 * first, the dentry is freed after they are done.
+	 */
 	WRITE_ONCE(fi->backing_path.dentry, NULL);
+	path_put(&path);
+	put_cred(fi->backing_cred);
 }
 
 /*
@@ -588,13 +593,14 @@ struct fuse_bpf_iget_key {
 	const struct cred *cred;
 };
 
+/* Also called on inodes being evicted, see fuse_bpf_evict_inode() */
 static int fuse_bpf_inode_eq(struct inode *inode, void *data)
 {
-	struct fuse_inode *fi = get_fuse_inode(inode);
 	struct fuse_bpf_iget_key *key = data;
+	struct dentry *bentry;
 
-	return fi->backing_path.dentry &&
-	       d_inode(fi->backing_path.dentry) == d_inode(key->path->dentry);
+	bentry = READ_ONCE(get_fuse_inode(inode)->backing_path.dentry);
+	return bentry && d_inode(bentry) == d_inode(key->path->dentry);
 }
 
 /* Runs under inode_hash_lock: takes references only */
