@@ -280,6 +280,9 @@ static bool fuse_bpf_backed(struct inode *inode)
 	return get_fuse_inode(inode)->backing_path.dentry;
 }
 
+/* Inode flags of the backing inode that the VFS enforces */
+#define FUSE_BPF_COPY_FLAGS (S_SYNC | S_APPEND | S_IMMUTABLE)
+
 /*
  * The backing inode's attributes are authoritative: copy them to the FUSE
  * inode after every operation that may have changed them.
@@ -301,6 +304,9 @@ static void fuse_bpf_copyattr(struct inode *inode)
 	i_size_write(inode, i_size_read(binode));
 	inode->i_blocks = binode->i_blocks;
 	spin_unlock(&fi->lock);
+	/* The VFS checks these on the FUSE inode (may_open(), truncate) */
+	inode_set_flags(inode, binode->i_flags & FUSE_BPF_COPY_FLAGS,
+			FUSE_BPF_COPY_FLAGS);
 }
 
 /*
