@@ -1419,6 +1419,63 @@ TEST_F(backed, symlink)
 	EXPECT_EQ(EEXIST, errno);
 }
 
+/* Append-only and immutable backing files stay so through the mount */
+TEST_F(backed, append_only_immutable)
+{
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX], buf[16];
+	int fd, bfd, flags;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0666, "data");
+	bfd = open(b, O_RDONLY);
+	ASSERT_LE(0, bfd);
+	flags = FS_APPEND_FL;
+	ASSERT_EQ(0, ioctl(bfd, FS_IOC_SETFLAGS, &flags));
+	at(f, self->dir, "f");
+
+	errno = 0;
+	EXPECT_EQ(-1, open(f, O_WRONLY));
+	EXPECT_EQ(EPERM, errno);
+	errno = 0;
+	EXPECT_EQ(-1, truncate(f, 0));
+	EXPECT_EQ(EPERM, errno);
+	fd = open(f, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	errno = 0;
+	EXPECT_EQ(-1, fcntl(fd, F_SETFL, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(1, write(fd, "!", 1));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(5, read_all(b, buf, sizeof(buf)));
+	EXPECT_STREQ("data!", buf);
+	errno = 0;
+	EXPECT_EQ(-1, unlink(f));
+	EXPECT_EQ(EPERM, errno);
+
+	/* Made immutable through the mount */
+	flags = FS_IMMUTABLE_FL;
+	fd = open(f, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_SETFLAGS, &flags));
+	ASSERT_EQ(0, close(fd));
+	errno = 0;
+	EXPECT_EQ(-1, open(f, O_WRONLY | O_APPEND));
+	EXPECT_EQ(EPERM, errno);
+	errno = 0;
+	EXPECT_EQ(-1, chmod(f, 0600));
+	EXPECT_EQ(EPERM, errno);
+	errno = 0;
+	EXPECT_EQ(-1, rename(f, at(g, self->dir, "g")));
+	EXPECT_EQ(EPERM, errno);
+
+	flags = 0;
+	EXPECT_EQ(0, ioctl(bfd, FS_IOC_SETFLAGS, &flags));
+	ASSERT_EQ(0, close(bfd));
+	/* And writable again */
+	fd = open(f, O_WRONLY | O_TRUNC);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	ASSERT_EQ(0, close(fd));
+}
+
 /* Hard links and unlink keep one inode and the backing link counts */
 TEST_F(backed, link_unlink)
 {
