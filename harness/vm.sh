@@ -36,6 +36,11 @@ if [ -n "$SHELL_MODE" ]; then
 else
 	cp "$JOB" "$RUNDIR/share/job.sh"
 fi
+# The guest mounts a tmpfs on /tmp: host paths under /tmp that it needs
+# (a clone of the repository, the cache) are bound back in place.
+for p in "$REPO" "$CACHE"; do
+	case $p in /tmp/*) echo "$p" ;; esac
+done >"$RUNDIR/share/host-tmp-paths"
 # A fresh ext4 scratch disk for backing-filesystem tests: /dev/vda.
 truncate -s 1G "$RUNDIR/scratch.img"
 mkfs.ext4 -q -F "$RUNDIR/scratch.img"
