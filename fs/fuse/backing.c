@@ -441,6 +441,8 @@ struct fuse_bpf_op {
 	int (*backing)(struct path *backing_path, void *args);
 	/* Bring the FUSE side up to date after a successful backing call */
 	void (*finalize)(struct inode *inode, void *args);
+	/* It modifies the backing filesystem: take mnt_want_write() */
+	bool write;
 };
 
 static int fuse_bpf_run(const struct fuse_bpf_op *op, struct inode *inode,
@@ -450,9 +452,16 @@ static int fuse_bpf_run(const struct fuse_bpf_op *op, struct inode *inode,
 	const struct cred *old_cred;
 	int err;
 
+	if (op->write) {
+		err = mnt_want_write(fi->backing_path.mnt);
+		if (err)
+			return err;
+	}
 	old_cred = override_creds(fi->backing_cred);
 	err = op->backing(&fi->backing_path, args);
 	revert_creds(old_cred);
+	if (op->write)
+		mnt_drop_write(fi->backing_path.mnt);
 	if (!err && op->finalize)
 		op->finalize(inode, args);
 	return err;
@@ -846,14 +855,11 @@ static int fuse_bpf_setattr_backing(struct path *backing_path, void *args)
 	if (attr.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
 		attr.ia_valid &= ~ATTR_MODE;
 
-	err = mnt_want_write(backing_path->mnt);
-	if (err)
-		return err;
 	if (attr.ia_valid & ATTR_SIZE) {
 		/* No truncation of a running executable */
 		err = get_write_access(binode);
 		if (err)
-			goto out_drop_write;
+			return err;
 	}
 	inode_lock(binode);
 	err = notify_change(mnt_idmap(backing_path->mnt), backing_path->dentry,
@@ -861,8 +867,6 @@ static int fuse_bpf_setattr_backing(struct path *backing_path, void *args)
 	inode_unlock(binode);
 	if (attr.ia_valid & ATTR_SIZE)
 		put_write_access(binode);
-out_drop_write:
-	mnt_drop_write(backing_path->mnt);
 	return err;
 }
 
@@ -874,6 +878,7 @@ static void fuse_bpf_copyattr_finalize(struct inode *inode, void *args)
 static const struct fuse_bpf_op fuse_bpf_setattr_op = {
 	.backing = fuse_bpf_setattr_backing,
 	.finalize = fuse_bpf_copyattr_finalize,
+	.write = true,
 };
 
 /**
@@ -1241,6 +1246,67 @@ bool fuse_bpf_readdir(struct file *file, struct dir_context *ctx, int *err)
 	return true;
 }
 
+struct fuse_bpf_xattr_args {
+	const char *name;
+	void *value;		/* NULL: size query (get), removal (set) */
+	size_t size;
+	int flags;
+	ssize_t ret;		/* get and list: the length */
+};
+
+/* The errno channel carries errors only: lengths go to args->ret */
+static int fuse_bpf_xattr_result(struct fuse_bpf_xattr_args *xa, ssize_t ret)
+{
+	if (ret < 0)
+		return ret;
+	xa->ret = ret;
+	return 0;
+}
+
+static int fuse_bpf_getxattr_backing(struct path *backing_path, void *args)
+{
+	struct fuse_bpf_xattr_args *xa = args;
+
+	return fuse_bpf_xattr_result(xa,
+			vfs_getxattr(mnt_idmap(backing_path->mnt),
+				     backing_path->dentry, xa->name,
+				     xa->value, xa->size));
+}
+
+static const struct fuse_bpf_op fuse_bpf_getxattr_op = {
+	.backing = fuse_bpf_getxattr_backing,
+};
+
+static int fuse_bpf_listxattr_backing(struct path *backing_path, void *args)
+{
+	struct fuse_bpf_xattr_args *xa = args;
+
+	return fuse_bpf_xattr_result(xa,
+			vfs_listxattr(backing_path->dentry, xa->value,
+				      xa->size));
+}
+
+static const struct fuse_bpf_op fuse_bpf_listxattr_op = {
+	.backing = fuse_bpf_listxattr_backing,
+};
+
+static int fuse_bpf_setxattr_backing(struct path *backing_path, void *args)
+{
+	struct fuse_bpf_xattr_args *xa = args;
+
+	if (!xa->value)
+		return vfs_removexattr(mnt_idmap(backing_path->mnt),
+				       backing_path->dentry, xa->name);
+	return vfs_setxattr(mnt_idmap(backing_path->mnt), backing_path->dentry,
+			    xa->name, xa->value, xa->size, xa->flags);
+}
+
+static const struct fuse_bpf_op fuse_bpf_setxattr_op = {
+	.backing = fuse_bpf_setxattr_backing,
+	.finalize = fuse_bpf_copyattr_finalize,
+	.write = true,
+};
+
 /**
  * fuse_bpf_getxattr() - read an extended attribute of a backed inode
  * @inode: the FUSE inode
@@ -1254,15 +1320,15 @@ bool fuse_bpf_readdir(struct file *file, struct dir_context *ctx, int *err)
 bool fuse_bpf_getxattr(struct inode *inode, const char *name, void *value,
 		       size_t size, ssize_t *ret)
 {
-	struct fuse_inode *fi = get_fuse_inode(inode);
-	const struct cred *old_cred;
+	struct fuse_bpf_xattr_args args = {
+		.name = name,
+		.value = value,
+		.size = size,
+	};
 
 	if (!fuse_bpf_backed(inode))
 		return false;
-	old_cred = override_creds(fi->backing_cred);
-	*ret = vfs_getxattr(mnt_idmap(fi->backing_path.mnt),
-			    fi->backing_path.dentry, name, value, size);
-	revert_creds(old_cred);
+	*ret = fuse_bpf_run(&fuse_bpf_getxattr_op, inode, &args) ?: args.ret;
 	return true;
 }
 
@@ -1278,14 +1344,12 @@ bool fuse_bpf_getxattr(struct inode *inode, const char *name, void *value,
 bool fuse_bpf_listxattr(struct dentry *entry, char *list, size_t size,
 			ssize_t *ret)
 {
-	struct fuse_inode *fi = get_fuse_inode(d_inode(entry));
-	const struct cred *old_cred;
+	struct fuse_bpf_xattr_args args = { .value = list, .size = size };
 
 	if (!fuse_bpf_backed(d_inode(entry)))
 		return false;
-	old_cred = override_creds(fi->backing_cred);
-	*ret = vfs_listxattr(fi->backing_path.dentry, list, size);
-	revert_creds(old_cred);
+	*ret = fuse_bpf_run(&fuse_bpf_listxattr_op, d_inode(entry), &args) ?:
+	       args.ret;
 	return true;
 }
 
@@ -1312,43 +1376,34 @@ static bool fuse_bpf_is_backing(struct inode *inode, struct dentry *bentry)
 }
 
 /*
- * Override the credentials with @dir's backing credentials, but with the
- * caller's fsuid and fsgid, so that a new object belongs to the caller as
- * on any filesystem, and is labelled for it (as overlayfs does).
+ * The backing credentials, which are current, but with the caller's fsuid
+ * and fsgid, so that a new object belongs to the caller as on any
+ * filesystem, and is labelled for it (as overlayfs does).
  *
- * Return: the caller's credentials, to revert_creds() to, or an ERR_PTR().
+ * Return: new credentials to override_creds() with, or an ERR_PTR().
  */
-static const struct cred *fuse_bpf_override_creator(struct mnt_idmap *idmap,
-						    struct inode *dir,
-						    struct dentry *entry,
-						    umode_t mode)
+static struct cred *fuse_bpf_creator_creds(struct mnt_idmap *idmap,
+					   struct inode *dir,
+					   struct dentry *entry, umode_t mode,
+					   const struct cred *caller)
 {
-	struct fuse_inode *dfi = get_fuse_inode(dir);
-	kuid_t fsuid = mapped_fsuid(idmap, i_user_ns(dir));
-	kgid_t fsgid = mapped_fsgid(idmap, i_user_ns(dir));
-	const struct cred *old_cred;
 	struct cred *cred;
 	int err;
 
-	old_cred = override_creds(dfi->backing_cred);
 	cred = prepare_creds();
-	if (!cred) {
-		revert_creds(old_cred);
+	if (!cred)
 		return ERR_PTR(-ENOMEM);
-	}
-	cred->fsuid = fsuid;
-	cred->fsgid = fsgid;
+	cred->fsuid = from_vfsuid(idmap, i_user_ns(dir),
+				  VFSUIDT_INIT(caller->fsuid));
+	cred->fsgid = from_vfsgid(idmap, i_user_ns(dir),
+				  VFSGIDT_INIT(caller->fsgid));
 	err = security_dentry_create_files_as(entry, mode, &entry->d_name,
-					      old_cred, cred);
+					      caller, cred);
 	if (err) {
 		put_cred(cred);
-		revert_creds(old_cred);
 		return ERR_PTR(err);
 	}
-	/* The override keeps the only reference to @cred */
-	put_cred(override_creds(cred));
-	put_cred(cred);
-	return old_cred;
+	return cred;
 }
 
 /* What a create-type operation makes in a backed directory */
@@ -1357,6 +1412,10 @@ struct fuse_bpf_new_entry {
 	dev_t rdev;
 	const char *link;	/* symlink target */
 	struct dentry *old;	/* link: the backing entry to link to */
+	/* Filled in by fuse_bpf_new_entry() */
+	struct mnt_idmap *idmap;
+	struct dentry *entry;
+	const struct cred *caller;
 };
 
 static int fuse_bpf_create_backing(struct path *dpath, struct dentry *bentry,
@@ -1379,42 +1438,31 @@ static int fuse_bpf_create_backing(struct path *dpath, struct dentry *bentry,
 	}
 }
 
-/**
- * fuse_bpf_new_entry() - create an entry of a backed directory
- * @idmap: idmap of the FUSE mount
- * @dir: the FUSE directory
- * @entry: the negative FUSE dentry to create
- * @ne: what to create
- *
- * The object is created in the backing directory and @entry instantiated
- * with its FUSE inode, which inherits the directory's backing credentials.
- * No request goes to the server.
- *
- * Return: 0 on success, a negative errno otherwise.
+/*
+ * Create the backing object and instantiate the FUSE dentry with its
+ * inode, which inherits the directory's backing credentials.
  */
-static int fuse_bpf_new_entry(struct mnt_idmap *idmap, struct inode *dir,
-			      struct dentry *entry,
-			      struct fuse_bpf_new_entry *ne)
+static int fuse_bpf_new_entry_backing(struct path *dpath, void *args)
 {
-	struct fuse_inode *dfi = get_fuse_inode(dir);
-	struct path *dpath = &dfi->backing_path;
+	struct fuse_bpf_new_entry *ne = args;
+	struct inode *dir = d_inode(ne->entry->d_parent);
 	struct inode *bdir = d_inode(dpath->dentry);
 	struct path path = { .mnt = dpath->mnt };
 	const struct cred *old_cred;
 	struct inode *inode;
+	struct cred *cred;
 	struct dentry *d;
 	int err;
 
-	err = mnt_want_write(dpath->mnt);
-	if (err)
-		return err;
-	old_cred = fuse_bpf_override_creator(idmap, dir, entry, ne->mode);
-	err = PTR_ERR(old_cred);
-	if (IS_ERR(old_cred))
-		goto out_drop_write;
+	cred = fuse_bpf_creator_creds(ne->idmap, dir, ne->entry, ne->mode,
+				      ne->caller);
+	if (IS_ERR(cred))
+		return PTR_ERR(cred);
+	old_cred = override_creds(cred);
+	put_cred(cred);
 
 	inode_lock_nested(bdir, I_MUTEX_PARENT);
-	path.dentry = fuse_bpf_lookup_locked(dir, entry);
+	path.dentry = fuse_bpf_lookup_locked(dir, ne->entry);
 	err = PTR_ERR(path.dentry);
 	if (IS_ERR(path.dentry))
 		goto out_unlock;
@@ -1425,7 +1473,7 @@ static int fuse_bpf_new_entry(struct mnt_idmap *idmap, struct inode *dir,
 	err = fuse_bpf_create_backing(dpath, path.dentry, ne);
 	if (!err && (d_unhashed(path.dentry) || d_is_negative(path.dentry))) {
 		/* Some filesystems leave the new dentry unhashed (mkdir) */
-		d = fuse_bpf_lookup_locked(dir, entry);
+		d = fuse_bpf_lookup_locked(dir, ne->entry);
 		dput(path.dentry);
 		path.dentry = d;
 		if (IS_ERR(d))
@@ -1434,11 +1482,12 @@ static int fuse_bpf_new_entry(struct mnt_idmap *idmap, struct inode *dir,
 			err = -ENOENT;
 	}
 	if (!err) {
-		inode = fuse_bpf_iget(dir->i_sb, &path, dfi->backing_cred);
+		inode = fuse_bpf_iget(dir->i_sb, &path,
+				      get_fuse_inode(dir)->backing_cred);
 		if (IS_ERR(inode))
 			err = PTR_ERR(inode);
 		else
-			d_instantiate(entry, inode);
+			d_instantiate(ne->entry, inode);
 	}
 out_dput:
 	if (!IS_ERR(path.dentry))
@@ -1446,13 +1495,45 @@ out_dput:
 out_unlock:
 	inode_unlock(bdir);
 	revert_creds(old_cred);
-out_drop_write:
-	mnt_drop_write(dpath->mnt);
-	if (!err) {
-		fuse_dentry_settime(entry, U64_MAX);
-		fuse_bpf_copyattr(dir);
-	}
 	return err;
+}
+
+static void fuse_bpf_new_entry_finalize(struct inode *dir, void *args)
+{
+	struct fuse_bpf_new_entry *ne = args;
+
+	fuse_dentry_settime(ne->entry, U64_MAX);
+	fuse_bpf_copyattr(dir);
+	/* A link changed the link count of an existing inode */
+	fuse_bpf_copyattr(d_inode(ne->entry));
+}
+
+static const struct fuse_bpf_op fuse_bpf_new_entry_op = {
+	.backing = fuse_bpf_new_entry_backing,
+	.finalize = fuse_bpf_new_entry_finalize,
+	.write = true,
+};
+
+/**
+ * fuse_bpf_new_entry() - create an entry of a backed directory
+ * @idmap: idmap of the FUSE mount
+ * @dir: the FUSE directory
+ * @entry: the negative FUSE dentry to create
+ * @ne: what to create
+ *
+ * The object is created in the backing directory, owned by the caller, and
+ * @entry instantiated with its FUSE inode. No request goes to the server.
+ *
+ * Return: 0 on success, a negative errno otherwise.
+ */
+static int fuse_bpf_new_entry(struct mnt_idmap *idmap, struct inode *dir,
+			      struct dentry *entry,
+			      struct fuse_bpf_new_entry *ne)
+{
+	ne->idmap = idmap;
+	ne->entry = entry;
+	ne->caller = current_cred();
+	return fuse_bpf_run(&fuse_bpf_new_entry_op, dir, ne);
 }
 
 /**
@@ -1522,6 +1603,50 @@ bool fuse_bpf_create_open(struct mnt_idmap *idmap, struct inode *dir,
 	return true;
 }
 
+struct fuse_bpf_tmpfile_args {
+	struct mnt_idmap *idmap;
+	struct file *file;
+	umode_t mode;
+	struct file *bfile;	/* the backing file, opened */
+};
+
+static int fuse_bpf_tmpfile_backing(struct path *dpath, void *args)
+{
+	struct fuse_bpf_tmpfile_args *ta = args;
+	struct dentry *entry = ta->file->f_path.dentry;
+	struct inode *dir = d_inode(entry->d_parent);
+	const struct cred *old_cred;
+	struct inode *inode;
+	struct cred *cred;
+
+	cred = fuse_bpf_creator_creds(ta->idmap, dir, entry, ta->mode,
+				      ta->file->f_cred);
+	if (IS_ERR(cred))
+		return PTR_ERR(cred);
+	old_cred = override_creds(cred);
+	put_cred(cred);
+	ta->bfile = backing_tmpfile_open(ta->file, ta->file->f_flags, dpath,
+					 ta->mode, current_cred());
+	revert_creds(old_cred);
+	if (IS_ERR(ta->bfile))
+		return PTR_ERR(ta->bfile);
+
+	inode = fuse_bpf_iget(dir->i_sb, &ta->bfile->f_path,
+			      get_fuse_inode(dir)->backing_cred);
+	if (IS_ERR(inode)) {
+		fput(ta->bfile);
+		return PTR_ERR(inode);
+	}
+	d_mark_tmpfile(ta->file, inode);
+	d_instantiate(entry, inode);
+	return 0;
+}
+
+static const struct fuse_bpf_op fuse_bpf_tmpfile_op = {
+	.backing = fuse_bpf_tmpfile_backing,
+	.write = true,
+};
+
 static int fuse_bpf_tmpfile_opened(struct inode *inode, struct file *file)
 {
 	return 0;
@@ -1540,12 +1665,12 @@ static int fuse_bpf_tmpfile_opened(struct inode *inode, struct file *file)
 bool fuse_bpf_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 		      struct file *file, umode_t mode, int *err)
 {
-	struct fuse_inode *dfi = get_fuse_inode(dir);
-	struct dentry *entry = file->f_path.dentry;
-	const struct cred *old_cred;
+	struct fuse_bpf_tmpfile_args args = {
+		.idmap = idmap,
+		.file = file,
+		.mode = mode,
+	};
 	struct fuse_file *ff;
-	struct inode *inode;
-	struct file *bfile;
 
 	if (!fuse_bpf_backed(dir))
 		return false;
@@ -1553,41 +1678,17 @@ bool fuse_bpf_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 	*err = -ENOMEM;
 	if (!ff)
 		return true;
-	*err = mnt_want_write(dfi->backing_path.mnt);
+	*err = fuse_bpf_run(&fuse_bpf_tmpfile_op, dir, &args);
 	if (*err)
 		goto out_free;
-	old_cred = fuse_bpf_override_creator(idmap, dir, entry, mode);
-	if (!IS_ERR(old_cred)) {
-		bfile = backing_tmpfile_open(file, file->f_flags,
-					     &dfi->backing_path, mode,
-					     current_cred());
-		revert_creds(old_cred);
-	} else {
-		bfile = ERR_CAST(old_cred);
-	}
-	mnt_drop_write(dfi->backing_path.mnt);
-	*err = PTR_ERR(bfile);
-	if (IS_ERR(bfile))
-		goto out_free;
-
-	inode = fuse_bpf_iget(dir->i_sb, &bfile->f_path, dfi->backing_cred);
-	*err = PTR_ERR(inode);
-	if (IS_ERR(inode))
-		goto out_fput;
-	d_mark_tmpfile(file, inode);
-	d_instantiate(entry, inode);
-	ff->backing_file = bfile;
+	ff->backing_file = args.bfile;
 	file->private_data = ff;
-	*err = finish_open(file, entry, fuse_bpf_tmpfile_opened);
+	*err = finish_open(file, file->f_path.dentry, fuse_bpf_tmpfile_opened);
 	/* Once opened, the file is released by fuse_release() */
-	if (*err && !(file->f_mode & FMODE_OPENED)) {
-		file->private_data = NULL;
-		goto out_fput;
-	}
-	return true;
-
-out_fput:
-	fput(bfile);
+	if (!*err || (file->f_mode & FMODE_OPENED))
+		return true;
+	file->private_data = NULL;
+	fput(args.bfile);
 out_free:
 	fuse_file_free(ff);
 	return true;
@@ -1609,7 +1710,10 @@ bool fuse_bpf_link(struct dentry *entry, struct inode *dir,
 		   struct dentry *newent, int *err)
 {
 	struct fuse_inode *fi = get_fuse_inode(d_inode(entry));
-	struct fuse_bpf_new_entry ne = { .old = fi->backing_path.dentry };
+	struct fuse_bpf_new_entry ne = {
+		.mode = d_inode(entry)->i_mode,
+		.old = fi->backing_path.dentry,
+	};
 
 	if (!fuse_bpf_backed(dir) && !fuse_bpf_backed(d_inode(entry)))
 		return false;
@@ -1618,12 +1722,49 @@ bool fuse_bpf_link(struct dentry *entry, struct inode *dir,
 		*err = -EXDEV;
 		return true;
 	}
-	ne.mode = d_inode(entry)->i_mode;
 	*err = fuse_bpf_new_entry(&nop_mnt_idmap, dir, newent, &ne);
-	if (!*err)
-		fuse_bpf_copyattr(d_inode(entry));
 	return true;
 }
+
+static int fuse_bpf_remove_backing(struct path *dpath, void *args)
+{
+	struct dentry *entry = args;
+	struct inode *dir = d_inode(entry->d_parent);
+	struct inode *bdir = d_inode(dpath->dentry);
+	struct inode *inode = d_inode(entry);
+	struct dentry *bentry;
+	int err;
+
+	inode_lock_nested(bdir, I_MUTEX_PARENT);
+	bentry = fuse_bpf_lookup_locked(dir, entry);
+	err = PTR_ERR(bentry);
+	if (IS_ERR(bentry))
+		goto out_unlock;
+	if (!fuse_bpf_is_backing(inode, bentry))
+		err = -ESTALE;
+	else if (S_ISDIR(inode->i_mode))
+		err = vfs_rmdir(mnt_idmap(dpath->mnt), bdir, bentry);
+	else
+		err = vfs_unlink(mnt_idmap(dpath->mnt), bdir, bentry, NULL);
+	dput(bentry);
+out_unlock:
+	inode_unlock(bdir);
+	return err;
+}
+
+static void fuse_bpf_remove_finalize(struct inode *dir, void *args)
+{
+	struct dentry *entry = args;
+
+	fuse_bpf_copyattr(dir);
+	fuse_bpf_copyattr(d_inode(entry));
+}
+
+static const struct fuse_bpf_op fuse_bpf_remove_op = {
+	.backing = fuse_bpf_remove_backing,
+	.finalize = fuse_bpf_remove_finalize,
+	.write = true,
+};
 
 /**
  * fuse_bpf_remove() - unlink or rmdir in a backed directory
@@ -1635,43 +1776,87 @@ bool fuse_bpf_link(struct dentry *entry, struct inode *dir,
  */
 bool fuse_bpf_remove(struct inode *dir, struct dentry *entry, int *err)
 {
-	struct fuse_inode *dfi = get_fuse_inode(dir);
-	struct path *dpath = &dfi->backing_path;
-	struct mnt_idmap *idmap = mnt_idmap(dpath->mnt);
-	struct inode *bdir = d_inode(dpath->dentry);
-	struct inode *inode = d_inode(entry);
-	const struct cred *old_cred;
-	struct dentry *bentry;
-
 	if (!fuse_bpf_backed(dir))
 		return false;
-	*err = mnt_want_write(dpath->mnt);
-	if (*err)
-		return true;
-	old_cred = override_creds(dfi->backing_cred);
-	inode_lock_nested(bdir, I_MUTEX_PARENT);
-	bentry = fuse_bpf_lookup_locked(dir, entry);
-	if (IS_ERR(bentry)) {
-		*err = PTR_ERR(bentry);
-		goto out_unlock;
-	}
-	if (!fuse_bpf_is_backing(inode, bentry))
-		*err = -ESTALE;
-	else if (S_ISDIR(inode->i_mode))
-		*err = vfs_rmdir(idmap, bdir, bentry);
-	else
-		*err = vfs_unlink(idmap, bdir, bentry, NULL);
-	dput(bentry);
-out_unlock:
-	inode_unlock(bdir);
-	revert_creds(old_cred);
-	mnt_drop_write(dpath->mnt);
-	if (!*err) {
-		fuse_bpf_copyattr(dir);
-		fuse_bpf_copyattr(inode);
-	}
+	*err = fuse_bpf_run(&fuse_bpf_remove_op, dir, entry);
 	return true;
 }
+
+struct fuse_bpf_rename_args {
+	struct dentry *oldent;
+	struct inode *newdir;
+	struct dentry *newent;
+	unsigned int flags;
+};
+
+static int fuse_bpf_rename_backing(struct path *opath, void *args)
+{
+	struct fuse_bpf_rename_args *ra = args;
+	struct path *npath = &get_fuse_inode(ra->newdir)->backing_path;
+	struct inode *olddir = d_inode(ra->oldent->d_parent);
+	struct inode *target = d_inode(ra->newent);
+	struct renamedata rd = { .flags = ra->flags };
+	struct dentry *bold, *bnew, *trap;
+	int err;
+
+	trap = lock_rename(npath->dentry, opath->dentry);
+	if (IS_ERR(trap))
+		return PTR_ERR(trap);
+	bold = fuse_bpf_lookup_locked(olddir, ra->oldent);
+	err = PTR_ERR(bold);
+	if (IS_ERR(bold))
+		goto out_unlock;
+	bnew = fuse_bpf_lookup_locked(ra->newdir, ra->newent);
+	err = PTR_ERR(bnew);
+	if (IS_ERR(bnew))
+		goto out_dput_old;
+
+	/* Both names must still be what the FUSE dentries say they are */
+	err = -ESTALE;
+	if (!fuse_bpf_is_backing(d_inode(ra->oldent), bold))
+		goto out_dput_new;
+	if (target ? !fuse_bpf_is_backing(target, bnew) :
+		     d_is_positive(bnew))
+		goto out_dput_new;
+	err = -EINVAL;
+	if (bold == trap)
+		goto out_dput_new;
+	err = -ENOTEMPTY;
+	if (bnew == trap)
+		goto out_dput_new;
+
+	rd.old_mnt_idmap = mnt_idmap(opath->mnt);
+	rd.old_dir = d_inode(opath->dentry);
+	rd.old_dentry = bold;
+	rd.new_mnt_idmap = mnt_idmap(npath->mnt);
+	rd.new_dir = d_inode(npath->dentry);
+	rd.new_dentry = bnew;
+	err = vfs_rename(&rd);
+out_dput_new:
+	dput(bnew);
+out_dput_old:
+	dput(bold);
+out_unlock:
+	unlock_rename(npath->dentry, opath->dentry);
+	return err;
+}
+
+static void fuse_bpf_rename_finalize(struct inode *olddir, void *args)
+{
+	struct fuse_bpf_rename_args *ra = args;
+
+	fuse_bpf_copyattr(olddir);
+	fuse_bpf_copyattr(ra->newdir);
+	fuse_bpf_copyattr(d_inode(ra->oldent));
+	if (d_really_is_positive(ra->newent))
+		fuse_bpf_copyattr(d_inode(ra->newent));
+}
+
+static const struct fuse_bpf_op fuse_bpf_rename_op = {
+	.backing = fuse_bpf_rename_backing,
+	.finalize = fuse_bpf_rename_finalize,
+	.write = true,
+};
 
 /**
  * fuse_bpf_rename() - rename between backed directories
@@ -1692,80 +1877,41 @@ bool fuse_bpf_rename(struct inode *olddir, struct dentry *oldent,
 		     struct inode *newdir, struct dentry *newent,
 		     unsigned int flags, int *err)
 {
-	struct fuse_inode *ofi = get_fuse_inode(olddir);
-	struct fuse_inode *nfi = get_fuse_inode(newdir);
-	struct path *opath = &ofi->backing_path;
-	struct path *npath = &nfi->backing_path;
-	struct inode *inode = d_inode(oldent);
-	struct inode *target = d_inode(newent);
-	struct renamedata rd = { .flags = flags };
-	struct dentry *bold, *bnew, *trap;
-	const struct cred *old_cred;
+	struct fuse_bpf_rename_args args = {
+		.oldent = oldent,
+		.newdir = newdir,
+		.newent = newent,
+		.flags = flags,
+	};
 
 	if (!fuse_bpf_backed(olddir) && !fuse_bpf_backed(newdir))
 		return false;
-	*err = -EXDEV;
 	if (!fuse_bpf_backed(olddir) || !fuse_bpf_backed(newdir) ||
-	    opath->mnt != npath->mnt)
+	    get_fuse_inode(olddir)->backing_path.mnt !=
+	    get_fuse_inode(newdir)->backing_path.mnt) {
+		*err = -EXDEV;
 		return true;
-	*err = mnt_want_write(opath->mnt);
-	if (*err)
-		return true;
-
-	old_cred = override_creds(ofi->backing_cred);
-	trap = lock_rename(npath->dentry, opath->dentry);
-	if (IS_ERR(trap)) {
-		*err = PTR_ERR(trap);
-		goto out_revert;
 	}
-	bold = fuse_bpf_lookup_locked(olddir, oldent);
-	*err = PTR_ERR(bold);
-	if (IS_ERR(bold))
-		goto out_unlock;
-	bnew = fuse_bpf_lookup_locked(newdir, newent);
-	*err = PTR_ERR(bnew);
-	if (IS_ERR(bnew))
-		goto out_dput_old;
-
-	/* Both names must still be what the FUSE dentries say they are */
-	*err = -ESTALE;
-	if (!fuse_bpf_is_backing(inode, bold))
-		goto out_dput_new;
-	if (target ? !fuse_bpf_is_backing(target, bnew) :
-		     d_is_positive(bnew))
-		goto out_dput_new;
-	*err = -EINVAL;
-	if (bold == trap)
-		goto out_dput_new;
-	*err = -ENOTEMPTY;
-	if (bnew == trap)
-		goto out_dput_new;
-
-	rd.old_mnt_idmap = mnt_idmap(opath->mnt);
-	rd.old_dir = d_inode(opath->dentry);
-	rd.old_dentry = bold;
-	rd.new_mnt_idmap = mnt_idmap(npath->mnt);
-	rd.new_dir = d_inode(npath->dentry);
-	rd.new_dentry = bnew;
-	*err = vfs_rename(&rd);
-out_dput_new:
-	dput(bnew);
-out_dput_old:
-	dput(bold);
-out_unlock:
-	unlock_rename(npath->dentry, opath->dentry);
-out_revert:
-	revert_creds(old_cred);
-	mnt_drop_write(opath->mnt);
-	if (!*err) {
-		fuse_bpf_copyattr(olddir);
-		fuse_bpf_copyattr(newdir);
-		fuse_bpf_copyattr(inode);
-		if (target)
-			fuse_bpf_copyattr(target);
-	}
+	*err = fuse_bpf_run(&fuse_bpf_rename_op, olddir, &args);
 	return true;
 }
+
+struct fuse_bpf_get_link_args {
+	struct delayed_call *done;
+	const char *link;
+};
+
+static int fuse_bpf_get_link_backing(struct path *backing_path, void *args)
+{
+	struct fuse_bpf_get_link_args *la = args;
+
+	la->link = vfs_get_link(backing_path->dentry, la->done);
+	return PTR_ERR_OR_ZERO(la->link);
+}
+
+static const struct fuse_bpf_op fuse_bpf_get_link_op = {
+	.backing = fuse_bpf_get_link_backing,
+};
 
 /**
  * fuse_bpf_get_link() - read the target of a backed symlink
@@ -1779,18 +1925,14 @@ out_revert:
 bool fuse_bpf_get_link(struct dentry *dentry, struct inode *inode,
 		       struct delayed_call *done, const char **link)
 {
-	struct fuse_inode *fi = get_fuse_inode(inode);
-	const struct cred *old_cred;
+	struct fuse_bpf_get_link_args args = { .done = done };
+	int err;
 
 	if (!fuse_bpf_backed(inode))
 		return false;
-	if (!dentry) {
-		*link = ERR_PTR(-ECHILD);
-		return true;
-	}
-	old_cred = override_creds(fi->backing_cred);
-	*link = vfs_get_link(fi->backing_path.dentry, done);
-	revert_creds(old_cred);
+	err = dentry ? fuse_bpf_run(&fuse_bpf_get_link_op, inode, &args) :
+		       -ECHILD;
+	*link = err ? ERR_PTR(err) : args.link;
 	return true;
 }
 
@@ -1808,28 +1950,41 @@ bool fuse_bpf_get_link(struct dentry *dentry, struct inode *inode,
 bool fuse_bpf_setxattr(struct inode *inode, const char *name,
 		       const void *value, size_t size, int flags, int *err)
 {
-	struct fuse_inode *fi = get_fuse_inode(inode);
-	struct path *path = &fi->backing_path;
-	const struct cred *old_cred;
+	struct fuse_bpf_xattr_args args = {
+		.name = name,
+		.value = (void *)value,
+		.size = size,
+		.flags = flags,
+	};
 
 	if (!fuse_bpf_backed(inode))
 		return false;
-	*err = mnt_want_write(path->mnt);
-	if (*err)
-		return true;
-	old_cred = override_creds(fi->backing_cred);
-	if (value)
-		*err = vfs_setxattr(mnt_idmap(path->mnt), path->dentry, name,
-				    value, size, flags);
-	else
-		*err = vfs_removexattr(mnt_idmap(path->mnt), path->dentry,
-				       name);
-	revert_creds(old_cred);
-	mnt_drop_write(path->mnt);
-	if (!*err)
-		fuse_bpf_copyattr(inode);
+	*err = fuse_bpf_run(&fuse_bpf_setxattr_op, inode, &args);
 	return true;
 }
+
+static int fuse_bpf_fileattr_get_backing(struct path *backing_path,
+					 void *args)
+{
+	return vfs_fileattr_get(backing_path->dentry, args);
+}
+
+static const struct fuse_bpf_op fuse_bpf_fileattr_get_op = {
+	.backing = fuse_bpf_fileattr_get_backing,
+};
+
+static int fuse_bpf_fileattr_set_backing(struct path *backing_path,
+					 void *args)
+{
+	return vfs_fileattr_set(mnt_idmap(backing_path->mnt),
+				backing_path->dentry, args);
+}
+
+static const struct fuse_bpf_op fuse_bpf_fileattr_set_op = {
+	.backing = fuse_bpf_fileattr_set_backing,
+	.finalize = fuse_bpf_copyattr_finalize,
+	.write = true,
+};
 
 /**
  * fuse_bpf_fileattr_get() - read the inode flags of a backed inode
@@ -1842,35 +1997,18 @@ bool fuse_bpf_setxattr(struct inode *inode, const char *name,
 bool fuse_bpf_fileattr_get(struct dentry *dentry, struct fileattr *fa,
 			   int *err)
 {
-	struct fuse_inode *fi = get_fuse_inode(d_inode(dentry));
-	const struct cred *old_cred;
-
 	if (!fuse_bpf_backed(d_inode(dentry)))
 		return false;
-	old_cred = override_creds(fi->backing_cred);
-	*err = vfs_fileattr_get(fi->backing_path.dentry, fa);
-	revert_creds(old_cred);
+	*err = fuse_bpf_run(&fuse_bpf_fileattr_get_op, d_inode(dentry), fa);
 	return true;
 }
 
 bool fuse_bpf_fileattr_set(struct dentry *dentry, struct fileattr *fa,
 			   int *err)
 {
-	struct inode *inode = d_inode(dentry);
-	struct fuse_inode *fi = get_fuse_inode(inode);
-	struct path *path = &fi->backing_path;
-	const struct cred *old_cred;
-
-	if (!fuse_bpf_backed(inode))
+	if (!fuse_bpf_backed(d_inode(dentry)))
 		return false;
-	*err = mnt_want_write(path->mnt);
-	if (*err)
-		return true;
-	old_cred = override_creds(fi->backing_cred);
-	*err = vfs_fileattr_set(mnt_idmap(path->mnt), path->dentry, fa);
-	revert_creds(old_cred);
-	mnt_drop_write(path->mnt);
-	fuse_bpf_copyattr(inode);
+	*err = fuse_bpf_run(&fuse_bpf_fileattr_set_op, d_inode(dentry), fa);
 	return true;
 }
 
