@@ -1818,10 +1818,12 @@ static int fuse_bpf_rename_backing(struct path *opath, void *args)
 	if (target ? !fuse_bpf_is_backing(target, bnew) :
 		     d_is_positive(bnew))
 		goto out_dput_new;
+	/* The errnos of do_renameat2() for its traps */
 	err = -EINVAL;
 	if (bold == trap)
 		goto out_dput_new;
-	err = -ENOTEMPTY;
+	if (!(ra->flags & RENAME_EXCHANGE))
+		err = -ENOTEMPTY;
 	if (bnew == trap)
 		goto out_dput_new;
 
