@@ -717,6 +717,15 @@ bool fuse_bpf_lookup(struct inode *dir, struct dentry *entry,
 	return true;
 }
 
+/* Is @bentry (still) the backing entry of the FUSE inode @inode? */
+static bool fuse_bpf_is_backing(struct inode *inode, struct dentry *bentry)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+
+	return fi->backing_path.dentry && d_is_positive(bentry) &&
+	       d_inode(bentry) == d_inode(fi->backing_path.dentry);
+}
+
 /*
  * Path walk in RCU mode cannot look the name up in the backing directory,
  * but it can check that the backing dentry of a positive entry's inode is
@@ -812,9 +821,7 @@ bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 	if (!inode)
 		*ret = d_is_negative(bentry);
 	else
-		*ret = fuse_bpf_backed(inode) && d_is_positive(bentry) &&
-		       d_inode(bentry) ==
-		       d_inode(get_fuse_inode(inode)->backing_path.dentry);
+		*ret = fuse_bpf_is_backing(inode, bentry);
 	if (*ret && inode)
 		fuse_bpf_copyattr(inode);
 	dput(bentry);
@@ -1364,15 +1371,6 @@ static struct dentry *fuse_bpf_lookup_locked(struct inode *dir,
 
 	return lookup_one(mnt_idmap(dpath->mnt), entry->d_name.name,
 			  dpath->dentry, entry->d_name.len);
-}
-
-/* Is @bentry (still) the backing entry of the FUSE inode @inode? */
-static bool fuse_bpf_is_backing(struct inode *inode, struct dentry *bentry)
-{
-	struct fuse_inode *fi = get_fuse_inode(inode);
-
-	return fi->backing_path.dentry && d_is_positive(bentry) &&
-	       d_inode(bentry) == d_inode(fi->backing_path.dentry);
 }
 
 /*
