@@ -1055,6 +1055,7 @@ enum bpf_prog_type {
 	BPF_PROG_TYPE_SK_LOOKUP,
 	BPF_PROG_TYPE_SYSCALL, /* a program that can execute syscalls */
 	BPF_PROG_TYPE_NETFILTER,
+	BPF_PROG_TYPE_FUSE,
 	__MAX_BPF_PROG_TYPE
 };
 
@@ -7532,6 +7533,48 @@ struct bpf_iter_num {
  */
 enum bpf_kfunc_flags {
 	BPF_F_PAD_ZEROS = (1ULL << 0),
+};
+
+/*
+ * BPF_PROG_TYPE_FUSE: filters of the operations of fuse-bpf inodes, see
+ * Documentation/filesystems/fuse-bpf.rst.
+ *
+ * The program runs before the operation (opcode | FUSE_PREFILTER) and,
+ * if it asked for it, after it (opcode | FUSE_POSTFILTER, error_in set to
+ * the operation's negative errno or 0). It returns one of the
+ * BPF_FUSE_* actions below, or a negative errno that fails the operation.
+ */
+#define FUSE_OPCODE_FILTER	0x0ffff
+#define FUSE_PREFILTER		0x10000
+#define FUSE_POSTFILTER		0x20000
+
+enum bpf_fuse_action {
+	BPF_FUSE_CONTINUE	= 0,	/* run the operation, no post-filter */
+	BPF_FUSE_USER		= 1,	/* send the request to the server */
+	BPF_FUSE_USER_PREFILTER	= 2,	/* the server pre-filters it */
+	BPF_FUSE_POSTFILTER	= 3,	/* run the operation, then this program */
+	BPF_FUSE_USER_POSTFILTER = 4,	/* run the operation, then the server */
+};
+
+/* One argument of the operation, as in the FUSE request */
+struct __bpf_fuse_arg {
+	__u64 value;
+	__u64 end_offset;
+	__u32 size;
+	__u32 max_size;
+};
+
+/* The context of BPF_PROG_TYPE_FUSE programs; read-only */
+struct __bpf_fuse_args {
+	__u64 nodeid;
+	__u32 opcode;
+	__u32 error_in;
+	__u32 in_numargs;
+	__u32 out_numargs;
+	__u32 flags;
+	__u32 padding;
+	struct __bpf_fuse_arg in_args[3];
+	struct __bpf_fuse_arg out_args[2];
 };
 
 #endif /* _UAPI__LINUX_BPF_H__ */
