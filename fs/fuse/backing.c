@@ -9,9 +9,11 @@
 
 #include <linux/backing-file.h>
 #include <linux/bpf.h>
+#include <linux/bpf_fuse.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fileattr.h>
+#include <linux/filter.h>
 #include <linux/fs_parser.h>
 #include <linux/kobject.h>
 #include <linux/magic.h>
@@ -161,22 +163,27 @@ out:
  * @fsc: the mount context
  * @fd: its file descriptor (fs_param_is_fd() gives FSCONFIG_SET_FD's too)
  *
- * Return: a negative errno: BPF filters are not supported yet.
+ * The BPF_PROG_TYPE_FUSE program filters the operations of the root, and
+ * of the entries that inherit it.
+ *
+ * Return: 0 on success, a negative errno otherwise.
  */
 int fuse_bpf_parse_root_bpf(struct fs_context *fsc, unsigned int fd)
 {
+	struct fuse_fs_context *ctx = fsc->fs_private;
 	struct bpf_prog *prog;
 	int err;
 
 	err = fuse_bpf_enable(fsc);
 	if (err)
 		return err;
-	prog = bpf_prog_get(fd);
+	if (ctx->root_bpf)
+		return invalfc(fsc, "root_bpf: specified more than once");
+	prog = bpf_prog_get_type_dev(fd, BPF_PROG_TYPE_FUSE, false);
 	if (IS_ERR(prog))
-		return invalfc(fsc, "root_bpf: not a BPF program");
-	bpf_prog_put(prog);
-	errorfc(fsc, "root_bpf: BPF filters are not supported yet");
-	return -EOPNOTSUPP;
+		return invalfc(fsc, "root_bpf: not a BPF_PROG_TYPE_FUSE program");
+	ctx->root_bpf = prog;
+	return 0;
 }
 
 /**
@@ -226,6 +233,9 @@ int fuse_bpf_check_fsc(struct fs_context *fsc)
 		return invalfc(fsc, "no_daemon and fd are mutually exclusive");
 	if (ctx->root_dir.dentry && !S_ISDIR(ctx->rootmode))
 		return invalfc(fsc, "root_dir requires a directory rootmode");
+	/* Programs filter the operations of backed inodes only */
+	if (ctx->root_bpf && !ctx->root_dir.dentry)
+		return invalfc(fsc, "root_bpf requires root_dir");
 	return 0;
 }
 
@@ -234,6 +244,8 @@ void fuse_bpf_free_fsc(struct fuse_fs_context *ctx)
 	path_put(&ctx->root_dir);
 	if (ctx->root_cred)
 		put_cred(ctx->root_cred);
+	if (ctx->root_bpf)
+		bpf_prog_put(ctx->root_bpf);
 }
 
 bool fuse_bpf_fsc_no_daemon(struct fuse_fs_context *ctx)
@@ -378,6 +390,10 @@ void fuse_bpf_fill_super(struct super_block *sb, struct inode *root,
 		fi->backing_path = ctx->root_dir;
 		path_get(&fi->backing_path);
 		fi->backing_cred = get_cred(ctx->root_cred);
+		if (ctx->root_bpf) {
+			bpf_prog_inc(ctx->root_bpf);
+			RCU_INIT_POINTER(fi->bpf, ctx->root_bpf);
+		}
 		sb->s_stack_depth += ctx->root_dir.mnt->mnt_sb->s_stack_depth;
 		fuse_bpf_lockdep_annotate(root);
 		fuse_bpf_copyattr(root);
@@ -416,6 +432,19 @@ void fuse_bpf_show_options(struct seq_file *m, struct fuse_conn *fc)
 		seq_puts(m, ",no_daemon");
 }
 
+/*
+ * Attach @prog (a reference the caller gives) to the inode. The program
+ * it replaces may still run: it is freed after an RCU grace period.
+ */
+static void fuse_bpf_set_prog(struct fuse_inode *fi, struct bpf_prog *prog)
+{
+	struct bpf_prog *old;
+
+	old = unrcu_pointer(xchg(&fi->bpf, RCU_INITIALIZER(prog)));
+	if (old)
+		bpf_prog_put(old);
+}
+
 void fuse_bpf_evict_inode(struct fuse_inode *fi)
 {
 	struct path path = fi->backing_path;
@@ -429,6 +458,7 @@ void fuse_bpf_evict_inode(struct fuse_inode *fi)
 	WRITE_ONCE(fi->backing_path.dentry, NULL);
 	path_put(&path);
 	put_cred(fi->backing_cred);
+	fuse_bpf_set_prog(fi, NULL);
 }
 
 /*
@@ -437,6 +467,8 @@ void fuse_bpf_evict_inode(struct fuse_inode *fi)
  * on the backing object and what it then does to the FUSE side.
  */
 struct fuse_bpf_op {
+	/* Describe the arguments to the program, as in the FUSE request */
+	void (*init_args)(struct bpf_fuse_args *fa, void *args);
 	/* The operation on the backing object, under the backing creds */
 	int (*backing)(struct path *backing_path, void *args);
 	/* Bring the FUSE side up to date after a successful backing call */
@@ -445,26 +477,101 @@ struct fuse_bpf_op {
 	bool write;
 };
 
-static int fuse_bpf_run(const struct fuse_bpf_op *op, struct inode *inode,
-			void *args)
+/*
+ * Run the program of @inode on @fa. Without one, the operation just runs
+ * on the backing object. Returns a BPF_FUSE_* action or a negative errno.
+ */
+static int fuse_bpf_filter(struct inode *inode, struct bpf_fuse_args *fa)
+{
+	struct bpf_prog *prog;
+	int ret = BPF_FUSE_CONTINUE;
+
+	rcu_read_lock();
+	prog = rcu_dereference(get_fuse_inode(inode)->bpf);
+	if (prog)
+		ret = bpf_prog_run_pin_on_cpu(prog, fa);
+	rcu_read_unlock();
+
+	/* Errnos from 512 on are the kernel's own, not for system calls */
+	if (ret < 0 && ret > -ERESTARTSYS)
+		return ret;
+	if (ret < BPF_FUSE_CONTINUE || ret > BPF_FUSE_USER_POSTFILTER) {
+		pr_warn_ratelimited("fuse-bpf: program returned %d\n", ret);
+		return -EIO;
+	}
+	return ret;
+}
+
+/**
+ * fuse_bpf_run() - the flow of an operation on a backed inode
+ * @op: the operation
+ * @opcode: its FUSE opcode, as the program sees it
+ * @inode: the backed inode whose program filters it
+ * @args: its arguments, as @op knows them
+ * @err: set to its result, if it ran here
+ *
+ * The program of @inode sees the operation first: it may fail it, run it
+ * on the backing object, and see its result to change the error, or send
+ * it to the server as in plain FUSE. Daemon pre- and post-filters are not
+ * supported yet: a program asking for them fails the operation with
+ * EOPNOTSUPP.
+ *
+ * Return: false if the program sent the operation to the server, true if
+ * it ran here and @err holds its result.
+ */
+static bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
+			 struct inode *inode, void *args, int *err)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct bpf_fuse_args fa = {
+		.nodeid = fi->nodeid,
+		.opcode = opcode | FUSE_PREFILTER,
+	};
 	const struct cred *old_cred;
-	int err;
+	int action = BPF_FUSE_CONTINUE;
+
+	if (rcu_access_pointer(fi->bpf)) {
+		if (op->init_args)
+			op->init_args(&fa, args);
+		action = fuse_bpf_filter(inode, &fa);
+		if (action == BPF_FUSE_USER)
+			return false;
+		*err = action;
+		if (action < 0)
+			return true;
+		*err = -EOPNOTSUPP;
+		if (action == BPF_FUSE_USER_PREFILTER ||
+		    action == BPF_FUSE_USER_POSTFILTER)
+			return true;
+	}
 
 	if (op->write) {
-		err = mnt_want_write(fi->backing_path.mnt);
-		if (err)
-			return err;
+		*err = mnt_want_write(fi->backing_path.mnt);
+		if (*err)
+			return true;
 	}
 	old_cred = override_creds(fi->backing_cred);
-	err = op->backing(&fi->backing_path, args);
+	*err = op->backing(&fi->backing_path, args);
 	revert_creds(old_cred);
 	if (op->write)
 		mnt_drop_write(fi->backing_path.mnt);
-	if (!err && op->finalize)
+
+	/* Not the result of a walk in RCU mode, which is tried again */
+	if (action == BPF_FUSE_POSTFILTER && *err != -ECHILD) {
+		fa.opcode = opcode | FUSE_POSTFILTER;
+		fa.error_in = *err;
+		action = fuse_bpf_filter(inode, &fa);
+		/* The program may fail the operation, not make it succeed */
+		if (action < 0)
+			*err = action;
+		else if (action == BPF_FUSE_USER_POSTFILTER)
+			*err = -EOPNOTSUPP;
+		else if (action != BPF_FUSE_CONTINUE)
+			*err = -EIO;
+	}
+	if (!*err && op->finalize)
 		op->finalize(inode, args);
-	return err;
+	return true;
 }
 
 struct fuse_bpf_getattr_args {
@@ -520,8 +627,8 @@ bool fuse_bpf_getattr(struct inode *inode, struct kstat *stat,
 
 	if (!fuse_bpf_backed(inode))
 		return false;
-	*err = fuse_bpf_run(&fuse_bpf_getattr_op, inode, &args);
-	return true;
+	return fuse_bpf_run(&fuse_bpf_getattr_op, FUSE_GETATTR,
+			    inode, &args, err);
 }
 
 static int fuse_bpf_statfs_backing(struct path *backing_path, void *args)
@@ -553,8 +660,8 @@ bool fuse_bpf_statfs(struct dentry *dentry, struct kstatfs *buf, int *err)
 {
 	if (!fuse_bpf_backed(d_inode(dentry)))
 		return false;
-	*err = fuse_bpf_run(&fuse_bpf_statfs_op, d_inode(dentry), buf);
-	return true;
+	return fuse_bpf_run(&fuse_bpf_statfs_op, FUSE_STATFS,
+			    d_inode(dentry), buf, err);
 }
 
 struct fuse_bpf_permission_args {
@@ -599,13 +706,14 @@ bool fuse_bpf_permission(struct mnt_idmap *idmap, struct inode *inode,
 		if (*err)
 			return true;
 	}
-	*err = fuse_bpf_run(&fuse_bpf_permission_op, inode, &args);
-	return true;
+	return fuse_bpf_run(&fuse_bpf_permission_op, FUSE_ACCESS,
+			    inode, &args, err);
 }
 
 struct fuse_bpf_iget_key {
 	const struct path *path;
 	const struct cred *cred;
+	struct bpf_prog *prog;
 };
 
 /* Also called on inodes being evicted, see fuse_bpf_evict_inode() */
@@ -627,6 +735,10 @@ static int fuse_bpf_inode_set(struct inode *inode, void *data)
 	fi->backing_path = *key->path;
 	path_get(&fi->backing_path);
 	fi->backing_cred = get_cred(key->cred);
+	if (key->prog) {
+		bpf_prog_inc(key->prog);
+		RCU_INIT_POINTER(fi->bpf, key->prog);
+	}
 	return 0;
 }
 
@@ -638,10 +750,15 @@ static int fuse_bpf_inode_set(struct inode *inode, void *data)
  */
 static struct inode *fuse_bpf_iget(struct super_block *sb,
 				   const struct path *path,
-				   const struct cred *cred)
+				   const struct cred *cred,
+				   struct bpf_prog *prog)
 {
 	struct inode *binode = d_inode(path->dentry);
-	struct fuse_bpf_iget_key key = { .path = path, .cred = cred };
+	struct fuse_bpf_iget_key key = {
+		.path = path,
+		.cred = cred,
+		.prog = prog,
+	};
 	struct fuse_attr attr = {
 		.ino = binode->i_ino,
 		.mode = binode->i_mode,
@@ -666,49 +783,106 @@ static struct inode *fuse_bpf_iget(struct super_block *sb,
 	return inode;
 }
 
+/* A reference to the program of @inode, or NULL */
+static struct bpf_prog *fuse_bpf_get_prog(struct inode *inode)
+{
+	struct bpf_prog *prog;
+
+	rcu_read_lock();
+	do {
+		prog = rcu_dereference(get_fuse_inode(inode)->bpf);
+		/* Put as it was replaced: the inode now has the new one */
+	} while (prog && IS_ERR(bpf_prog_inc_not_zero(prog)));
+	rcu_read_unlock();
+	return prog;
+}
+
+/*
+ * The FUSE inode of an entry of the backed directory @dir: it inherits the
+ * backing credentials and the program of @dir.
+ */
+static struct inode *fuse_bpf_iget_child(struct inode *dir,
+					 const struct path *path)
+{
+	struct bpf_prog *prog = fuse_bpf_get_prog(dir);
+	struct inode *inode;
+
+	inode = fuse_bpf_iget(dir->i_sb, path,
+			      get_fuse_inode(dir)->backing_cred, prog);
+	if (prog)
+		bpf_prog_put(prog);
+	return inode;
+}
+
+struct fuse_bpf_lookup_args {
+	const struct qstr *name;
+	struct dentry *bentry;		/* the backing entry found */
+};
+
+static void fuse_bpf_lookup_init_args(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_bpf_lookup_args *la = args;
+
+	/* As in FUSE_LOOKUP: the name and its NUL */
+	fa->in_numargs = 1;
+	fa->in_args[0].value = (void *)la->name->name;
+	fa->in_args[0].size = la->name->len + 1;
+	fa->in_args[0].end_offset = fa->in_args[0].value + fa->in_args[0].size;
+}
+
+static int fuse_bpf_lookup_backing(struct path *dpath, void *args)
+{
+	struct fuse_bpf_lookup_args *la = args;
+
+	la->bentry = lookup_one_unlocked(mnt_idmap(dpath->mnt),
+					 la->name->name, dpath->dentry,
+					 la->name->len);
+	return PTR_ERR_OR_ZERO(la->bentry);
+}
+
+static const struct fuse_bpf_op fuse_bpf_lookup_op = {
+	.init_args = fuse_bpf_lookup_init_args,
+	.backing = fuse_bpf_lookup_backing,
+};
+
 /**
  * fuse_bpf_lookup() - look a name up in the backing directory
  * @dir: the FUSE directory
  * @entry: the FUSE dentry to look up
- * @newent: set to the result of the lookup if @dir is backed
+ * @newent: set to the result of the lookup if it ran here
  *
  * The child inherits the backing of the directory: it is backed by the
  * entry of the same name in the backing directory, if there is one, and
- * the server is not asked.
+ * the server is not asked unless the program of @dir says so.
  *
- * Return: true if @dir is backed.
+ * Return: true if @dir is backed and the lookup ran here.
  */
 bool fuse_bpf_lookup(struct inode *dir, struct dentry *entry,
 		     struct dentry **newent)
 {
+	struct fuse_bpf_lookup_args la = { .name = &entry->d_name };
 	struct fuse_inode *dfi = get_fuse_inode(dir);
-	const struct path *dpath = &dfi->backing_path;
 	struct inode *inode = NULL;
-	const struct cred *old_cred;
 	struct path path;
+	int err;
 
 	if (!fuse_bpf_backed(dir))
 		return false;
-
-	old_cred = override_creds(dfi->backing_cred);
-	path.dentry = lookup_one_unlocked(mnt_idmap(dpath->mnt),
-					  entry->d_name.name, dpath->dentry,
-					  entry->d_name.len);
-	revert_creds(old_cred);
-	if (IS_ERR(path.dentry)) {
-		*newent = ERR_CAST(path.dentry);
+	if (!fuse_bpf_run(&fuse_bpf_lookup_op, FUSE_LOOKUP, dir, &la, &err))
+		return false;
+	if (!err && d_is_positive(la.bentry)) {
+		path.mnt = dfi->backing_path.mnt;
+		path.dentry = la.bentry;
+		inode = fuse_bpf_iget_child(dir, &path);
+		if (IS_ERR(inode))
+			err = PTR_ERR(inode);
+	}
+	if (!IS_ERR_OR_NULL(la.bentry))
+		dput(la.bentry);
+	if (err) {
+		*newent = ERR_PTR(err);
 		return true;
 	}
-	path.mnt = dpath->mnt;
-	if (d_is_positive(path.dentry)) {
-		inode = fuse_bpf_iget(dir->i_sb, &path, dfi->backing_cred);
-		if (IS_ERR(inode)) {
-			dput(path.dentry);
-			*newent = ERR_CAST(inode);
-			return true;
-		}
-	}
-	dput(path.dentry);
 
 	*newent = d_splice_alias(inode, entry);
 	/* Valid as long as the backing entry is: see revalidate */
@@ -769,6 +943,16 @@ static int fuse_bpf_revalidate_rcu(struct inode *dir, struct dentry *entry,
 	return 1;
 }
 
+/*
+ * An entry the server made, answering a LOOKUP the program sent it: it
+ * times out as the server said, and the server revalidates it. Entries
+ * made from the backing directory never time out (see fuse_bpf_lookup()).
+ */
+static bool fuse_bpf_servers_entry(struct dentry *entry)
+{
+	return fuse_dentry_time(entry) != U64_MAX;
+}
+
 /**
  * fuse_bpf_dentry_revalidate() - check a dentry of a backed directory
  * @entry: the FUSE dentry
@@ -794,13 +978,16 @@ bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 		dir = d_inode_rcu(parent);
 		if (!dir || !fuse_bpf_backed(dir))
 			return false;
+		if (fuse_bpf_servers_entry(entry))
+			return false;
 		*ret = fuse_bpf_revalidate_rcu(dir, entry, flags);
 		return true;
 	}
 
 	parent = dget_parent(entry);
 	dir = d_inode(parent);
-	if (!fuse_bpf_backed(dir)) {
+	inode = d_inode(entry);
+	if (!fuse_bpf_backed(dir) || fuse_bpf_servers_entry(entry)) {
 		dput(parent);
 		return false;
 	}
@@ -817,7 +1004,6 @@ bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 		return true;
 	}
 
-	inode = d_inode(entry);
 	if (!inode)
 		*ret = d_is_negative(bentry);
 	else
@@ -911,9 +1097,10 @@ bool fuse_bpf_setattr(struct mnt_idmap *idmap, struct dentry *entry,
 	if (!get_fuse_conn(inode)->default_permissions)
 		attr->ia_valid |= ATTR_FORCE;
 	*err = setattr_prepare(idmap, entry, attr);
-	if (!*err)
-		*err = fuse_bpf_run(&fuse_bpf_setattr_op, inode, &args);
-	return true;
+	if (*err)
+		return true;
+	return fuse_bpf_run(&fuse_bpf_setattr_op, FUSE_SETATTR, inode, &args,
+			    err);
 }
 
 /* The backing file of an open FUSE file, NULL if it has none */
@@ -1332,10 +1519,14 @@ bool fuse_bpf_getxattr(struct inode *inode, const char *name, void *value,
 		.value = value,
 		.size = size,
 	};
+	int err;
 
 	if (!fuse_bpf_backed(inode))
 		return false;
-	*ret = fuse_bpf_run(&fuse_bpf_getxattr_op, inode, &args) ?: args.ret;
+	if (!fuse_bpf_run(&fuse_bpf_getxattr_op, FUSE_GETXATTR, inode, &args,
+			  &err))
+		return false;
+	*ret = err ?: args.ret;
 	return true;
 }
 
@@ -1352,11 +1543,14 @@ bool fuse_bpf_listxattr(struct dentry *entry, char *list, size_t size,
 			ssize_t *ret)
 {
 	struct fuse_bpf_xattr_args args = { .value = list, .size = size };
+	int err;
 
 	if (!fuse_bpf_backed(d_inode(entry)))
 		return false;
-	*ret = fuse_bpf_run(&fuse_bpf_listxattr_op, d_inode(entry), &args) ?:
-	       args.ret;
+	if (!fuse_bpf_run(&fuse_bpf_listxattr_op, FUSE_LISTXATTR,
+			  d_inode(entry), &args, &err))
+		return false;
+	*ret = err ?: args.ret;
 	return true;
 }
 
@@ -1480,8 +1674,7 @@ static int fuse_bpf_new_entry_backing(struct path *dpath, void *args)
 			err = -ENOENT;
 	}
 	if (!err) {
-		inode = fuse_bpf_iget(dir->i_sb, &path,
-				      get_fuse_inode(dir)->backing_cred);
+		inode = fuse_bpf_iget_child(dir, &path);
 		if (IS_ERR(inode))
 			err = PTR_ERR(inode);
 		else
@@ -1518,20 +1711,23 @@ static const struct fuse_bpf_op fuse_bpf_new_entry_op = {
  * @dir: the FUSE directory
  * @entry: the negative FUSE dentry to create
  * @ne: what to create
+ * @opcode: the FUSE opcode of the operation
+ * @err: set to the result, if it ran here
  *
  * The object is created in the backing directory, owned by the caller, and
  * @entry instantiated with its FUSE inode. No request goes to the server.
  *
- * Return: 0 on success, a negative errno otherwise.
+ * Return: true if it ran here, false if it goes to the server.
  */
-static int fuse_bpf_new_entry(struct mnt_idmap *idmap, struct inode *dir,
-			      struct dentry *entry,
-			      struct fuse_bpf_new_entry *ne)
+static bool fuse_bpf_new_entry(struct mnt_idmap *idmap, struct inode *dir,
+			       struct dentry *entry,
+			       struct fuse_bpf_new_entry *ne, u32 opcode,
+			       int *err)
 {
 	ne->idmap = idmap;
 	ne->entry = entry;
 	ne->caller = current_cred();
-	return fuse_bpf_run(&fuse_bpf_new_entry_op, dir, ne);
+	return fuse_bpf_run(&fuse_bpf_new_entry_op, opcode, dir, ne, err);
 }
 
 /**
@@ -1552,8 +1748,7 @@ bool fuse_bpf_mknod(struct mnt_idmap *idmap, struct inode *dir,
 
 	if (!fuse_bpf_backed(dir))
 		return false;
-	*err = fuse_bpf_new_entry(idmap, dir, entry, &ne);
-	return true;
+	return fuse_bpf_new_entry(idmap, dir, entry, &ne, FUSE_MKNOD, err);
 }
 
 bool fuse_bpf_mkdir(struct mnt_idmap *idmap, struct inode *dir,
@@ -1563,8 +1758,7 @@ bool fuse_bpf_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 
 	if (!fuse_bpf_backed(dir))
 		return false;
-	*err = fuse_bpf_new_entry(idmap, dir, entry, &ne);
-	return true;
+	return fuse_bpf_new_entry(idmap, dir, entry, &ne, FUSE_MKDIR, err);
 }
 
 bool fuse_bpf_symlink(struct mnt_idmap *idmap, struct inode *dir,
@@ -1574,8 +1768,7 @@ bool fuse_bpf_symlink(struct mnt_idmap *idmap, struct inode *dir,
 
 	if (!fuse_bpf_backed(dir))
 		return false;
-	*err = fuse_bpf_new_entry(idmap, dir, entry, &ne);
-	return true;
+	return fuse_bpf_new_entry(idmap, dir, entry, &ne, FUSE_SYMLINK, err);
 }
 
 /**
@@ -1593,7 +1786,10 @@ bool fuse_bpf_create_open(struct mnt_idmap *idmap, struct inode *dir,
 			  struct dentry *entry, struct file *file,
 			  umode_t mode, int *err)
 {
-	if (!fuse_bpf_mknod(idmap, dir, entry, S_IFREG | mode, 0, err))
+	struct fuse_bpf_new_entry ne = { .mode = S_IFREG | mode };
+
+	if (!fuse_bpf_backed(dir) ||
+	    !fuse_bpf_new_entry(idmap, dir, entry, &ne, FUSE_CREATE, err))
 		return false;
 	/* fuse_open() opens the backing file */
 	if (!*err)
@@ -1629,8 +1825,7 @@ static int fuse_bpf_tmpfile_backing(struct path *dpath, void *args)
 	if (IS_ERR(ta->bfile))
 		return PTR_ERR(ta->bfile);
 
-	inode = fuse_bpf_iget(dir->i_sb, &ta->bfile->f_path,
-			      get_fuse_inode(dir)->backing_cred);
+	inode = fuse_bpf_iget_child(dir, &ta->bfile->f_path);
 	if (IS_ERR(inode)) {
 		fput(ta->bfile);
 		return PTR_ERR(inode);
@@ -1676,9 +1871,17 @@ bool fuse_bpf_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 	*err = -ENOMEM;
 	if (!ff)
 		return true;
-	*err = fuse_bpf_run(&fuse_bpf_tmpfile_op, dir, &args);
-	if (*err)
+	if (!fuse_bpf_run(&fuse_bpf_tmpfile_op, FUSE_TMPFILE, dir, &args,
+			  err)) {
+		fuse_file_free(ff);
+		return false;
+	}
+	if (*err) {
+		/* Opened, then failed by the program's post-filter */
+		if (!IS_ERR_OR_NULL(args.bfile))
+			fput(args.bfile);
 		goto out_free;
+	}
 	ff->backing_file = args.bfile;
 	file->private_data = ff;
 	*err = finish_open(file, file->f_path.dentry, fuse_bpf_tmpfile_opened);
@@ -1720,8 +1923,8 @@ bool fuse_bpf_link(struct dentry *entry, struct inode *dir,
 		*err = -EXDEV;
 		return true;
 	}
-	*err = fuse_bpf_new_entry(&nop_mnt_idmap, dir, newent, &ne);
-	return true;
+	return fuse_bpf_new_entry(&nop_mnt_idmap, dir, newent, &ne, FUSE_LINK,
+				  err);
 }
 
 static int fuse_bpf_remove_backing(struct path *dpath, void *args)
@@ -1776,8 +1979,9 @@ bool fuse_bpf_remove(struct inode *dir, struct dentry *entry, int *err)
 {
 	if (!fuse_bpf_backed(dir))
 		return false;
-	*err = fuse_bpf_run(&fuse_bpf_remove_op, dir, entry);
-	return true;
+	return fuse_bpf_run(&fuse_bpf_remove_op,
+			    d_is_dir(entry) ? FUSE_RMDIR : FUSE_UNLINK, dir,
+			    entry, err);
 }
 
 struct fuse_bpf_rename_args {
@@ -1892,8 +2096,8 @@ bool fuse_bpf_rename(struct inode *olddir, struct dentry *oldent,
 		*err = -EXDEV;
 		return true;
 	}
-	*err = fuse_bpf_run(&fuse_bpf_rename_op, olddir, &args);
-	return true;
+	return fuse_bpf_run(&fuse_bpf_rename_op, FUSE_RENAME2,
+			    olddir, &args, err);
 }
 
 struct fuse_bpf_get_link_args {
@@ -1930,8 +2134,16 @@ bool fuse_bpf_get_link(struct dentry *dentry, struct inode *inode,
 
 	if (!fuse_bpf_backed(inode))
 		return false;
-	err = dentry ? fuse_bpf_run(&fuse_bpf_get_link_op, inode, &args) :
-		       -ECHILD;
+	if (!dentry)
+		err = -ECHILD;
+	else if (!fuse_bpf_run(&fuse_bpf_get_link_op, FUSE_READLINK, inode,
+			       &args, &err))
+		return false;
+	/* Failed by the post-filter: callers do not run @done on errors */
+	if (err && !IS_ERR_OR_NULL(args.link)) {
+		do_delayed_call(done);
+		clear_delayed_call(done);
+	}
 	*link = err ? ERR_PTR(err) : args.link;
 	return true;
 }
@@ -1959,8 +2171,9 @@ bool fuse_bpf_setxattr(struct inode *inode, const char *name,
 
 	if (!fuse_bpf_backed(inode))
 		return false;
-	*err = fuse_bpf_run(&fuse_bpf_setxattr_op, inode, &args);
-	return true;
+	return fuse_bpf_run(&fuse_bpf_setxattr_op,
+			    value ? FUSE_SETXATTR : FUSE_REMOVEXATTR, inode,
+			    &args, err);
 }
 
 static int fuse_bpf_fileattr_get_backing(struct path *backing_path,
@@ -1999,8 +2212,8 @@ bool fuse_bpf_fileattr_get(struct dentry *dentry, struct fileattr *fa,
 {
 	if (!fuse_bpf_backed(d_inode(dentry)))
 		return false;
-	*err = fuse_bpf_run(&fuse_bpf_fileattr_get_op, d_inode(dentry), fa);
-	return true;
+	return fuse_bpf_run(&fuse_bpf_fileattr_get_op, FUSE_IOCTL,
+			    d_inode(dentry), fa, err);
 }
 
 bool fuse_bpf_fileattr_set(struct dentry *dentry, struct fileattr *fa,
@@ -2008,8 +2221,8 @@ bool fuse_bpf_fileattr_set(struct dentry *dentry, struct fileattr *fa,
 {
 	if (!fuse_bpf_backed(d_inode(dentry)))
 		return false;
-	*err = fuse_bpf_run(&fuse_bpf_fileattr_set_op, d_inode(dentry), fa);
-	return true;
+	return fuse_bpf_run(&fuse_bpf_fileattr_set_op, FUSE_IOCTL,
+			    d_inode(dentry), fa, err);
 }
 
 /*
@@ -2153,6 +2366,9 @@ void fuse_bpf_entry_put(struct fuse_bpf_entry *feb)
 	if (feb->cred)
 		put_cred(feb->cred);
 	feb->cred = NULL;
+	if (feb->prog)
+		bpf_prog_put(feb->prog);
+	feb->prog = NULL;
 }
 
 /**
@@ -2202,12 +2418,29 @@ int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args)
 	if ((out->backing_action != FUSE_ACTION_REPLACE && out->backing_fd) ||
 	    (out->bpf_action != FUSE_ACTION_REPLACE && out->bpf_fd))
 		return -EINVAL;
-	if (out->bpf_action == FUSE_ACTION_REPLACE)
-		return -EOPNOTSUPP;
+	/* Programs filter the operations of backed inodes only */
+	if (out->backing_action == FUSE_ACTION_REMOVE &&
+	    out->bpf_action == FUSE_ACTION_REPLACE)
+		return -EINVAL;
+	/* The root is never looked up; only a node takes a backing */
+	if (entry->nodeid == FUSE_ROOT_ID ||
+	    (!entry->nodeid && (out->backing_action == FUSE_ACTION_REPLACE ||
+				out->bpf_action == FUSE_ACTION_REPLACE)))
+		return -EINVAL;
+	if (out->bpf_action == FUSE_ACTION_REPLACE) {
+		if (out->bpf_fd > INT_MAX)
+			return -EBADF;
+		feb->prog = bpf_prog_get_type_dev(out->bpf_fd,
+						  BPF_PROG_TYPE_FUSE, false);
+		if (IS_ERR(feb->prog)) {
+			err = PTR_ERR(feb->prog);
+			feb->prog = NULL;
+			return err;
+		}
+	}
+	feb->ext = true;
 	if (out->backing_action != FUSE_ACTION_REPLACE)
 		return 0;
-	if (!entry->nodeid || entry->nodeid == FUSE_ROOT_ID)
-		return -EINVAL;
 
 	if (out->backing_fd > INT_MAX)
 		return -EBADF;
@@ -2224,37 +2457,112 @@ out:
 	return err;
 }
 
+/* The same-name entry of @dir's backing directory, if @dir is backed */
+static int fuse_bpf_lookup_keep(struct inode *dir, const struct qstr *name,
+				struct path *path)
+{
+	struct fuse_inode *dfi;
+	const struct cred *old_cred;
+	struct dentry *bentry;
+
+	if (!dir || !fuse_bpf_backed(dir))
+		return 0;
+	dfi = get_fuse_inode(dir);
+	old_cred = override_creds(dfi->backing_cred);
+	bentry = lookup_one_unlocked(mnt_idmap(dfi->backing_path.mnt),
+				     name->name, dfi->backing_path.dentry,
+				     name->len);
+	revert_creds(old_cred);
+	if (IS_ERR(bentry))
+		return PTR_ERR(bentry);
+	if (d_is_negative(bentry)) {
+		dput(bentry);
+		return 0;
+	}
+	path->mnt = mntget(dfi->backing_path.mnt);
+	path->dentry = bentry;
+	return 0;
+}
+
 /**
- * fuse_bpf_lookup_iget() - the inode of a LOOKUP reply that attached a backing
+ * fuse_bpf_lookup_iget() - the inode of a LOOKUP reply with an extension
  * @sb: the superblock
+ * @dir: the FUSE directory, NULL for the lookups of export operations
+ * @name: the name looked up
  * @outarg: the server's entry
- * @feb: the extension of the reply
- * @inode: set to the inode (NULL if out of memory) if a backing was attached
+ * @feb: the extension of the reply, if it had one
+ * @inode: set to the inode if it is backed, to NULL if it is a plain node
  *
- * The inode is the one of the backing inode, so that an object reached
- * both through a backed directory and through the server is one inode. It
- * carries the server's node id, with which the server is told to forget
- * it; should it already carry another one, the new one is forgotten.
+ * The backing comes from the reply (FUSE_ACTION_REPLACE), or is the entry
+ * of the same name in a backed @dir (FUSE_ACTION_KEEP, as when @dir's
+ * program sent the lookup to the server); FUSE_ACTION_REMOVE, or a reply
+ * with no extension, make a plain node the server serves. The program
+ * likewise comes from the reply, or is @dir's.
  *
- * Return: true if the reply attached a backing and @inode is set.
+ * A backed inode is the one of its backing inode, so that an object
+ * reached both through a backed directory and through the server is one
+ * inode. It carries the server's node id, with which the server is told
+ * to forget it; should it already carry another one, the new one is
+ * forgotten.
+ *
+ * Return: 0 on success, a negative errno otherwise.
  */
-bool fuse_bpf_lookup_iget(struct super_block *sb,
-			  struct fuse_entry_out *outarg,
-			  struct fuse_bpf_entry *feb, struct inode **inode)
+int fuse_bpf_lookup_iget(struct super_block *sb, struct inode *dir,
+			 const struct qstr *name, struct fuse_entry_out *outarg,
+			 struct fuse_bpf_entry *feb, struct inode **inode)
 {
 	struct fuse_conn *fc = get_fuse_conn_super(sb);
+	const struct cred *cred = feb->cred;
+	struct fuse_entry_bpf_out *out = &feb->out;
+	struct path path = feb->backing_path;
+	struct bpf_prog *prog = NULL;
 	struct fuse_forget_link *forget;
 	struct fuse_inode *fi;
 	bool adopted = false;
+	int err;
 
-	if (!feb->backing_path.dentry)
-		return false;
-	*inode = fuse_bpf_iget(sb, &feb->backing_path, feb->cred);
+	*inode = NULL;
+	if (!feb->ext)
+		return 0;
+	if (out->backing_action == FUSE_ACTION_KEEP) {
+		err = fuse_bpf_lookup_keep(dir, name, &path);
+		if (err)
+			return err;
+		if (path.dentry)
+			cred = get_fuse_inode(dir)->backing_cred;
+	} else {
+		path_get(&path);
+	}
+	if (!path.dentry) {
+		/* A plain node: no program would ever run */
+		return out->bpf_action == FUSE_ACTION_REPLACE ? -EIO : 0;
+	}
+
+	if (out->bpf_action == FUSE_ACTION_REPLACE) {
+		prog = feb->prog;
+		bpf_prog_inc(prog);
+	} else if (out->bpf_action == FUSE_ACTION_KEEP && dir) {
+		prog = fuse_bpf_get_prog(dir);
+	}
+	*inode = fuse_bpf_iget(sb, &path, cred, prog);
+	path_put(&path);
 	if (IS_ERR(*inode)) {
+		err = PTR_ERR(*inode);
 		*inode = NULL;
-		return true;
+		if (prog)
+			bpf_prog_put(prog);
+		return err;
 	}
 	fi = get_fuse_inode(*inode);
+	/* An inode found in the cache keeps its program unless told */
+	if (out->bpf_action != FUSE_ACTION_KEEP) {
+		if (prog)
+			bpf_prog_inc(prog);
+		fuse_bpf_set_prog(fi, prog);
+	}
+	if (prog)
+		bpf_prog_put(prog);
+
 	spin_lock(&fi->lock);
 	if (!fi->nodeid) {
 		fi->nodeid = outarg->nodeid;
@@ -2272,7 +2580,7 @@ bool fuse_bpf_lookup_iget(struct super_block *sb,
 		if (forget)
 			fuse_queue_forget(fc, forget, outarg->nodeid, 1);
 	}
-	return true;
+	return 0;
 }
 
 /**
@@ -2280,12 +2588,21 @@ bool fuse_bpf_lookup_iget(struct super_block *sb,
  * @inode: the inode of the dentry being revalidated
  * @feb: the extension of the server's reply
  *
- * Return: true if the reply attaches another backing, or removes it.
+ * Return: true if the reply attaches another backing or program, or
+ * removes one.
  */
 bool fuse_bpf_entry_changed(struct inode *inode, struct fuse_bpf_entry *feb)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
 
+	if (!feb->ext)
+		return false;
+	if (feb->out.bpf_action == FUSE_ACTION_REPLACE &&
+	    rcu_access_pointer(fi->bpf) != feb->prog)
+		return true;
+	if (feb->out.bpf_action == FUSE_ACTION_REMOVE &&
+	    rcu_access_pointer(fi->bpf))
+		return true;
 	switch (feb->out.backing_action) {
 	case FUSE_ACTION_REPLACE:
 		return !fuse_bpf_backed(inode) || !feb->backing_path.dentry ||

@@ -40,7 +40,7 @@ static inline void __fuse_dentry_settime(struct dentry *entry, u64 time)
 	entry->d_fsdata = (void *) time;
 }
 
-static inline u64 fuse_dentry_time(const struct dentry *entry)
+u64 fuse_dentry_time(const struct dentry *entry)
 {
 	return (u64)entry->d_fsdata;
 }
@@ -56,7 +56,7 @@ static inline void __fuse_dentry_settime(struct dentry *dentry, u64 time)
 	((union fuse_dentry *) dentry->d_fsdata)->time = time;
 }
 
-static inline u64 fuse_dentry_time(const struct dentry *entry)
+u64 fuse_dentry_time(const struct dentry *entry)
 {
 	return ((union fuse_dentry *) entry->d_fsdata)->time;
 }
@@ -371,8 +371,10 @@ bool fuse_invalid_attr(struct fuse_attr *attr)
 	return !fuse_valid_type(attr->mode) || !fuse_valid_size(attr->size);
 }
 
-int fuse_lookup_name(struct super_block *sb, u64 nodeid, const struct qstr *name,
-		     struct fuse_entry_out *outarg, struct inode **inode)
+/* @dir is NULL when looking up "." or ".." for export */
+static int fuse_do_lookup(struct super_block *sb, struct inode *dir,
+			  u64 nodeid, const struct qstr *name,
+			  struct fuse_entry_out *outarg, struct inode **inode)
 {
 	struct fuse_mount *fm = get_fuse_mount_super(sb);
 	struct fuse_bpf_entry feb = {};
@@ -413,7 +415,12 @@ int fuse_lookup_name(struct super_block *sb, u64 nodeid, const struct qstr *name
 		outarg->generation = 0;
 	}
 
-	if (!fuse_bpf_lookup_iget(sb, outarg, &feb, inode))
+	err = fuse_bpf_lookup_iget(sb, dir, name, outarg, &feb, inode);
+	if (err) {
+		fuse_queue_forget(fm->fc, forget, outarg->nodeid, 1);
+		goto out;
+	}
+	if (!*inode)
 		*inode = fuse_iget(sb, outarg->nodeid, outarg->generation,
 				   &outarg->attr, ATTR_TIMEOUT(outarg),
 				   attr_version, evict_ctr);
@@ -429,6 +436,12 @@ int fuse_lookup_name(struct super_block *sb, u64 nodeid, const struct qstr *name
  out:
 	fuse_bpf_entry_put(&feb);
 	return err;
+}
+
+int fuse_lookup_name(struct super_block *sb, u64 nodeid, const struct qstr *name,
+		     struct fuse_entry_out *outarg, struct inode **inode)
+{
+	return fuse_do_lookup(sb, NULL, nodeid, name, outarg, inode);
 }
 
 static struct dentry *fuse_lookup(struct inode *dir, struct dentry *entry,
@@ -448,8 +461,8 @@ static struct dentry *fuse_lookup(struct inode *dir, struct dentry *entry,
 		return newent;
 
 	locked = fuse_lock_inode(dir);
-	err = fuse_lookup_name(dir->i_sb, get_node_id(dir), &entry->d_name,
-			       &outarg, &inode);
+	err = fuse_do_lookup(dir->i_sb, dir, get_node_id(dir), &entry->d_name,
+			     &outarg, &inode);
 	fuse_unlock_inode(dir, locked);
 	if (err == -ENOENT) {
 		outarg_valid = false;

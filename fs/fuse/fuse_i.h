@@ -199,6 +199,8 @@ struct fuse_inode {
 	struct path backing_path;
 	/** fuse-bpf: credentials the backing object is used with */
 	const struct cred *backing_cred;
+	/** fuse-bpf: the program filtering the operations of this inode */
+	struct bpf_prog __rcu *bpf;
 #endif
 };
 
@@ -615,6 +617,7 @@ struct fuse_fs_context {
 	/* fuse-bpf: backing directory of the root and the mounter's creds */
 	struct path root_dir;
 	const struct cred *root_cred;
+	struct bpf_prog *root_bpf;
 	bool bpf_enabled:1;
 	bool no_daemon:1;
 #endif
@@ -1547,6 +1550,7 @@ ssize_t fuse_passthrough_mmap(struct file *file, struct vm_area_struct *vma);
 void fuse_init_inode(struct inode *inode, struct fuse_attr *attr,
 		     struct fuse_conn *fc);
 void fuse_dentry_settime(struct dentry *dentry, u64 time);
+u64 fuse_dentry_time(const struct dentry *entry);
 
 /* backing.c */
 #ifdef CONFIG_FUSE_BPF
@@ -1555,11 +1559,15 @@ void fuse_dentry_settime(struct dentry *dentry, u64 time);
  * @out: the extension, as the server sent it
  * @backing_path: with FUSE_ACTION_REPLACE, the new backing object
  * @cred: the server's credentials, to use @backing_path with
+ * @prog: with FUSE_ACTION_REPLACE, the new program
+ * @ext: the reply carried a valid extension
  */
 struct fuse_bpf_entry {
 	struct fuse_entry_bpf_out out;
 	struct path backing_path;
 	const struct cred *cred;
+	struct bpf_prog *prog;
+	bool ext;
 };
 
 int fuse_bpf_sysfs_init(struct kobject *fuse_kobj);
@@ -1655,9 +1663,9 @@ void fuse_bpf_init_reply(struct fuse_mount *fm, u64 flags,
 void fuse_bpf_lookup_init(struct fuse_conn *fc, struct fuse_args *args,
 			  struct fuse_bpf_entry *feb);
 void fuse_bpf_entry_put(struct fuse_bpf_entry *feb);
-bool fuse_bpf_lookup_iget(struct super_block *sb,
-			  struct fuse_entry_out *outarg,
-			  struct fuse_bpf_entry *feb, struct inode **inode);
+int fuse_bpf_lookup_iget(struct super_block *sb, struct inode *dir,
+			 const struct qstr *name, struct fuse_entry_out *outarg,
+			 struct fuse_bpf_entry *feb, struct inode **inode);
 bool fuse_bpf_entry_changed(struct inode *inode, struct fuse_bpf_entry *feb);
 bool fuse_bpf_reply_needs_ioctl(struct fuse_args *args, size_t len);
 int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args);
@@ -1995,12 +2003,14 @@ static inline void fuse_bpf_entry_put(struct fuse_bpf_entry *feb)
 {
 }
 
-static inline bool fuse_bpf_lookup_iget(struct super_block *sb,
-					struct fuse_entry_out *outarg,
-					struct fuse_bpf_entry *feb,
-					struct inode **inode)
+static inline int fuse_bpf_lookup_iget(struct super_block *sb,
+				       struct inode *dir,
+				       const struct qstr *name,
+				       struct fuse_entry_out *outarg,
+				       struct fuse_bpf_entry *feb,
+				       struct inode **inode)
 {
-	return false;
+	return 0;
 }
 
 static inline bool fuse_bpf_entry_changed(struct inode *inode,
