@@ -40,6 +40,7 @@
 #include "../../kselftest_harness.h"
 #include "test_daemon.h"
 #include "bpf_smoke.skel.h"
+#include "fuse_filter.skel.h"
 
 #define FUSE_BPF_FEATURE_FILE	"/sys/fs/fuse/features/fuse_bpf"
 
@@ -1738,6 +1739,8 @@ struct lookup_reply {
 	const char *backing;
 	__u64 backing_fd;
 	__u64 bpf_action;
+	/* bpf_fd is the program of bpf_daemon_state */
+	bool prog;
 	/* Reply length relative to the full one, to send a wrong length */
 	int len_delta;
 	enum td_reply_via via;
@@ -1748,6 +1751,7 @@ static struct bpf_daemon_state {
 	const struct lookup_reply *replies;
 	size_t nr_replies;
 	__u64 init_flags;
+	int prog_fd;
 } bpf_daemon_state;
 
 static int bpf_daemon_init(struct test_daemon *td, struct td_req *req)
@@ -1804,6 +1808,7 @@ static int bpf_daemon_lookup(struct test_daemon *td, struct td_req *req)
 		ext->backing_action = r->backing_action;
 		ext->backing_fd = r->backing ? fd : r->backing_fd;
 		ext->bpf_action = r->bpf_action;
+		ext->bpf_fd = r->prog ? state->prog_fd : 0;
 		req->out_len += sizeof(*ext) + r->len_delta;
 	}
 	req->reply_via = r->via;
@@ -1816,10 +1821,48 @@ static int bpf_daemon_lookup(struct test_daemon *td, struct td_req *req)
 	return 0;
 }
 
+/*
+ * Mount @dir with @opts, served by a daemon that takes FUSE_BPF (and
+ * @init_flags) and answers LOOKUP from bpf_daemon_state.
+ */
+static void start_bpf_daemon(struct __test_metadata *_metadata,
+			     const char *dir, const char *opts,
+			     __u64 init_flags, int *fuse_fd,
+			     struct test_daemon **td)
+{
+	*fuse_fd = test_fuse_mount(dir, opts);
+	ASSERT_LE(0, *fuse_fd) TH_LOG("%s", strerror(-*fuse_fd));
+	*td = test_daemon_create(*fuse_fd);
+	ASSERT_NE(NULL, *td);
+	test_daemon_set_init_flags(*td, FUSE_BPF | init_flags);
+	ASSERT_EQ(0, test_daemon_set_handler(*td, FUSE_INIT, bpf_daemon_init,
+					     &bpf_daemon_state));
+	ASSERT_EQ(0, test_daemon_set_handler(*td, FUSE_LOOKUP,
+					     bpf_daemon_lookup,
+					     &bpf_daemon_state));
+	ASSERT_EQ(0, test_daemon_set_handler(*td, FUSE_FORGET, forget_noop,
+					     NULL));
+	/* Forgets queued together come as one BATCH_FORGET */
+	ASSERT_EQ(0, test_daemon_set_handler(*td, FUSE_BATCH_FORGET,
+					     forget_noop, NULL));
+	ASSERT_EQ(0, test_daemon_start(*td));
+	ASSERT_EQ(0, test_daemon_wait_init(*td, TD_STOP_TIMEOUT_MS));
+}
+
+/* Unmount @dir, stop its daemon: it must have seen nothing unexpected */
+static void stop_bpf_daemon(struct __test_metadata *_metadata,
+			    const char *dir, int fuse_fd,
+			    struct test_daemon *td)
+{
+	EXPECT_EQ(0, test_fuse_umount(dir));
+	EXPECT_EQ(0, test_daemon_stop(td, TD_STOP_TIMEOUT_MS));
+	EXPECT_EQ(0, test_daemon_unexpected(td));
+	test_daemon_destroy(td);
+	EXPECT_EQ(0, close(fuse_fd));
+}
+
 FIXTURE_SETUP(bpf_daemon)
 {
-	char opts[64];
-
 	ASSERT_EQ(0, unshare(CLONE_NEWNS));
 	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
 	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
@@ -1828,31 +1871,13 @@ FIXTURE_SETUP(bpf_daemon)
 
 	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
 	bpf_daemon_state.backing_dir = self->backing;
-	snprintf(opts, sizeof(opts), "fuse_bpf");
-	self->fuse_fd = test_fuse_mount(self->dir, opts);
-	ASSERT_LE(0, self->fuse_fd) TH_LOG("%s", strerror(-self->fuse_fd));
-	self->td = test_daemon_create(self->fuse_fd);
-	ASSERT_NE(NULL, self->td);
-	test_daemon_set_init_flags(self->td, FUSE_BPF | FUSE_PASSTHROUGH);
-	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_INIT,
-					     bpf_daemon_init,
-					     &bpf_daemon_state));
-	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
-					     bpf_daemon_lookup,
-					     &bpf_daemon_state));
-	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_FORGET,
-					     forget_noop, NULL));
-	ASSERT_EQ(0, test_daemon_start(self->td));
-	ASSERT_EQ(0, test_daemon_wait_init(self->td, TD_STOP_TIMEOUT_MS));
+	start_bpf_daemon(_metadata, self->dir, "fuse_bpf", FUSE_PASSTHROUGH,
+			 &self->fuse_fd, &self->td);
 }
 
 FIXTURE_TEARDOWN(bpf_daemon)
 {
-	EXPECT_EQ(0, test_fuse_umount(self->dir));
-	EXPECT_EQ(0, test_daemon_stop(self->td, TD_STOP_TIMEOUT_MS));
-	EXPECT_EQ(0, test_daemon_unexpected(self->td));
-	test_daemon_destroy(self->td);
-	EXPECT_EQ(0, close(self->fuse_fd));
+	stop_bpf_daemon(_metadata, self->dir, self->fuse_fd, self->td);
 	EXPECT_EQ(0, rmdir(self->dir));
 	EXPECT_EQ(0, remove_tree(self->backing));
 }
@@ -2121,6 +2146,8 @@ TEST_F(bpf_daemon, lookup_bad_replies)
 		  .via = TD_REPLY_IOCTL },
 		{ .name = "bpf", .nodeid = 5, .ext = true,
 		  .bpf_action = FUSE_ACTION_REPLACE, .via = TD_REPLY_IOCTL },
+		{ .name = "rootkeep", .nodeid = FUSE_ROOT_ID, .ext = true,
+		  .via = TD_REPLY_IOCTL },
 		{ .name = "short", .nodeid = 5, .ext = true,
 		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
 		  .len_delta = -16, .via = TD_REPLY_IOCTL },
@@ -2129,8 +2156,8 @@ TEST_F(bpf_daemon, lookup_bad_replies)
 		  .len_delta = 8, .via = TD_REPLY_IOCTL },
 	};
 	static const int errnos[] = {
-		EINVAL, EINVAL, EBADF, EBADF, EINVAL, EINVAL, EOPNOTSUPP,
-		EINVAL, EINVAL,
+		EINVAL, EINVAL, EBADF, EBADF, EINVAL, EINVAL, EINVAL,
+		EINVAL, EINVAL, EINVAL,
 	};
 	char b[PATH_MAX], f[PATH_MAX];
 	struct td_log_entry e;
@@ -2180,6 +2207,354 @@ TEST_F(bpf_daemon, lookup_replace_too_deep)
 }
 
 /* A plain node whose file the daemon opens with FOPEN_PASSTHROUGH */
+/*
+ * A backed root filtered by a BPF_PROG_TYPE_FUSE program, with a daemon
+ * that negotiated FUSE_BPF: the program decides which lookups reach it.
+ */
+FIXTURE(bpf_filter) {
+	char backing[128];
+	char dir[64];
+	int backing_fd;
+	int fuse_fd;
+	struct test_daemon *td;
+	struct fuse_filter *skel;
+};
+
+FIXTURE_SETUP(bpf_filter)
+{
+	char opts[128];
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	self->backing_fd = open(self->backing, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, self->backing_fd);
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->skel = fuse_filter__open_and_load();
+	ASSERT_NE(NULL, self->skel);
+
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	bpf_daemon_state.prog_fd = bpf_program__fd(self->skel->progs.fuse_filter);
+	snprintf(opts, sizeof(opts), "root_dir=%d,root_bpf=%d",
+		 self->backing_fd, bpf_daemon_state.prog_fd);
+	start_bpf_daemon(_metadata, self->dir, opts, 0, &self->fuse_fd,
+			 &self->td);
+}
+
+FIXTURE_TEARDOWN(bpf_filter)
+{
+	stop_bpf_daemon(_metadata, self->dir, self->fuse_fd, self->td);
+	fuse_filter__destroy(self->skel);
+	EXPECT_EQ(0, close(self->backing_fd));
+	EXPECT_EQ(0, rmdir(self->dir));
+	EXPECT_EQ(0, remove_tree(self->backing));
+}
+
+static const struct td_expect bpf_only_init[] = {
+	{ .opcode = FUSE_INIT, .nodeid = 0 },
+};
+
+/* The root's program sees the operations, the backing serves them */
+TEST_F(bpf_filter, program_sees_operations)
+{
+	struct fuse_filter__bss *bss = self->skel->bss;
+	char b[PATH_MAX], f[PATH_MAX];
+
+	make_file(_metadata, at(b, self->backing, "file"), 0640, "data");
+	expect_same_stat(_metadata, at(f, self->dir, "file"), b);
+	EXPECT_EQ(0, access(f, R_OK));
+	/* Children inherit the program */
+	EXPECT_LE(1, bss->pre[FUSE_LOOKUP]);
+	EXPECT_EQ(FUSE_ROOT_ID, bss->lookup_nodeid);
+	EXPECT_LE(1, bss->pre[FUSE_GETATTR]);
+	EXPECT_LE(1, bss->pre[FUSE_ACCESS]);
+	EXPECT_EQ(0, bss->post[FUSE_LOOKUP]);
+	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
+				       ARRAY_SIZE(bpf_only_init)));
+}
+
+/* A negative return fails the operation with that errno */
+TEST_F(bpf_filter, prefilter_error)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+
+	make_file(_metadata, at(b, self->backing, "denied"), 0640, "data");
+	self->skel->bss->deny_size = sizeof("denied");
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->dir, "denied"), &st));
+	EXPECT_EQ(EACCES, errno);
+	/* Not cached: the next lookup asks the program again */
+	self->skel->bss->deny_size = 0;
+	expect_same_stat(_metadata, f, b);
+	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
+				       ARRAY_SIZE(bpf_only_init)));
+}
+
+/* The post-filter sees the result and hides an entry that exists */
+TEST_F(bpf_filter, postfilter_hides)
+{
+	struct fuse_filter__bss *bss = self->skel->bss;
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+
+	make_file(_metadata, at(b, self->backing, "hidden"), 0640, "data");
+	bss->hide_size = sizeof("hidden");
+	bss->post_error_in = 1;
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->dir, "hidden"), &st));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(1, bss->post[FUSE_LOOKUP]);
+	/* The backing lookup had succeeded */
+	EXPECT_EQ(0, bss->post_error_in);
+	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
+				       ARRAY_SIZE(bpf_only_init)));
+}
+
+/* A post-filter fails a readlink that had succeeded: nothing leaks */
+TEST_F(bpf_filter, postfilter_readlink)
+{
+	char b[PATH_MAX], f[PATH_MAX], target[200], buf[256];
+
+	/* Long enough not to be inline in the backing inode */
+	memset(target, 'x', sizeof(target) - 1);
+	target[sizeof(target) - 1] = 0;
+	ASSERT_EQ(0, symlink(target, at(b, self->backing, "link")));
+	ASSERT_EQ(sizeof(target) - 1,
+		  readlink(at(f, self->dir, "link"), buf, sizeof(buf)));
+	self->skel->bss->readlink_post = 1;
+	errno = 0;
+	EXPECT_EQ(-1, readlink(f, buf, sizeof(buf)));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(1, self->skel->bss->post[FUSE_READLINK]);
+	EXPECT_EQ(0, self->skel->bss->post_error_in);
+	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
+				       ARRAY_SIZE(bpf_only_init)));
+}
+
+/* Nonsense from a program, and daemon filters not supported yet */
+TEST_F(bpf_filter, bad_verdicts)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+
+	make_file(_metadata, at(b, self->backing, "bogus"), 0640, "data");
+	make_file(_metadata, at(b, self->backing, "prefilt"), 0640, "data");
+	make_file(_metadata, at(b, self->backing, "restart_sys"), 0640, "x");
+	self->skel->bss->bogus_size = sizeof("bogus");
+	self->skel->bss->kernel_errno_size = sizeof("restart_sys");
+	self->skel->bss->user_prefilter_size = sizeof("prefilt");
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->dir, "bogus"), &st));
+	EXPECT_EQ(EIO, errno);
+	/* Not an errno for system calls */
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->dir, "restart_sys"), &st));
+	EXPECT_EQ(EIO, errno);
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->dir, "prefilt"), &st));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
+				       ARRAY_SIZE(bpf_only_init)));
+}
+
+/* GETATTR of a plain node: a file of 42 bytes */
+static int plain_getattr(struct test_daemon *td, struct td_req *req)
+{
+	struct fuse_attr_out *out = req->out;
+
+	out->attr.ino = req->in->nodeid;
+	out->attr.mode = S_IFREG | 0644;
+	out->attr.nlink = 1;
+	out->attr.size = 42;
+	req->out_len = sizeof(*out);
+	return 0;
+}
+
+/*
+ * BPF_FUSE_USER sends the lookup of a child of the backed root to the
+ * daemon, whose reply decides: REMOVE (or no extension) makes a plain
+ * node the daemon serves, KEEP the entry backed by the same name,
+ * REPLACE another backing.
+ */
+TEST_F(bpf_filter, user_lookup_reply_actions)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "plain_n", .nodeid = 5, .via = TD_REPLY_WRITE },
+		{ .name = "removed", .nodeid = 6, .ext = true,
+		  .backing_action = FUSE_ACTION_REMOVE,
+		  .bpf_action = FUSE_ACTION_REMOVE, .via = TD_REPLY_IOCTL },
+		{ .name = "kept_me", .nodeid = 7, .ext = true,
+		  .backing_action = FUSE_ACTION_KEEP, .via = TD_REPLY_IOCTL },
+		{ .name = "replace", .nodeid = 8, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .via = TD_REPLY_IOCTL },
+	};
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "plain_n" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "removed" },
+		{ .opcode = FUSE_GETATTR, .nodeid = 6 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "kept_me" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "replace" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "missing" },
+		/* Its attributes had no validity */
+		{ .opcode = FUSE_GETATTR, .nodeid = 6 },
+	};
+	char b[PATH_MAX], f[PATH_MAX], buf[16];
+	struct statx stx;
+	struct stat st;
+
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_GETATTR,
+					     plain_getattr, NULL));
+	make_file(_metadata, at(b, self->backing, "removed"), 0600, "backing");
+	make_file(_metadata, at(b, self->backing, "kept_me"), 0640, "kept");
+	make_file(_metadata, at(b, self->backing, "data"), 0604, "data");
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	self->skel->bss->user_size = sizeof("plain_n");
+
+	ASSERT_EQ(0, stat(at(f, self->dir, "plain_n"), &st));
+	EXPECT_EQ(5, st.st_ino);
+	/* Not the backing file of the same name: the daemon's node */
+	ASSERT_EQ(0, stat(at(f, self->dir, "removed"), &st));
+	EXPECT_EQ(6, st.st_ino);
+	EXPECT_EQ(S_IFREG | 0644, st.st_mode);
+	/* The daemon serves it */
+	ASSERT_EQ(0, statx(AT_FDCWD, f, AT_STATX_FORCE_SYNC, STATX_SIZE,
+			   &stx));
+	EXPECT_EQ(42, stx.stx_size);
+	/* Served from the backing, no request */
+	expect_same_stat(_metadata, at(f, self->dir, "kept_me"),
+			 at(b, self->backing, "kept_me"));
+	ASSERT_EQ(4, read_all(f, buf, sizeof(buf)));
+	EXPECT_STREQ("kept", buf);
+	expect_same_stat(_metadata, at(f, self->dir, "replace"),
+			 at(b, self->backing, "data"));
+	ASSERT_EQ(4, read_all(f, buf, sizeof(buf)));
+	EXPECT_STREQ("data", buf);
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->dir, "missing"), &st));
+	EXPECT_EQ(ENOENT, errno);
+	/* The daemon's nodes time out as it said, not by the backing */
+	ASSERT_EQ(0, stat(at(f, self->dir, "removed"), &st));
+	EXPECT_EQ(6, st.st_ino);
+	ASSERT_EQ(0, stat(at(f, self->dir, "plain_n"), &st));
+	EXPECT_EQ(5, st.st_ino);
+	/* Other sizes stay served from the backing, no request */
+	expect_same_stat(_metadata, at(f, self->dir, "data"),
+			 at(b, self->backing, "data"));
+	/* Also the inode the daemon named, under another name */
+	ASSERT_EQ(0, link(at(b, self->backing, "kept_me"),
+			  at(f, self->backing, "kept_link")));
+	expect_same_stat(_metadata, at(f, self->dir, "kept_link"),
+			 at(b, self->backing, "kept_me"));
+	ASSERT_EQ(0, unlink(at(f, self->backing, "kept_link")));
+	expect_enoent(_metadata, at(f, self->dir, "kept_link"));
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
+/*
+ * A reply attaches a program with the backing: lookups in that directory
+ * now run it, and it sends them to the daemon with the daemon's node id.
+ */
+TEST_F(bpf_filter, reply_attaches_program)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "subdir", .nodeid = 9, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "sub",
+		  .bpf_action = FUSE_ACTION_REPLACE, .prog = true,
+		  .via = TD_REPLY_IOCTL },
+	};
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "subdir" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = 9, .name = "inner1" },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "sub"), 0755));
+	make_file(_metadata, at(b, self->backing, "sub/inner1"), 0600, "in");
+	make_file(_metadata, at(b, self->backing, "sub/other_name"), 0600,
+		  "x");
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	self->skel->bss->user_size = sizeof("subdir");
+
+	expect_same_stat(_metadata, at(f, self->dir, "subdir"),
+			 at(b, self->backing, "sub"));
+	EXPECT_EQ(FUSE_ROOT_ID, self->skel->bss->lookup_nodeid);
+	/* This daemon knows no children of node 9 */
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->dir, "subdir/inner1"), &st));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(9, self->skel->bss->lookup_nodeid);
+	expect_same_stat(_metadata, at(f, self->dir, "subdir/other_name"),
+			 at(b, self->backing, "sub/other_name"));
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
+#define LDX(size, offset)					\
+	{ .code = BPF_LDX | BPF_MEM | (size), .dst_reg = BPF_REG_2,	\
+	  .src_reg = BPF_REG_1, .off = (offset) }
+
+/* BPF_PROG_TYPE_FUSE context: scalar reads only, exact sizes */
+TEST(bpf_fuse_context_access)
+{
+	static const struct {
+		const char *what;
+		struct bpf_insn insn;
+		bool ok;
+	} cases[] = {
+		{ "nodeid", LDX(BPF_DW, 0), true },
+		{ "opcode", LDX(BPF_W, 8), true },
+		{ "error_in", LDX(BPF_W, 12), true },
+		{ "flags", LDX(BPF_W, 24), true },
+		{ "out_args[1].max_size",
+		  LDX(BPF_W, 128 + 20), true },
+		{ "padding", LDX(BPF_W, 28), false },
+		{ "narrow opcode",
+		  LDX(BPF_B, 8), false },
+		{ "in_args[0].value",
+		  LDX(BPF_DW, 32), false },
+		{ "out_args[0].end_offset",
+		  LDX(BPF_DW, 104 + 8), false },
+		{ "past the end",
+		  LDX(BPF_W, 152), false },
+		{ "write opcode",
+		  { .code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1,
+		    .off = 8 }, false },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct bpf_insn insns[] = {
+			cases[i].insn,
+			{ .code = BPF_ALU64 | BPF_MOV | BPF_K,
+			  .dst_reg = BPF_REG_0 },
+			{ .code = BPF_JMP | BPF_EXIT },
+		};
+		int fd = bpf_prog_load(BPF_PROG_TYPE_FUSE, NULL, "GPL", insns,
+				       ARRAY_SIZE(insns), NULL);
+
+		EXPECT_EQ(cases[i].ok, fd >= 0)
+			TH_LOG("%s: %s", cases[i].what, strerror(errno));
+		if (!cases[i].ok)
+			EXPECT_EQ(EACCES, errno) TH_LOG("%s", cases[i].what);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 static struct passthrough_state {
 	int fuse_fd;
 	const char *backing;
@@ -2465,8 +2840,8 @@ TEST_F(bad_opts, root_bpf_not_a_program)
 	EXPECT_EQ(0, close(memfd));
 }
 
-/* A valid program: refused clearly until BPF filters are supported */
-TEST_F(bad_opts, root_bpf_not_supported_yet)
+/* A program of another type is refused */
+TEST_F(bad_opts, root_bpf_wrong_type)
 {
 	struct bpf_smoke *skel = bpf_smoke__open_and_load();
 	int ret;
@@ -2476,8 +2851,26 @@ TEST_F(bad_opts, root_bpf_not_supported_yet)
 			     "root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
 			     self->backing_fd,
 			     bpf_program__fd(skel->progs.smoke));
-	EXPECT_EQ(-EOPNOTSUPP, ret);
+	EXPECT_EQ(-EINVAL, ret);
 	bpf_smoke__destroy(skel);
+}
+
+/* Programs filter backed inodes: a program needs a backed root, once */
+TEST_F(bad_opts, root_bpf_needs_root_dir)
+{
+	struct fuse_filter *skel = fuse_filter__open_and_load();
+	char opts[64];
+	int prog, ret;
+
+	ASSERT_NE(NULL, skel);
+	prog = bpf_program__fd(skel->progs.fuse_filter);
+	snprintf(opts, sizeof(opts), "root_bpf=%d", prog);
+	EXPECT_EQ(-EINVAL, test_fuse_mount(self->dir, opts));
+	ret = mount_fuse_fmt(self->dir,
+			     "root_dir=%d,no_daemon,root_bpf=%d,root_bpf=%d,"
+			     FUSE_BASE_OPTS, self->backing_fd, prog, prog);
+	EXPECT_EQ(-EINVAL, ret);
+	fuse_filter__destroy(skel);
 }
 
 /*
@@ -2662,6 +3055,27 @@ TEST_F(bad_opts, create_owner)
 			 at(b, self->backing, "pub/d/f"));
 	expect_enoent(_metadata, at(b, self->backing, "d"));
 	EXPECT_EQ(0, umount(self->dir));
+}
+
+/* BPF_FUSE_USER with no daemon: the operation fails, nothing hangs */
+TEST_F(bad_opts, no_daemon_user_fallback)
+{
+	struct fuse_filter *skel = fuse_filter__open_and_load();
+	char f[PATH_MAX];
+	struct stat st;
+
+	ASSERT_NE(NULL, skel);
+	skel->bss->user_size = sizeof("file");
+	ASSERT_EQ(0, mount_fuse_fmt(self->dir,
+				    "root_dir=%d,no_daemon,root_bpf=%d,"
+				    FUSE_BASE_OPTS, self->backing_fd,
+				    bpf_program__fd(skel->progs.fuse_filter)));
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->dir, "file"), &st));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(1, skel->bss->pre[FUSE_LOOKUP]);
+	EXPECT_EQ(0, umount(self->dir));
+	fuse_filter__destroy(skel);
 }
 
 TEST_HARNESS_MAIN
