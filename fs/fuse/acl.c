@@ -69,7 +69,10 @@ struct posix_acl *fuse_get_acl(struct mnt_idmap *idmap,
 {
 	struct inode *inode = d_inode(dentry);
 	struct fuse_conn *fc = get_fuse_conn(inode);
+	struct posix_acl *acl;
 
+	if (fuse_bpf_get_acl(dentry, type, &acl))
+		return acl;
 	if (fuse_no_acl(fc, inode))
 		return ERR_PTR(-EOPNOTSUPP);
 
@@ -79,6 +82,10 @@ struct posix_acl *fuse_get_acl(struct mnt_idmap *idmap,
 struct posix_acl *fuse_get_inode_acl(struct inode *inode, int type, bool rcu)
 {
 	struct fuse_conn *fc = get_fuse_conn(inode);
+	struct posix_acl *acl;
+
+	if (fuse_bpf_get_inode_acl(inode, type, rcu, &acl))
+		return acl;
 
 	/*
 	 * FUSE daemons before FUSE_POSIX_ACL was introduced could get and set
@@ -103,6 +110,8 @@ int fuse_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 	if (fuse_is_bad(inode))
 		return -EIO;
 
+	if (fuse_bpf_set_acl(idmap, dentry, acl, type, &ret))
+		return ret;
 	if (fc->no_setxattr || fuse_no_acl(fc, inode))
 		return -EOPNOTSUPP;
 

@@ -19,6 +19,8 @@
 #include <linux/magic.h>
 #include <linux/namei.h>
 #include <linux/poll.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/seq_file.h>
 #include <linux/statfs.h>
 #include <linux/sysfs.h>
@@ -368,6 +370,13 @@ static void fuse_bpf_lockdep_annotate_sb(struct super_block *sb)
 #endif
 }
 
+/* The backing inode's ACLs are used: see fuse_bpf_get_inode_acl() */
+static void fuse_bpf_acl_dont_cache(struct inode *inode)
+{
+	inode->i_acl = ACL_DONT_CACHE;
+	inode->i_default_acl = ACL_DONT_CACHE;
+}
+
 /**
  * fuse_bpf_fill_super() - back the root of a new superblock
  * @sb: the superblock
@@ -395,6 +404,7 @@ void fuse_bpf_fill_super(struct super_block *sb, struct inode *root,
 			RCU_INIT_POINTER(fi->bpf, ctx->root_bpf);
 		}
 		sb->s_stack_depth += ctx->root_dir.mnt->mnt_sb->s_stack_depth;
+		fuse_bpf_acl_dont_cache(root);
 		fuse_bpf_lockdep_annotate(root);
 		fuse_bpf_copyattr(root);
 	}
@@ -774,6 +784,7 @@ static struct inode *fuse_bpf_iget(struct super_block *sb,
 		inode->i_flags |= S_NOATIME | S_NOCMTIME;
 		inode->i_generation = binode->i_generation;
 		fuse_init_inode(inode, &attr, get_fuse_conn_super(sb));
+		fuse_bpf_acl_dont_cache(inode);
 		fuse_bpf_lockdep_annotate(inode);
 		fuse_bpf_copyattr(inode);
 		unlock_new_inode(inode);
@@ -1616,6 +1627,10 @@ static int fuse_bpf_create_backing(struct path *dpath, struct dentry *bentry,
 	struct mnt_idmap *idmap = mnt_idmap(dpath->mnt);
 	struct inode *bdir = d_inode(dpath->dentry);
 
+	/*
+	 * The umask is not applied yet (FUSE superblocks have SB_POSIXACL):
+	 * the vfs_*() calls apply it as the backing directory wants.
+	 */
 	if (ne->old)
 		return vfs_link(ne->old, idmap, bdir, bentry, NULL);
 	switch (ne->mode & S_IFMT) {
@@ -1735,7 +1750,7 @@ static bool fuse_bpf_new_entry(struct mnt_idmap *idmap, struct inode *dir,
  * @idmap: idmap of the FUSE mount
  * @dir: the FUSE directory
  * @entry: the negative FUSE dentry
- * @mode: type and mode, umask applied
+ * @mode: type and mode, before the umask
  * @rdev: device number
  * @err: set to the result if @dir is backed
  *
@@ -1777,7 +1792,7 @@ bool fuse_bpf_symlink(struct mnt_idmap *idmap, struct inode *dir,
  * @dir: the FUSE directory
  * @entry: the negative FUSE dentry
  * @file: the file being opened
- * @mode: mode, umask applied
+ * @mode: mode, before the umask
  * @err: set to the result if @dir is backed
  *
  * Return: true if @dir is backed.
@@ -1850,7 +1865,7 @@ static int fuse_bpf_tmpfile_opened(struct inode *inode, struct file *file)
  * @idmap: idmap of the FUSE mount
  * @dir: the FUSE directory
  * @file: the file being opened, its dentry negative
- * @mode: mode, umask applied
+ * @mode: mode, before the umask
  * @err: set to the result if @dir is backed
  *
  * Return: true if @dir is backed.
@@ -2146,6 +2161,191 @@ bool fuse_bpf_get_link(struct dentry *dentry, struct inode *inode,
 	}
 	*link = err ? ERR_PTR(err) : args.link;
 	return true;
+}
+
+struct fuse_bpf_acl_args {
+	int type;
+	struct posix_acl *acl;
+};
+
+static int fuse_bpf_get_acl_backing(struct path *backing_path, void *args)
+{
+	struct fuse_bpf_acl_args *aa = args;
+	struct posix_acl *acl;
+
+	/* The ACL would need the mount's idmapping applied, see overlayfs */
+	if (is_idmapped_mnt(backing_path->mnt))
+		return -EOPNOTSUPP;
+	acl = vfs_get_acl(mnt_idmap(backing_path->mnt), backing_path->dentry,
+			  posix_acl_xattr_name(aa->type));
+	if (acl == ERR_PTR(-ENODATA))
+		acl = NULL;
+	if (IS_ERR(acl))
+		return PTR_ERR(acl);
+	aa->acl = acl;
+	return 0;
+}
+
+static const struct fuse_bpf_op fuse_bpf_get_acl_op = {
+	.backing = fuse_bpf_get_acl_backing,
+};
+
+/**
+ * fuse_bpf_get_acl() - get a POSIX ACL of a backed inode
+ * @dentry: the FUSE dentry
+ * @type: ACL_TYPE_ACCESS or ACL_TYPE_DEFAULT
+ * @acl: set to the ACL, NULL if it has none, or an ERR_PTR()
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_bpf_get_acl(struct dentry *dentry, int type, struct posix_acl **acl)
+{
+	struct fuse_bpf_acl_args args = { .type = type };
+	int err;
+
+	if (!fuse_bpf_backed(d_inode(dentry)))
+		return false;
+	if (!fuse_bpf_run(&fuse_bpf_get_acl_op, FUSE_GETXATTR, d_inode(dentry),
+			  &args, &err))
+		return false;
+	if (err && args.acl)
+		posix_acl_release(args.acl);
+	*acl = err ? ERR_PTR(err) : args.acl;
+	return true;
+}
+
+/*
+ * A copy of the ACL @acl of @binode with the ids seen through the backing
+ * mount's idmapping @idmap, as overlayfs does: the cached ACL is the
+ * backing filesystem's and must not change. Puts @acl.
+ */
+static struct posix_acl *fuse_bpf_idmap_acl(struct inode *binode,
+					    struct mnt_idmap *idmap,
+					    struct posix_acl *acl)
+{
+	struct user_namespace *fs_userns = i_user_ns(binode);
+	struct posix_acl *clone;
+	unsigned int i;
+
+	clone = posix_acl_clone(acl, GFP_KERNEL);
+	posix_acl_release(acl);
+	if (!clone)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < clone->a_count; i++) {
+		struct posix_acl_entry *e = &clone->a_entries[i];
+
+		if (e->e_tag == ACL_USER)
+			e->e_uid = vfsuid_into_kuid(make_vfsuid(idmap, fs_userns,
+								e->e_uid));
+		else if (e->e_tag == ACL_GROUP)
+			e->e_gid = vfsgid_into_kgid(make_vfsgid(idmap, fs_userns,
+								e->e_gid));
+	}
+	return clone;
+}
+
+/**
+ * fuse_bpf_get_inode_acl() - the POSIX ACL of a backed inode, to check access
+ * @inode: the FUSE inode
+ * @type: ACL_TYPE_ACCESS or ACL_TYPE_DEFAULT
+ * @rcu: the caller walks in RCU mode
+ * @acl: set to the ACL, NULL if it has none, or an ERR_PTR()
+ *
+ * FUSE inodes of backing inodes do not cache ACLs (ACL_DONT_CACHE): the
+ * backing inode's, cached by its filesystem, are authoritative. As for
+ * overlayfs, no program filters this.
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_bpf_get_inode_acl(struct inode *inode, int type, bool rcu,
+			    struct posix_acl **acl)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	const struct cred *old_cred;
+	struct mnt_idmap *bidmap;
+	struct inode *binode;
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+	binode = d_inode(fi->backing_path.dentry);
+	if (!IS_POSIXACL(binode)) {
+		*acl = NULL;
+		return true;
+	}
+	if (rcu) {
+		/* Mapping a cached ACL needs a copy */
+		if (is_idmapped_mnt(fi->backing_path.mnt))
+			*acl = ERR_PTR(-ECHILD);
+		else
+			*acl = get_cached_acl_rcu(binode, type);
+		return true;
+	}
+	old_cred = override_creds(fi->backing_cred);
+	*acl = get_inode_acl(binode, type);
+	revert_creds(old_cred);
+	bidmap = mnt_idmap(fi->backing_path.mnt);
+	if (!IS_ERR_OR_NULL(*acl) && bidmap != &nop_mnt_idmap)
+		*acl = fuse_bpf_idmap_acl(binode, bidmap, *acl);
+	return true;
+}
+
+static int fuse_bpf_set_acl_backing(struct path *backing_path, void *args)
+{
+	struct fuse_bpf_acl_args *aa = args;
+	struct mnt_idmap *idmap = mnt_idmap(backing_path->mnt);
+	const char *name = posix_acl_xattr_name(aa->type);
+
+	if (is_idmapped_mnt(backing_path->mnt))
+		return -EOPNOTSUPP;
+	if (aa->acl)
+		return vfs_set_acl(idmap, backing_path->dentry, name, aa->acl);
+	return vfs_remove_acl(idmap, backing_path->dentry, name);
+}
+
+static const struct fuse_bpf_op fuse_bpf_set_acl_op = {
+	.backing = fuse_bpf_set_acl_backing,
+	/* Setting an access ACL may change the mode */
+	.finalize = fuse_bpf_copyattr_finalize,
+	.write = true,
+};
+
+/**
+ * fuse_bpf_set_acl() - set or remove a POSIX ACL of a backed inode
+ * @idmap: idmap of the FUSE mount
+ * @dentry: the FUSE dentry
+ * @acl: the ACL, NULL to remove it
+ * @type: ACL_TYPE_ACCESS or ACL_TYPE_DEFAULT
+ * @err: set to the result if the inode is backed
+ *
+ * The caller's right to change it was checked on the FUSE inode.
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_bpf_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
+		      struct posix_acl *acl, int type, int *err)
+{
+	struct fuse_bpf_acl_args args = { .type = type, .acl = acl };
+	struct inode *inode = d_inode(dentry);
+
+	if (!fuse_bpf_backed(inode))
+		return false;
+	/*
+	 * The backing filesystem decides on the setgid bit with the backing
+	 * credentials: as overlayfs, clear it first if the caller may not
+	 * keep it.
+	 */
+	if (type == ACL_TYPE_ACCESS && (inode->i_mode & S_ISGID) &&
+	    !in_group_or_capable(idmap, inode,
+				 i_gid_into_vfsgid(idmap, inode))) {
+		struct iattr iattr = { .ia_valid = ATTR_KILL_SGID };
+
+		*err = notify_change(idmap, dentry, &iattr, NULL);
+		if (*err)
+			return true;
+	}
+	return fuse_bpf_run(&fuse_bpf_set_acl_op,
+			    acl ? FUSE_SETXATTR : FUSE_REMOVEXATTR,
+			    d_inode(dentry), &args, err);
 }
 
 /**

@@ -1648,6 +1648,11 @@ bool fuse_bpf_setxattr(struct inode *inode, const char *name,
 		       const void *value, size_t size, int flags, int *err);
 bool fuse_bpf_fileattr_get(struct dentry *dentry, struct fileattr *fa,
 			   int *err);
+bool fuse_bpf_get_acl(struct dentry *dentry, int type, struct posix_acl **acl);
+bool fuse_bpf_get_inode_acl(struct inode *inode, int type, bool rcu,
+			    struct posix_acl **acl);
+bool fuse_bpf_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
+		      struct posix_acl *acl, int type, int *err);
 bool fuse_bpf_fileattr_set(struct dentry *dentry, struct fileattr *fa,
 			   int *err);
 bool fuse_bpf_ioctl(struct file *file, long *ret);
@@ -1960,6 +1965,25 @@ static inline bool fuse_bpf_fileattr_get(struct dentry *dentry,
 
 static inline bool fuse_bpf_fileattr_set(struct dentry *dentry,
 					 struct fileattr *fa, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_get_acl(struct dentry *dentry, int type,
+				    struct posix_acl **acl)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_get_inode_acl(struct inode *inode, int type,
+					  bool rcu, struct posix_acl **acl)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_set_acl(struct mnt_idmap *idmap,
+				    struct dentry *dentry,
+				    struct posix_acl *acl, int type, int *err)
 {
 	return false;
 }
