@@ -19,6 +19,8 @@
 #include <dirent.h>
 #include <linux/aio_abi.h>
 #include <linux/fs.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -3054,6 +3056,193 @@ TEST_F(bad_opts, create_owner)
 	expect_same_stat(_metadata, at(f, self->dir, "pub/d/f"),
 			 at(b, self->backing, "pub/d/f"));
 	expect_enoent(_metadata, at(b, self->backing, "d"));
+	EXPECT_EQ(0, umount(self->dir));
+}
+
+/* Create a file, a directory and a fifo under @dir with umask 027 */
+static void create_masked(struct __test_metadata *_metadata, const char *dir)
+{
+	char f[PATH_MAX];
+	struct stat st;
+	mode_t old = umask(027);
+	int fd;
+
+	fd = open(at(f, dir, "created"), O_CREAT | O_EXCL | O_WRONLY, 0666);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", f, strerror(errno));
+	EXPECT_EQ(0, close(fd));
+	ASSERT_EQ(0, mkdir(at(f, dir, "dir"), 0777));
+	ASSERT_EQ(0, mknod(at(f, dir, "fifo"), S_IFIFO | 0666, 0));
+	umask(old);
+	ASSERT_EQ(0, stat(at(f, dir, "created"), &st));
+	EXPECT_EQ(S_IFREG | 0640, st.st_mode);
+	ASSERT_EQ(0, stat(at(f, dir, "dir"), &st));
+	EXPECT_EQ(S_IFDIR | 0750, st.st_mode);
+	ASSERT_EQ(0, stat(at(f, dir, "fifo"), &st));
+	EXPECT_EQ(S_IFIFO | 0640, st.st_mode);
+}
+
+/*
+ * The umask applies once, whether the backing filesystem applies it
+ * (with POSIX ACLs) or not (ramfs has none).
+ */
+TEST_F(bad_opts, create_umask)
+{
+	char ram[64] = "/tmp/fuse_ramfs.XXXXXX";
+	int ram_fd;
+
+	ASSERT_EQ(0, mount_fuse_fmt(self->dir, "root_dir=%d,no_daemon,"
+				    FUSE_BASE_OPTS, self->backing_fd));
+	create_masked(_metadata, self->dir);
+	EXPECT_EQ(0, umount(self->dir));
+
+	ASSERT_NE(NULL, mkdtemp(ram));
+	ASSERT_EQ(0, mount("ramfs", ram, "ramfs", 0, NULL));
+	ram_fd = open(ram, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, ram_fd);
+	ASSERT_EQ(0, mount_fuse_fmt(self->dir, "root_dir=%d,no_daemon,"
+				    FUSE_BASE_OPTS, ram_fd));
+	create_masked(_metadata, self->dir);
+	EXPECT_EQ(0, umount(self->dir));
+	EXPECT_EQ(0, close(ram_fd));
+	EXPECT_EQ(0, umount(ram));
+	EXPECT_EQ(0, rmdir(ram));
+}
+
+#define ACL_ACCESS	"system.posix_acl_access"
+#define ACL_DEFAULT	"system.posix_acl_default"
+
+/* A POSIX ACL in its xattr form: owner, one named user, mask, other */
+struct test_acl {
+	struct posix_acl_xattr_header h;
+	struct posix_acl_xattr_entry e[5];
+};
+
+static struct test_acl make_acl(int owner, int user, int group, int mask)
+{
+	struct test_acl acl = {
+		.h.a_version = POSIX_ACL_XATTR_VERSION,
+		.e = {
+			{ ACL_USER_OBJ, owner, ACL_UNDEFINED_ID },
+			{ ACL_USER, user, 1000 },
+			{ ACL_GROUP_OBJ, group, ACL_UNDEFINED_ID },
+			{ ACL_MASK, mask, ACL_UNDEFINED_ID },
+			{ ACL_OTHER, 0, ACL_UNDEFINED_ID },
+		},
+	};
+
+	return acl;
+}
+
+/* Can @uid open @path with @flags? 0 or the errno */
+static int open_as(uid_t uid, const char *path, int flags)
+{
+	int status, fd;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+		    setresuid(uid, uid, uid))
+			_exit(255);
+		fd = open(path, flags);
+		_exit(fd < 0 ? errno : 0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* Can @uid set the access ACL of @path to @acl? 0 or the errno */
+static int set_acl_as(uid_t uid, const char *path, const struct test_acl *acl)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+		    setresuid(uid, uid, uid))
+			_exit(255);
+		_exit(setxattr(path, ACL_ACCESS, acl, sizeof(*acl), 0) ?
+		      errno : 0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* POSIX ACLs are the backing inode's: set, read, enforced, inherited */
+TEST_F(bad_opts, posix_acl)
+{
+	struct test_acl acl = make_acl(6, 4, 0, 4);
+	struct test_acl dacl = make_acl(7, 7, 5, 7);
+	char b[PATH_MAX], f[PATH_MAX], d[PATH_MAX];
+	struct test_acl got;
+	struct stat st;
+	int fd;
+
+	ASSERT_EQ(0, chmod(self->backing, 0755));
+	ASSERT_EQ(0, mount_fuse_fmt(self->dir,
+				    "root_dir=%d,no_daemon,allow_other,default_permissions,"
+				    FUSE_BASE_OPTS, self->backing_fd));
+	fd = open(at(f, self->dir, "f"), O_CREAT | O_EXCL | O_WRONLY, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, close(fd));
+	ASSERT_EQ(EACCES, open_as(1000, f, O_RDONLY));
+
+	ASSERT_EQ(0, setxattr(f, ACL_ACCESS, &acl,
+			      sizeof(acl), 0));
+	EXPECT_EQ(sizeof(got), getxattr(f, ACL_ACCESS, &got,
+					sizeof(got)));
+	EXPECT_EQ(0, memcmp(&acl, &got, sizeof(got)));
+	EXPECT_EQ(sizeof(got), getxattr(at(b, self->backing, "f"),
+					ACL_ACCESS, &got,
+					sizeof(got)));
+	EXPECT_EQ(0, memcmp(&acl, &got, sizeof(got)));
+	/* The group bits show the mask */
+	ASSERT_EQ(0, stat(f, &st));
+	EXPECT_EQ(S_IFREG | 0640, st.st_mode);
+	/* The named user may read, not write; nobody else may */
+	EXPECT_EQ(0, open_as(1000, f, O_RDONLY));
+	EXPECT_EQ(EACCES, open_as(1000, f, O_WRONLY));
+	EXPECT_EQ(EACCES, open_as(1001, f, O_RDONLY));
+
+	/* A default ACL is inherited, and the umask does not apply then */
+	ASSERT_EQ(0, mkdir(at(d, self->dir, "d"), 0777));
+	ASSERT_EQ(0, setxattr(d, ACL_DEFAULT, &dacl,
+			      sizeof(dacl), 0));
+	umask(022);
+	fd = open(at(f, self->dir, "d/g"), O_CREAT | O_EXCL | O_WRONLY, 0666);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, close(fd));
+	ASSERT_EQ(0, stat(f, &st));
+	EXPECT_EQ(S_IFREG | 0660, st.st_mode);
+	EXPECT_EQ(sizeof(got), getxattr(f, ACL_ACCESS, &got,
+					sizeof(got)));
+	EXPECT_EQ(0, open_as(1000, f, O_WRONLY));
+
+	/* The owner, not in the file's group, loses the setgid bit */
+	fd = open(at(f, self->dir, "sgid"), O_CREAT | O_EXCL | O_WRONLY, 0600);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, close(fd));
+	ASSERT_EQ(0, chown(f, 1000, 0));
+	ASSERT_EQ(0, chmod(f, 02770));
+	EXPECT_EQ(0, set_acl_as(1000, f, &acl));
+	ASSERT_EQ(0, stat(at(b, self->backing, "sgid"), &st));
+	EXPECT_EQ(S_IFREG | 0640, st.st_mode);
+	ASSERT_EQ(0, stat(f, &st));
+	EXPECT_EQ(S_IFREG | 0640, st.st_mode);
+
+	/* Removed: plain mode bits again */
+	ASSERT_EQ(0, removexattr(at(f, self->dir, "f"),
+				 ACL_ACCESS));
+	errno = 0;
+	EXPECT_EQ(-1, getxattr(f, ACL_ACCESS, &got,
+			       sizeof(got)));
+	EXPECT_EQ(ENODATA, errno);
+	EXPECT_EQ(EACCES, open_as(1000, f, O_RDONLY));
 	EXPECT_EQ(0, umount(self->dir));
 }
 
