@@ -2784,33 +2784,42 @@ int fuse_bpf_lookup_iget(struct super_block *sb, struct inode *dir,
 }
 
 /**
- * fuse_bpf_entry_changed() - does a revalidating LOOKUP change the backing?
+ * fuse_bpf_entry_changed() - does a revalidating LOOKUP change the node?
+ * @dir: the FUSE directory
+ * @name: the name looked up
  * @inode: the inode of the dentry being revalidated
- * @feb: the extension of the server's reply
+ * @feb: the extension of the server's reply, if it had one
  *
- * Return: true if the reply attaches another backing or program, or
- * removes one.
+ * The reply describes the node as fuse_bpf_lookup_iget() would make it:
+ * if that is not what @inode is, the dentry is invalidated and looked up
+ * again.
+ *
+ * Return: true if the reply gives another backing or program.
  */
-bool fuse_bpf_entry_changed(struct inode *inode, struct fuse_bpf_entry *feb)
+bool fuse_bpf_entry_changed(struct inode *dir, const struct qstr *name,
+			    struct inode *inode, struct fuse_bpf_entry *feb)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct path path = {};
+	bool changed;
 
-	if (!feb->ext)
-		return false;
+	/* A plain node */
+	if (!feb->ext || feb->out.backing_action == FUSE_ACTION_REMOVE)
+		return fuse_bpf_backed(inode);
 	if (feb->out.bpf_action == FUSE_ACTION_REPLACE &&
 	    rcu_access_pointer(fi->bpf) != feb->prog)
 		return true;
 	if (feb->out.bpf_action == FUSE_ACTION_REMOVE &&
 	    rcu_access_pointer(fi->bpf))
 		return true;
-	switch (feb->out.backing_action) {
-	case FUSE_ACTION_REPLACE:
-		return !fuse_bpf_backed(inode) || !feb->backing_path.dentry ||
-		       d_inode(fi->backing_path.dentry) !=
-		       d_inode(feb->backing_path.dentry);
-	case FUSE_ACTION_REMOVE:
-		return fuse_bpf_backed(inode);
-	default:
-		return false;
-	}
+	if (feb->out.backing_action == FUSE_ACTION_REPLACE)
+		path = feb->backing_path;
+	else if (fuse_bpf_lookup_keep(dir, name, &path))
+		return true;
+	changed = !fuse_bpf_backed(inode) != !path.dentry ||
+		  (path.dentry && d_inode(fi->backing_path.dentry) !=
+		   d_inode(path.dentry));
+	if (feb->out.backing_action == FUSE_ACTION_KEEP)
+		path_put(&path);
+	return changed;
 }

@@ -237,14 +237,16 @@ static int fuse_dentry_revalidate(struct dentry *entry, unsigned int flags)
 				 &entry->d_name, &outarg);
 		fuse_bpf_lookup_init(fm->fc, &args, &feb);
 		ret = fuse_simple_request(fm, &args);
-		dput(parent);
 		/* The size of a fuse-bpf extension */
 		if (ret > 0)
 			ret = 0;
 		/* Zero nodeid is same as -ENOENT */
 		if (!ret && !outarg.nodeid)
 			ret = -ENOENT;
-		changed = fuse_bpf_entry_changed(inode, &feb);
+		changed = !ret && fuse_bpf_entry_changed(d_inode(parent),
+							 &entry->d_name, inode,
+							 &feb);
+		dput(parent);
 		fuse_bpf_entry_put(&feb);
 		if (!ret) {
 			fi = get_fuse_inode(inode);

@@ -1671,7 +1671,8 @@ void fuse_bpf_entry_put(struct fuse_bpf_entry *feb);
 int fuse_bpf_lookup_iget(struct super_block *sb, struct inode *dir,
 			 const struct qstr *name, struct fuse_entry_out *outarg,
 			 struct fuse_bpf_entry *feb, struct inode **inode);
-bool fuse_bpf_entry_changed(struct inode *inode, struct fuse_bpf_entry *feb);
+bool fuse_bpf_entry_changed(struct inode *dir, const struct qstr *name,
+			    struct inode *inode, struct fuse_bpf_entry *feb);
 bool fuse_bpf_reply_needs_ioctl(struct fuse_args *args, size_t len);
 int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args);
 #else
@@ -2037,7 +2038,9 @@ static inline int fuse_bpf_lookup_iget(struct super_block *sb,
 	return 0;
 }
 
-static inline bool fuse_bpf_entry_changed(struct inode *inode,
+static inline bool fuse_bpf_entry_changed(struct inode *dir,
+					  const struct qstr *name,
+					  struct inode *inode,
 					  struct fuse_bpf_entry *feb)
 {
 	return false;
