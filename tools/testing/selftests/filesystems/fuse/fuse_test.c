@@ -1743,6 +1743,8 @@ struct lookup_reply {
 	__u64 bpf_action;
 	/* bpf_fd is the program of bpf_daemon_state */
 	bool prog;
+	/* The entry is to be revalidated at each use */
+	bool uncached;
 	/* Reply length relative to the full one, to send a wrong length */
 	int len_delta;
 	enum td_reply_via via;
@@ -1790,7 +1792,7 @@ static int bpf_daemon_lookup(struct test_daemon *td, struct td_req *req)
 
 	entry->nodeid = r->nodeid;
 	entry->generation = 1;
-	entry->entry_valid = 10;
+	entry->entry_valid = r->uncached ? 0 : 10;
 	entry->attr_valid = 10;
 	entry->attr.ino = r->nodeid;
 	entry->attr.mode = S_IFREG | 0644;
@@ -2461,6 +2463,61 @@ TEST_F(bpf_filter, user_lookup_reply_actions)
 	expect_enoent(_metadata, at(f, self->dir, "kept_link"));
 	ASSERT_TRUE(test_daemon_expect(self->td, expected,
 				       ARRAY_SIZE(expected)));
+}
+
+/* The number of LOOKUPs of @name the daemon received */
+static int count_lookups(struct test_daemon *td, const char *name)
+{
+	static struct td_log_entry log[TD_LOG_SIZE];
+	size_t i, n = test_daemon_get_log(td, log, TD_LOG_SIZE);
+	int count = 0;
+
+	for (i = 0; i < n && i < TD_LOG_SIZE; i++)
+		count += log[i].opcode == FUSE_LOOKUP &&
+			 !strcmp(log[i].name, name);
+	return count;
+}
+
+/*
+ * The daemon revalidates the entries it made in a backed directory, and
+ * a reply that makes another node replaces the entry.
+ */
+TEST_F(bpf_filter, daemon_revalidates_its_entries)
+{
+	static const struct lookup_reply keep[] = {
+		{ .name = "kept_me", .nodeid = 7, .ext = true,
+		  .backing_action = FUSE_ACTION_KEEP, .uncached = true,
+		  .via = TD_REPLY_IOCTL },
+	};
+	static const struct lookup_reply removed[] = {
+		{ .name = "kept_me", .nodeid = 7, .ext = true,
+		  .backing_action = FUSE_ACTION_REMOVE, .uncached = true,
+		  .via = TD_REPLY_IOCTL },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+
+	make_file(_metadata, at(b, self->backing, "kept_me"), 0640, "kept");
+	self->skel->bss->user_size = sizeof("kept_me");
+	serve_lookups(keep, ARRAY_SIZE(keep));
+	expect_same_stat(_metadata, at(f, self->dir, "kept_me"), b);
+	EXPECT_EQ(1, count_lookups(self->td, "kept_me"));
+	/* Revalidated, unchanged */
+	expect_same_stat(_metadata, f, b);
+	EXPECT_EQ(2, count_lookups(self->td, "kept_me"));
+
+	/* Now a plain node: revalidation fails, the lookup makes it */
+	serve_lookups(removed, ARRAY_SIZE(removed));
+	ASSERT_EQ(0, stat(f, &st));
+	EXPECT_EQ(7, st.st_ino);
+	EXPECT_EQ(S_IFREG | 0644, st.st_mode);
+	EXPECT_EQ(4, count_lookups(self->td, "kept_me"));
+
+	/* And backed again by the same name, as a new lookup would be */
+	serve_lookups(keep, ARRAY_SIZE(keep));
+	expect_same_stat(_metadata, f, b);
+	EXPECT_EQ(6, count_lookups(self->td, "kept_me"));
+	EXPECT_EQ(0, test_daemon_unexpected(self->td));
 }
 
 /*
