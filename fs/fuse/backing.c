@@ -304,9 +304,13 @@ static bool fuse_bpf_backed(struct inode *inode)
 static void fuse_bpf_copyattr(struct inode *inode)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
-	struct inode *binode = d_inode(fi->backing_path.dentry);
+	/* NULL once evicted: an RCU walk may still see the inode */
+	struct dentry *bentry = READ_ONCE(fi->backing_path.dentry);
 	struct mnt_idmap *idmap = mnt_idmap(fi->backing_path.mnt);
+	struct inode *binode = bentry ? d_inode_rcu(bentry) : NULL;
 
+	if (!binode)
+		return;
 	spin_lock(&fi->lock);
 	inode->i_uid = vfsuid_into_kuid(i_uid_into_vfsuid(idmap, binode));
 	inode->i_gid = vfsgid_into_kgid(i_gid_into_vfsgid(idmap, binode));
@@ -467,8 +471,20 @@ void fuse_bpf_evict_inode(struct fuse_inode *fi)
 	 */
 	WRITE_ONCE(fi->backing_path.dentry, NULL);
 	path_put(&path);
-	put_cred(fi->backing_cred);
 	fuse_bpf_set_prog(fi, NULL);
+}
+
+/**
+ * fuse_bpf_free_inode() - free what RCU walks may still use of an inode
+ * @fi: the inode, an RCU grace period after its eviction
+ *
+ * A walk in RCU mode may see an evicted inode and run an operation under
+ * its backing credentials: they are put only now.
+ */
+void fuse_bpf_free_inode(struct fuse_inode *fi)
+{
+	if (fi->backing_cred)
+		put_cred(fi->backing_cred);
 }
 
 /*
@@ -537,8 +553,18 @@ static bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 		.nodeid = fi->nodeid,
 		.opcode = opcode | FUSE_PREFILTER,
 	};
+	/* Only a walk in RCU mode can see an evicted inode: NULL then */
+	struct path bpath = {
+		.mnt = fi->backing_path.mnt,
+		.dentry = READ_ONCE(fi->backing_path.dentry),
+	};
 	const struct cred *old_cred;
 	int action = BPF_FUSE_CONTINUE;
+
+	if (!bpath.dentry) {
+		*err = -ECHILD;
+		return true;
+	}
 
 	if (rcu_access_pointer(fi->bpf)) {
 		if (op->init_args)
@@ -556,15 +582,15 @@ static bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 	}
 
 	if (op->write) {
-		*err = mnt_want_write(fi->backing_path.mnt);
+		*err = mnt_want_write(bpath.mnt);
 		if (*err)
 			return true;
 	}
 	old_cred = override_creds(fi->backing_cred);
-	*err = op->backing(&fi->backing_path, args);
+	*err = op->backing(&bpath, args);
 	revert_creds(old_cred);
 	if (op->write)
-		mnt_drop_write(fi->backing_path.mnt);
+		mnt_drop_write(bpath.mnt);
 
 	/* Not the result of a walk in RCU mode, which is tried again */
 	if (action == BPF_FUSE_POSTFILTER && *err != -ECHILD) {
@@ -681,9 +707,13 @@ struct fuse_bpf_permission_args {
 static int fuse_bpf_permission_backing(struct path *backing_path, void *args)
 {
 	struct fuse_bpf_permission_args *pa = args;
+	struct inode *binode = d_inode_rcu(backing_path->dentry);
 
-	return inode_permission(mnt_idmap(backing_path->mnt),
-				d_inode(backing_path->dentry), pa->mask);
+	/* Put by an eviction racing with an RCU walk */
+	if (!binode)
+		return -ECHILD;
+	return inode_permission(mnt_idmap(backing_path->mnt), binode,
+				pa->mask);
 }
 
 static const struct fuse_bpf_op fuse_bpf_permission_op = {
@@ -2261,13 +2291,19 @@ bool fuse_bpf_get_inode_acl(struct inode *inode, int type, bool rcu,
 			    struct posix_acl **acl)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
+	/* NULL once evicted: an RCU walk may still see the inode */
+	struct dentry *bentry = READ_ONCE(fi->backing_path.dentry);
 	const struct cred *old_cred;
 	struct mnt_idmap *bidmap;
 	struct inode *binode;
 
-	if (!fuse_bpf_backed(inode))
+	if (!bentry)
 		return false;
-	binode = d_inode(fi->backing_path.dentry);
+	binode = d_inode_rcu(bentry);
+	if (!binode) {
+		*acl = ERR_PTR(-ECHILD);
+		return true;
+	}
 	if (!IS_POSIXACL(binode)) {
 		*acl = NULL;
 		return true;

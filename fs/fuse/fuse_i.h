@@ -1587,6 +1587,7 @@ void fuse_bpf_fill_super(struct super_block *sb, struct inode *root,
 bool fuse_bpf_start_no_daemon(struct fuse_conn *fc);
 void fuse_bpf_show_options(struct seq_file *m, struct fuse_conn *fc);
 void fuse_bpf_evict_inode(struct fuse_inode *fi);
+void fuse_bpf_free_inode(struct fuse_inode *fi);
 
 bool fuse_bpf_getattr(struct inode *inode, struct kstat *stat,
 		      u32 request_mask, unsigned int flags, int *err);
@@ -1748,6 +1749,10 @@ static inline void fuse_bpf_show_options(struct seq_file *m,
 }
 
 static inline void fuse_bpf_evict_inode(struct fuse_inode *fi)
+{
+}
+
+static inline void fuse_bpf_free_inode(struct fuse_inode *fi)
 {
 }
 

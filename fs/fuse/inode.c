@@ -131,6 +131,7 @@ static void fuse_free_inode(struct inode *inode)
 #endif
 	if (IS_ENABLED(CONFIG_FUSE_PASSTHROUGH))
 		fuse_backing_put(fuse_inode_backing(fi));
+	fuse_bpf_free_inode(fi);
 
 	kmem_cache_free(fuse_inode_cachep, fi);
 }
