@@ -984,6 +984,22 @@ static int fuse_bpf_revalidate_rcu(struct inode *dir, struct dentry *entry,
 	return 1;
 }
 
+/* Look @name up in the backing directory of @dir, not locked */
+static struct dentry *fuse_bpf_lookup_unlocked(struct inode *dir,
+					       const struct qstr *name)
+{
+	struct fuse_inode *dfi = get_fuse_inode(dir);
+	const struct cred *old_cred;
+	struct dentry *bentry;
+
+	old_cred = override_creds(dfi->backing_cred);
+	bentry = lookup_one_unlocked(mnt_idmap(dfi->backing_path.mnt),
+				     name->name, dfi->backing_path.dentry,
+				     name->len);
+	revert_creds(old_cred);
+	return bentry;
+}
+
 /*
  * An entry the server made, answering a LOOKUP the program sent it: it
  * times out as the server said, and the server revalidates it. Entries
@@ -1011,8 +1027,6 @@ bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 {
 	struct dentry *parent, *bentry;
 	struct inode *dir, *inode;
-	const struct cred *old_cred;
-	struct fuse_inode *dfi;
 
 	if (flags & LOOKUP_RCU) {
 		parent = READ_ONCE(entry->d_parent);
@@ -1032,13 +1046,7 @@ bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 		dput(parent);
 		return false;
 	}
-	dfi = get_fuse_inode(dir);
-	old_cred = override_creds(dfi->backing_cred);
-	bentry = lookup_one_unlocked(mnt_idmap(dfi->backing_path.mnt),
-				     entry->d_name.name,
-				     dfi->backing_path.dentry,
-				     entry->d_name.len);
-	revert_creds(old_cred);
+	bentry = fuse_bpf_lookup_unlocked(dir, &entry->d_name);
 	dput(parent);
 	if (IS_ERR(bentry)) {
 		*ret = 0;
@@ -2693,29 +2701,36 @@ out:
 	return err;
 }
 
-/* The same-name entry of @dir's backing directory, if @dir is backed */
-static int fuse_bpf_lookup_keep(struct inode *dir, const struct qstr *name,
-				struct path *path)
+/*
+ * The backing a LOOKUP reply gives the entry @name of @dir, in @path with
+ * a reference, or none: the one it attaches (FUSE_ACTION_REPLACE), the
+ * entry of the same name in a backed @dir (FUSE_ACTION_KEEP), none
+ * (FUSE_ACTION_REMOVE, or no extension: a plain node).
+ */
+static int fuse_bpf_reply_backing(struct inode *dir, const struct qstr *name,
+				  struct fuse_bpf_entry *feb,
+				  struct path *path)
 {
-	struct fuse_inode *dfi;
-	const struct cred *old_cred;
 	struct dentry *bentry;
 
+	*path = (struct path) {};
+	if (!feb->ext || feb->out.backing_action == FUSE_ACTION_REMOVE)
+		return 0;
+	if (feb->out.backing_action == FUSE_ACTION_REPLACE) {
+		*path = feb->backing_path;
+		path_get(path);
+		return 0;
+	}
 	if (!dir || !fuse_bpf_backed(dir))
 		return 0;
-	dfi = get_fuse_inode(dir);
-	old_cred = override_creds(dfi->backing_cred);
-	bentry = lookup_one_unlocked(mnt_idmap(dfi->backing_path.mnt),
-				     name->name, dfi->backing_path.dentry,
-				     name->len);
-	revert_creds(old_cred);
+	bentry = fuse_bpf_lookup_unlocked(dir, name);
 	if (IS_ERR(bentry))
 		return PTR_ERR(bentry);
 	if (d_is_negative(bentry)) {
 		dput(bentry);
 		return 0;
 	}
-	path->mnt = mntget(dfi->backing_path.mnt);
+	path->mnt = mntget(get_fuse_inode(dir)->backing_path.mnt);
 	path->dentry = bentry;
 	return 0;
 }
@@ -2748,31 +2763,27 @@ int fuse_bpf_lookup_iget(struct super_block *sb, struct inode *dir,
 			 struct fuse_bpf_entry *feb, struct inode **inode)
 {
 	struct fuse_conn *fc = get_fuse_conn_super(sb);
-	const struct cred *cred = feb->cred;
 	struct fuse_entry_bpf_out *out = &feb->out;
-	struct path path = feb->backing_path;
 	struct bpf_prog *prog = NULL;
 	struct fuse_forget_link *forget;
+	const struct cred *cred;
 	struct fuse_inode *fi;
 	bool adopted = false;
+	struct path path;
 	int err;
 
 	*inode = NULL;
-	if (!feb->ext)
-		return 0;
-	if (out->backing_action == FUSE_ACTION_KEEP) {
-		err = fuse_bpf_lookup_keep(dir, name, &path);
-		if (err)
-			return err;
-		if (path.dentry)
-			cred = get_fuse_inode(dir)->backing_cred;
-	} else {
-		path_get(&path);
-	}
+	err = fuse_bpf_reply_backing(dir, name, feb, &path);
+	if (err)
+		return err;
 	if (!path.dentry) {
 		/* A plain node: no program would ever run */
 		return out->bpf_action == FUSE_ACTION_REPLACE ? -EIO : 0;
 	}
+	if (out->backing_action == FUSE_ACTION_REPLACE)
+		cred = feb->cred;
+	else
+		cred = get_fuse_inode(dir)->backing_cred;
 
 	if (out->bpf_action == FUSE_ACTION_REPLACE) {
 		prog = feb->prog;
@@ -2836,26 +2847,20 @@ bool fuse_bpf_entry_changed(struct inode *dir, const struct qstr *name,
 			    struct inode *inode, struct fuse_bpf_entry *feb)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
-	struct path path = {};
+	struct path path;
 	bool changed;
 
-	/* A plain node */
-	if (!feb->ext || feb->out.backing_action == FUSE_ACTION_REMOVE)
-		return fuse_bpf_backed(inode);
 	if (feb->out.bpf_action == FUSE_ACTION_REPLACE &&
 	    rcu_access_pointer(fi->bpf) != feb->prog)
 		return true;
 	if (feb->out.bpf_action == FUSE_ACTION_REMOVE &&
 	    rcu_access_pointer(fi->bpf))
 		return true;
-	if (feb->out.backing_action == FUSE_ACTION_REPLACE)
-		path = feb->backing_path;
-	else if (fuse_bpf_lookup_keep(dir, name, &path))
+	if (fuse_bpf_reply_backing(dir, name, feb, &path))
 		return true;
 	changed = !fuse_bpf_backed(inode) != !path.dentry ||
 		  (path.dentry && d_inode(fi->backing_path.dentry) !=
 		   d_inode(path.dentry));
-	if (feb->out.backing_action == FUSE_ACTION_KEEP)
-		path_put(&path);
+	path_put(&path);
 	return changed;
 }
