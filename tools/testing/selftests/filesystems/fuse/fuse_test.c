@@ -3190,28 +3190,12 @@ static struct test_acl make_acl(int owner, int user, int group, int mask)
 	return acl;
 }
 
-/* Can @uid open @path with @flags? 0 or the errno */
-static int open_as(uid_t uid, const char *path, int flags)
-{
-	int status, fd;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
-		    setresuid(uid, uid, uid))
-			_exit(255);
-		fd = open(path, flags);
-		_exit(fd < 0 ? errno : 0);
-	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
-/* Can @uid set the access ACL of @path to @acl? 0 or the errno */
-static int set_acl_as(uid_t uid, const char *path, const struct test_acl *acl)
+/*
+ * Run @fn(@path, @arg) as @uid (group @uid, no other groups), in a child.
+ * Returns 0 if it succeeded, the errno it failed with, or -1.
+ */
+static int run_as(uid_t uid, int (*fn)(const char *path, const void *arg),
+		  const char *path, const void *arg)
 {
 	int status;
 	pid_t pid = fork();
@@ -3222,12 +3206,33 @@ static int set_acl_as(uid_t uid, const char *path, const struct test_acl *acl)
 		if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
 		    setresuid(uid, uid, uid))
 			_exit(255);
-		_exit(setxattr(path, ACL_ACCESS, acl, sizeof(*acl), 0) ?
-		      errno : 0);
+		_exit(fn(path, arg) < 0 ? errno : 0);
 	}
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+static int do_open(const char *path, const void *flags)
+{
+	return open(path, *(const int *)flags);
+}
+
+/* Can @uid open @path with @flags? 0 or the errno */
+static int open_as(uid_t uid, const char *path, int flags)
+{
+	return run_as(uid, do_open, path, &flags);
+}
+
+static int do_set_acl(const char *path, const void *acl)
+{
+	return setxattr(path, ACL_ACCESS, acl, sizeof(struct test_acl), 0);
+}
+
+/* Can @uid set the access ACL of @path to @acl? 0 or the errno */
+static int set_acl_as(uid_t uid, const char *path, const struct test_acl *acl)
+{
+	return run_as(uid, do_set_acl, path, acl);
 }
 
 /* POSIX ACLs are the backing inode's: set, read, enforced, inherited */
