@@ -289,19 +289,19 @@ const struct fuse_iqueue_ops *fuse_bpf_fiq_ops(struct fuse_fs_context *ctx)
 	return ctx->no_daemon ? &fuse_bpf_no_daemon_fiq_ops : NULL;
 }
 
-static bool fuse_bpf_backed(struct inode *inode)
-{
-	return get_fuse_inode(inode)->backing_path.dentry;
-}
-
 /* Inode flags of the backing inode that the VFS enforces */
 #define FUSE_BPF_COPY_FLAGS (S_SYNC | S_APPEND | S_IMMUTABLE)
 
-/*
- * The backing inode's attributes are authoritative: copy them to the FUSE
- * inode after every operation that may have changed them.
+/**
+ * fuse_bpf_copyattr() - refresh a backed inode from its backing inode
+ * @inode: the FUSE inode
+ *
+ * The backing inode's attributes are authoritative: they are copied to the
+ * FUSE inode after every operation that may have changed them, and before
+ * every owner, mode or privilege decision, since the backing inode may have
+ * changed behind the FUSE inode's back. Safe in RCU walk mode.
  */
-static void fuse_bpf_copyattr(struct inode *inode)
+void fuse_bpf_copyattr(struct inode *inode)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
 	/* NULL once evicted: an RCU walk may still see the inode */
@@ -661,7 +661,7 @@ bool fuse_bpf_getattr(struct inode *inode, struct kstat *stat,
 		.flags = flags,
 	};
 
-	if (!fuse_bpf_backed(inode))
+	if (!fuse_inode_backed(inode))
 		return false;
 	return fuse_bpf_run(&fuse_bpf_getattr_op, FUSE_GETATTR,
 			    inode, &args, err);
@@ -694,7 +694,7 @@ static const struct fuse_bpf_op fuse_bpf_statfs_op = {
  */
 bool fuse_bpf_statfs(struct dentry *dentry, struct kstatfs *buf, int *err)
 {
-	if (!fuse_bpf_backed(d_inode(dentry)))
+	if (!fuse_inode_backed(d_inode(dentry)))
 		return false;
 	return fuse_bpf_run(&fuse_bpf_statfs_op, FUSE_STATFS,
 			    d_inode(dentry), buf, err);
@@ -727,9 +727,12 @@ static const struct fuse_bpf_op fuse_bpf_permission_op = {
  * @mask: MAY_* to check; may include MAY_NOT_BLOCK
  * @err: set to the result if the inode is backed
  *
- * As overlayfs: the caller is checked against the FUSE inode's (backing)
- * attributes when the mount asks for default_permissions, and the backing
- * credentials against the backing inode always.
+ * As overlayfs checks its two layers: the caller against the FUSE inode's
+ * fresh (backing) attributes and ACLs, then the backing credentials
+ * against the backing inode. No server sees a backed operation, so the
+ * caller is checked whether or not the mount has default_permissions. The
+ * program runs only once the caller passed: it can narrow access, never
+ * widen it.
  *
  * Return: true if the inode is backed and @err holds the answer.
  */
@@ -738,14 +741,12 @@ bool fuse_bpf_permission(struct mnt_idmap *idmap, struct inode *inode,
 {
 	struct fuse_bpf_permission_args args = { .mask = mask };
 
-	if (!fuse_bpf_backed(inode))
+	if (!fuse_inode_backed(inode))
 		return false;
 	fuse_bpf_copyattr(inode);
-	if (get_fuse_conn(inode)->default_permissions) {
-		*err = generic_permission(idmap, inode, mask);
-		if (*err)
-			return true;
-	}
+	*err = generic_permission(idmap, inode, mask);
+	if (*err)
+		return true;
 	return fuse_bpf_run(&fuse_bpf_permission_op, FUSE_ACCESS,
 			    inode, &args, err);
 }
@@ -907,7 +908,7 @@ bool fuse_bpf_lookup(struct inode *dir, struct dentry *entry,
 	struct path path;
 	int err;
 
-	if (!fuse_bpf_backed(dir))
+	if (!fuse_inode_backed(dir))
 		return false;
 	if (!fuse_bpf_run(&fuse_bpf_lookup_op, FUSE_LOOKUP, dir, &la, &err))
 		return false;
@@ -981,6 +982,8 @@ static int fuse_bpf_revalidate_rcu(struct inode *dir, struct dentry *entry,
 		if (ret <= 0)
 			return -ECHILD;
 	}
+	/* Fresh attributes for the checks the walk's caller makes */
+	fuse_bpf_copyattr(inode);
 	return 1;
 }
 
@@ -1031,7 +1034,7 @@ bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 	if (flags & LOOKUP_RCU) {
 		parent = READ_ONCE(entry->d_parent);
 		dir = d_inode_rcu(parent);
-		if (!dir || !fuse_bpf_backed(dir))
+		if (!dir || !fuse_inode_backed(dir))
 			return false;
 		if (fuse_bpf_servers_entry(entry))
 			return false;
@@ -1042,7 +1045,7 @@ bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 	parent = dget_parent(entry);
 	dir = d_inode(parent);
 	inode = d_inode(entry);
-	if (!fuse_bpf_backed(dir) || fuse_bpf_servers_entry(entry)) {
+	if (!fuse_inode_backed(dir) || fuse_bpf_servers_entry(entry)) {
 		dput(parent);
 		return false;
 	}
@@ -1091,8 +1094,13 @@ static int fuse_bpf_setattr_backing(struct path *backing_path, void *args)
 	struct iattr attr = *sa->attr;
 	int err;
 
-	/* As overlayfs: the backing filesystem sees no FUSE file */
-	attr.ia_valid &= ~(ATTR_FILE | ATTR_FORCE);
+	/*
+	 * As overlayfs: the backing filesystem sees no FUSE file, and no
+	 * O_TRUNC (the backing file was opened without it). ATTR_FORCE stays:
+	 * the kill of privileges that a write or chown by anyone implies must
+	 * succeed under backing credentials that do not own the inode.
+	 */
+	attr.ia_valid &= ~(ATTR_FILE | ATTR_OPEN);
 	/* notify_change() works the new mode out itself */
 	if (attr.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
 		attr.ia_valid &= ~ATTR_MODE;
@@ -1130,8 +1138,10 @@ static const struct fuse_bpf_op fuse_bpf_setattr_op = {
  * @attr: the change
  * @err: set to the result if the inode is backed
  *
- * The caller is checked as FUSE does (only with default_permissions), the
- * backing credentials by the backing filesystem.
+ * The caller is checked on the FUSE inode, refreshed from the backing
+ * inode first (notify_change() may have decided on stale attributes), with
+ * or without default_permissions; the backing credentials are checked by
+ * the backing filesystem.
  *
  * Return: true if the inode is backed.
  */
@@ -1141,13 +1151,19 @@ bool fuse_bpf_setattr(struct mnt_idmap *idmap, struct dentry *entry,
 	struct inode *inode = d_inode(entry);
 	struct fuse_bpf_setattr_args args = { .attr = attr };
 
-	if (!fuse_bpf_backed(inode))
+	if (!fuse_inode_backed(inode))
 		return false;
-	if (!get_fuse_conn(inode)->default_permissions)
-		attr->ia_valid |= ATTR_FORCE;
+	fuse_bpf_copyattr(inode);
 	*err = setattr_prepare(idmap, entry, attr);
 	if (*err)
 		return true;
+	/* may_setattr()'s check of a touch (UTIME_NOW), with the fresh owner */
+	if ((attr->ia_valid & ATTR_TOUCH) &&
+	    !inode_owner_or_capable(idmap, inode)) {
+		*err = inode_permission(idmap, inode, MAY_WRITE);
+		if (*err)
+			return true;
+	}
 	return fuse_bpf_run(&fuse_bpf_setattr_op, FUSE_SETATTR, inode, &args,
 			    err);
 }
@@ -1181,7 +1197,7 @@ bool fuse_bpf_open(struct inode *inode, struct file *file, int *err)
 	struct fuse_file *ff;
 	struct file *bfile;
 
-	if (!fuse_bpf_backed(inode))
+	if (!fuse_inode_backed(inode))
 		return false;
 
 	binode = d_inode(fi->backing_path.dentry);
@@ -1344,6 +1360,8 @@ bool fuse_bpf_write_iter(struct kiocb *iocb, struct iov_iter *from,
 		return true;
 	fuse_bpf_file_ctx(&ctx, file, bfile);
 	inode_lock(inode);
+	/* As overlayfs: a fresh mode for file_remove_privs() */
+	fuse_bpf_copyattr(inode);
 	*ret = backing_file_write_iter(bfile, from, iocb, iocb->ki_flags,
 				       &ctx);
 	inode_unlock(inode);
@@ -1376,6 +1394,7 @@ bool fuse_bpf_splice_write(struct pipe_inode_info *pipe, struct file *out,
 		return false;
 	fuse_bpf_file_ctx(&ctx, out, bfile);
 	inode_lock(inode);
+	fuse_bpf_copyattr(inode);
 	*ret = backing_file_splice_write(pipe, bfile, ppos, len, flags, &ctx);
 	inode_unlock(inode);
 	return true;
@@ -1494,6 +1513,7 @@ struct fuse_bpf_xattr_args {
 	void *value;		/* NULL: size query (get), removal (set) */
 	size_t size;
 	int flags;
+	bool hide_trusted;	/* list: the caller may not see trusted.* */
 	ssize_t ret;		/* get and list: the length */
 };
 
@@ -1520,10 +1540,59 @@ static const struct fuse_bpf_op fuse_bpf_getxattr_op = {
 	.backing = fuse_bpf_getxattr_backing,
 };
 
+/* Drop the trusted.* names from a list of @len bytes; its new length */
+static size_t fuse_bpf_hide_trusted(char *list, size_t len)
+{
+	size_t slen, out = 0;
+	char *s;
+
+	for (s = list; s < list + len; s += slen) {
+		slen = strnlen(s, list + len - s) + 1;
+		if (!strncmp(s, XATTR_TRUSTED_PREFIX, XATTR_TRUSTED_PREFIX_LEN))
+			continue;
+		memmove(list + out, s, slen);
+		out += slen;
+	}
+	return out;
+}
+
+/*
+ * The backing credentials may list trusted.* names that the caller may
+ * not see (as overlayfs's ovl_can_list()): list them all into a buffer of
+ * ours, then give the caller, or size for it, what remains.
+ */
+static ssize_t fuse_bpf_list_visible(struct dentry *bentry,
+				     struct fuse_bpf_xattr_args *xa)
+{
+	ssize_t len;
+	char *buf;
+
+	len = vfs_listxattr(bentry, NULL, 0);
+	if (len <= 0)
+		return len;
+	buf = kvmalloc(len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	len = vfs_listxattr(bentry, buf, len);
+	if (len > 0)
+		len = fuse_bpf_hide_trusted(buf, len);
+	if (len > 0 && xa->size) {
+		if (len > xa->size)
+			len = -ERANGE;
+		else
+			memcpy(xa->value, buf, len);
+	}
+	kvfree(buf);
+	return len;
+}
+
 static int fuse_bpf_listxattr_backing(struct path *backing_path, void *args)
 {
 	struct fuse_bpf_xattr_args *xa = args;
 
+	if (xa->hide_trusted)
+		return fuse_bpf_xattr_result(xa,
+			fuse_bpf_list_visible(backing_path->dentry, xa));
 	return fuse_bpf_xattr_result(xa,
 			vfs_listxattr(backing_path->dentry, xa->value,
 				      xa->size));
@@ -1570,7 +1639,7 @@ bool fuse_bpf_getxattr(struct inode *inode, const char *name, void *value,
 	};
 	int err;
 
-	if (!fuse_bpf_backed(inode))
+	if (!fuse_inode_backed(inode))
 		return false;
 	if (!fuse_bpf_run(&fuse_bpf_getxattr_op, FUSE_GETXATTR, inode, &args,
 			  &err))
@@ -1594,8 +1663,10 @@ bool fuse_bpf_listxattr(struct dentry *entry, char *list, size_t size,
 	struct fuse_bpf_xattr_args args = { .value = list, .size = size };
 	int err;
 
-	if (!fuse_bpf_backed(d_inode(entry)))
+	if (!fuse_inode_backed(d_inode(entry)))
 		return false;
+	/* Decided with the caller's credentials, before they are overridden */
+	args.hide_trusted = !ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
 	if (!fuse_bpf_run(&fuse_bpf_listxattr_op, FUSE_LISTXATTR,
 			  d_inode(entry), &args, &err))
 		return false;
@@ -1799,7 +1870,7 @@ bool fuse_bpf_mknod(struct mnt_idmap *idmap, struct inode *dir,
 {
 	struct fuse_bpf_new_entry ne = { .mode = mode, .rdev = rdev };
 
-	if (!fuse_bpf_backed(dir))
+	if (!fuse_inode_backed(dir))
 		return false;
 	return fuse_bpf_new_entry(idmap, dir, entry, &ne, FUSE_MKNOD, err);
 }
@@ -1809,7 +1880,7 @@ bool fuse_bpf_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 {
 	struct fuse_bpf_new_entry ne = { .mode = S_IFDIR | mode };
 
-	if (!fuse_bpf_backed(dir))
+	if (!fuse_inode_backed(dir))
 		return false;
 	return fuse_bpf_new_entry(idmap, dir, entry, &ne, FUSE_MKDIR, err);
 }
@@ -1819,7 +1890,7 @@ bool fuse_bpf_symlink(struct mnt_idmap *idmap, struct inode *dir,
 {
 	struct fuse_bpf_new_entry ne = { .mode = S_IFLNK, .link = link };
 
-	if (!fuse_bpf_backed(dir))
+	if (!fuse_inode_backed(dir))
 		return false;
 	return fuse_bpf_new_entry(idmap, dir, entry, &ne, FUSE_SYMLINK, err);
 }
@@ -1841,7 +1912,7 @@ bool fuse_bpf_create_open(struct mnt_idmap *idmap, struct inode *dir,
 {
 	struct fuse_bpf_new_entry ne = { .mode = S_IFREG | mode };
 
-	if (!fuse_bpf_backed(dir) ||
+	if (!fuse_inode_backed(dir) ||
 	    !fuse_bpf_new_entry(idmap, dir, entry, &ne, FUSE_CREATE, err))
 		return false;
 	/* fuse_open() opens the backing file */
@@ -1918,7 +1989,7 @@ bool fuse_bpf_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 	};
 	struct fuse_file *ff;
 
-	if (!fuse_bpf_backed(dir))
+	if (!fuse_inode_backed(dir))
 		return false;
 	ff = fuse_file_alloc(get_fuse_mount(dir), false);
 	*err = -ENOMEM;
@@ -1969,9 +2040,9 @@ bool fuse_bpf_link(struct dentry *entry, struct inode *dir,
 		.old = fi->backing_path.dentry,
 	};
 
-	if (!fuse_bpf_backed(dir) && !fuse_bpf_backed(d_inode(entry)))
+	if (!fuse_inode_backed(dir) && !fuse_inode_backed(d_inode(entry)))
 		return false;
-	if (!fuse_bpf_backed(dir) || !fuse_bpf_backed(d_inode(entry)) ||
+	if (!fuse_inode_backed(dir) || !fuse_inode_backed(d_inode(entry)) ||
 	    fi->backing_path.mnt != get_fuse_inode(dir)->backing_path.mnt) {
 		*err = -EXDEV;
 		return true;
@@ -2030,7 +2101,7 @@ static const struct fuse_bpf_op fuse_bpf_remove_op = {
  */
 bool fuse_bpf_remove(struct inode *dir, struct dentry *entry, int *err)
 {
-	if (!fuse_bpf_backed(dir))
+	if (!fuse_inode_backed(dir))
 		return false;
 	return fuse_bpf_run(&fuse_bpf_remove_op,
 			    d_is_dir(entry) ? FUSE_RMDIR : FUSE_UNLINK, dir,
@@ -2141,9 +2212,9 @@ bool fuse_bpf_rename(struct inode *olddir, struct dentry *oldent,
 		.flags = flags,
 	};
 
-	if (!fuse_bpf_backed(olddir) && !fuse_bpf_backed(newdir))
+	if (!fuse_inode_backed(olddir) && !fuse_inode_backed(newdir))
 		return false;
-	if (!fuse_bpf_backed(olddir) || !fuse_bpf_backed(newdir) ||
+	if (!fuse_inode_backed(olddir) || !fuse_inode_backed(newdir) ||
 	    get_fuse_inode(olddir)->backing_path.mnt !=
 	    get_fuse_inode(newdir)->backing_path.mnt) {
 		*err = -EXDEV;
@@ -2185,7 +2256,7 @@ bool fuse_bpf_get_link(struct dentry *dentry, struct inode *inode,
 	struct fuse_bpf_get_link_args args = { .done = done };
 	int err;
 
-	if (!fuse_bpf_backed(inode))
+	if (!fuse_inode_backed(inode))
 		return false;
 	if (!dentry)
 		err = -ECHILD;
@@ -2241,7 +2312,7 @@ bool fuse_bpf_get_acl(struct dentry *dentry, int type, struct posix_acl **acl)
 	struct fuse_bpf_acl_args args = { .type = type };
 	int err;
 
-	if (!fuse_bpf_backed(d_inode(dentry)))
+	if (!fuse_inode_backed(d_inode(dentry)))
 		return false;
 	if (!fuse_bpf_run(&fuse_bpf_get_acl_op, FUSE_GETXATTR, d_inode(dentry),
 			  &args, &err))
@@ -2371,8 +2442,14 @@ bool fuse_bpf_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 	struct fuse_bpf_acl_args args = { .type = type, .acl = acl };
 	struct inode *inode = d_inode(dentry);
 
-	if (!fuse_bpf_backed(inode))
+	if (!fuse_inode_backed(inode))
 		return false;
+	/* set_posix_acl() checked the owner on attributes maybe stale */
+	fuse_bpf_copyattr(inode);
+	if (!inode_owner_or_capable(idmap, inode)) {
+		*err = -EPERM;
+		return true;
+	}
 	/*
 	 * The backing filesystem decides on the setgid bit with the backing
 	 * credentials: as overlayfs, clear it first if the caller may not
@@ -2413,7 +2490,7 @@ bool fuse_bpf_setxattr(struct inode *inode, const char *name,
 		.flags = flags,
 	};
 
-	if (!fuse_bpf_backed(inode))
+	if (!fuse_inode_backed(inode))
 		return false;
 	return fuse_bpf_run(&fuse_bpf_setxattr_op,
 			    value ? FUSE_SETXATTR : FUSE_REMOVEXATTR, inode,
@@ -2454,17 +2531,37 @@ static const struct fuse_bpf_op fuse_bpf_fileattr_set_op = {
 bool fuse_bpf_fileattr_get(struct dentry *dentry, struct fileattr *fa,
 			   int *err)
 {
-	if (!fuse_bpf_backed(d_inode(dentry)))
+	if (!fuse_inode_backed(d_inode(dentry)))
 		return false;
 	return fuse_bpf_run(&fuse_bpf_fileattr_get_op, FUSE_IOCTL,
 			    d_inode(dentry), fa, err);
 }
 
-bool fuse_bpf_fileattr_set(struct dentry *dentry, struct fileattr *fa,
-			   int *err)
+/**
+ * fuse_bpf_fileattr_set() - change the inode flags of a backed inode
+ * @idmap: idmap of the FUSE mount
+ * @dentry: the FUSE dentry
+ * @fa: the new flags
+ * @err: set to the result if the inode is backed
+ *
+ * vfs_fileattr_set() checked the caller's ownership, and its right to
+ * change the immutable and append-only flags against the backing inode's
+ * current flags; the owner it checked may be stale, so check it again.
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_bpf_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
+			   struct fileattr *fa, int *err)
 {
-	if (!fuse_bpf_backed(d_inode(dentry)))
+	struct inode *inode = d_inode(dentry);
+
+	if (!fuse_inode_backed(inode))
 		return false;
+	fuse_bpf_copyattr(inode);
+	if (!inode_owner_or_capable(idmap, inode)) {
+		*err = -EPERM;
+		return true;
+	}
 	return fuse_bpf_run(&fuse_bpf_fileattr_set_op, FUSE_IOCTL,
 			    d_inode(dentry), fa, err);
 }
@@ -2721,7 +2818,7 @@ static int fuse_bpf_reply_backing(struct inode *dir, const struct qstr *name,
 		path_get(path);
 		return 0;
 	}
-	if (!dir || !fuse_bpf_backed(dir))
+	if (!dir || !fuse_inode_backed(dir))
 		return 0;
 	bentry = fuse_bpf_lookup_unlocked(dir, name);
 	if (IS_ERR(bentry))
@@ -2858,7 +2955,7 @@ bool fuse_bpf_entry_changed(struct inode *dir, const struct qstr *name,
 		return true;
 	if (fuse_bpf_reply_backing(dir, name, feb, &path))
 		return true;
-	changed = !fuse_bpf_backed(inode) != !path.dentry ||
+	changed = !fuse_inode_backed(inode) != !path.dentry ||
 		  (path.dentry && d_inode(fi->backing_path.dentry) !=
 		   d_inode(path.dentry));
 	path_put(&path);

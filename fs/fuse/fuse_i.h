@@ -1023,6 +1023,32 @@ static inline struct fuse_inode *get_fuse_inode(struct inode *inode)
 	return container_of(inode, struct fuse_inode, inode);
 }
 
+/**
+ * fuse_inode_backed() - is @inode backed by an inode of another filesystem?
+ * @inode: a FUSE inode
+ *
+ * Its backing inode's attributes are then authoritative, and the kernel
+ * checks every caller on it (see Documentation/filesystems/fuse-bpf.rst).
+ */
+static inline bool fuse_inode_backed(struct inode *inode)
+{
+#ifdef CONFIG_FUSE_BPF
+	return READ_ONCE(get_fuse_inode(inode)->backing_path.dentry);
+#else
+	return false;
+#endif
+}
+
+/* fuse-bpf is enabled on the connection, by a mount option */
+static inline bool fuse_conn_bpf(struct fuse_conn *fc)
+{
+#ifdef CONFIG_FUSE_BPF
+	return fc->bpf_enabled;
+#else
+	return false;
+#endif
+}
+
 static inline u64 get_node_id(struct inode *inode)
 {
 	return get_fuse_inode(inode)->nodeid;
@@ -1553,6 +1579,8 @@ void fuse_dentry_settime(struct dentry *dentry, u64 time);
 u64 fuse_dentry_time(const struct dentry *entry);
 
 /* backing.c */
+void fuse_bpf_copyattr(struct inode *inode);
+
 #ifdef CONFIG_FUSE_BPF
 /**
  * struct fuse_bpf_entry - fuse-bpf extension of a LOOKUP reply, as received
@@ -1654,8 +1682,8 @@ bool fuse_bpf_get_inode_acl(struct inode *inode, int type, bool rcu,
 			    struct posix_acl **acl);
 bool fuse_bpf_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 		      struct posix_acl *acl, int type, int *err);
-bool fuse_bpf_fileattr_set(struct dentry *dentry, struct fileattr *fa,
-			   int *err);
+bool fuse_bpf_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
+			   struct fileattr *fa, int *err);
 bool fuse_bpf_ioctl(struct file *file, long *ret);
 bool fuse_bpf_fallocate(struct file *file, int mode, loff_t offset,
 			loff_t length, int *err);
@@ -1969,7 +1997,8 @@ static inline bool fuse_bpf_fileattr_get(struct dentry *dentry,
 	return false;
 }
 
-static inline bool fuse_bpf_fileattr_set(struct dentry *dentry,
+static inline bool fuse_bpf_fileattr_set(struct mnt_idmap *idmap,
+					 struct dentry *dentry,
 					 struct fileattr *fa, int *err)
 {
 	return false;

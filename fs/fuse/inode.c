@@ -325,6 +325,12 @@ static void fuse_change_attributes_i(struct inode *inode, struct fuse_attr *attr
 	loff_t oldsize;
 	struct timespec64 old_mtime;
 
+	/* A backed inode has its backing inode's attributes, not the server's */
+	if (fuse_inode_backed(inode)) {
+		fuse_bpf_copyattr(inode);
+		return;
+	}
+
 	spin_lock(&fi->lock);
 	/*
 	 * In case of writeback_cache enabled, writes update mtime, ctime and
@@ -1404,7 +1410,8 @@ static void process_init_reply(struct fuse_mount *fm, struct fuse_args *args,
 			fuse_bpf_init_reply(fm, flags, arg);
 			if (flags & FUSE_NO_EXPORT_SUPPORT)
 				fm->sb->s_export_op = &fuse_export_fid_operations;
-			if (flags & FUSE_ALLOW_IDMAP) {
+			/* Backed inodes do not map owners: no idmapped mounts */
+			if ((flags & FUSE_ALLOW_IDMAP) && !fuse_conn_bpf(fc)) {
 				if (fc->default_permissions)
 					fm->sb->s_iflags &= ~SB_I_NOIDMAP;
 				else

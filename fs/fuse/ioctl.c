@@ -554,7 +554,7 @@ int fuse_fileattr_set(struct mnt_idmap *idmap,
 	struct fsxattr xfa;
 	int err;
 
-	if (fuse_bpf_fileattr_set(dentry, fa, &err))
+	if (fuse_bpf_fileattr_set(idmap, dentry, fa, &err))
 		return err;
 
 	ff = fuse_priv_ioctl_prepare(inode);
