@@ -1208,6 +1208,13 @@ bool fuse_bpf_open(struct inode *inode, struct file *file, int *err)
 	if (flags & O_APPEND)
 		acc_mode |= MAY_APPEND;
 
+	ff = fuse_file_alloc(get_fuse_mount(inode), false);
+	if (!ff) {
+		*err = -ENOMEM;
+		return true;
+	}
+
+	/* As overlayfs: the backing file is opened under the backing creds */
 	old_cred = override_creds(fi->backing_cred);
 	*err = 0;
 	/* As on any filesystem, the creator may open what it created */
@@ -1216,25 +1223,19 @@ bool fuse_bpf_open(struct inode *inode, struct file *file, int *err)
 	if (!*err && (flags & O_NOATIME) &&
 	    !inode_owner_or_capable(idmap, binode))
 		flags &= ~O_NOATIME;
+	bfile = NULL;
+	if (!*err)
+		bfile = backing_file_open(file, flags, &fi->backing_path,
+					  fi->backing_cred);
 	revert_creds(old_cred);
-	if (*err)
-		return true;
-
-	ff = fuse_file_alloc(get_fuse_mount(inode), false);
-	if (!ff) {
-		*err = -ENOMEM;
-		return true;
-	}
-	bfile = backing_file_open(file, flags, &fi->backing_path,
-				  fi->backing_cred);
-	if (IS_ERR(bfile)) {
-		fuse_file_free(ff);
+	if (!*err && IS_ERR(bfile))
 		*err = PTR_ERR(bfile);
+	if (*err) {
+		fuse_file_free(ff);
 		return true;
 	}
 	ff->backing_file = bfile;
 	file->private_data = ff;
-	*err = 0;
 	return true;
 }
 
