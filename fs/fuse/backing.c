@@ -1690,8 +1690,8 @@ static struct dentry *fuse_bpf_lookup_locked(struct inode *dir,
 
 /*
  * The backing credentials, which are current, but with the caller's fsuid
- * and fsgid, so that a new object belongs to the caller as on any
- * filesystem, and is labelled for it (as overlayfs does).
+ * and fsgid if they are privileged, so that a new object belongs to the
+ * caller as on any filesystem, and is labelled for it (as overlayfs does).
  *
  * Return: new credentials to override_creds() with, or an ERR_PTR().
  */
@@ -1700,16 +1700,28 @@ static struct cred *fuse_bpf_creator_creds(struct mnt_idmap *idmap,
 					   struct dentry *entry, umode_t mode,
 					   const struct cred *caller)
 {
+	struct user_namespace *bns =
+		get_fuse_inode(dir)->backing_path.dentry->d_sb->s_user_ns;
 	struct cred *cred;
 	int err;
 
 	cred = prepare_creds();
 	if (!cred)
 		return ERR_PTR(-ENOMEM);
-	cred->fsuid = from_vfsuid(idmap, i_user_ns(dir),
-				  VFSUIDT_INIT(caller->fsuid));
-	cred->fsgid = from_vfsgid(idmap, i_user_ns(dir),
-				  VFSGIDT_INIT(caller->fsgid));
+	/*
+	 * Backing credentials that may override permissions and give objects
+	 * away (a privileged mounter or server) create on behalf of the
+	 * caller, as overlayfs does. Those of an unprivileged server create
+	 * as the server, as it would itself: with the caller's fsuid they
+	 * could neither be checked as the server's nor own the result.
+	 */
+	if (ns_capable_noaudit(bns, CAP_DAC_OVERRIDE) &&
+	    ns_capable_noaudit(bns, CAP_CHOWN)) {
+		cred->fsuid = from_vfsuid(idmap, i_user_ns(dir),
+					  VFSUIDT_INIT(caller->fsuid));
+		cred->fsgid = from_vfsgid(idmap, i_user_ns(dir),
+					  VFSGIDT_INIT(caller->fsgid));
+	}
 	err = security_dentry_create_files_as(entry, mode, &entry->d_name,
 					      caller, cred);
 	if (err) {
