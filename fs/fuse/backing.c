@@ -1106,6 +1106,16 @@ static int fuse_bpf_setattr_backing(struct path *backing_path, void *args)
 		attr.ia_valid &= ~ATTR_MODE;
 
 	if (attr.ia_valid & ATTR_SIZE) {
+		/*
+		 * vfs_truncate() checked the caller only. The backing creds
+		 * opened the backing file for write if there is a file.
+		 */
+		if (!(sa->attr->ia_valid & ATTR_FILE)) {
+			err = inode_permission(mnt_idmap(backing_path->mnt),
+					       binode, MAY_WRITE);
+			if (err)
+				return err;
+		}
 		/* No truncation of a running executable */
 		err = get_write_access(binode);
 		if (err)
