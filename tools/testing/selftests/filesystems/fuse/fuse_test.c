@@ -5,17 +5,18 @@
  * The FUSE server side is played by test_daemon.c, which lets each test
  * check the exact sequence of requests the kernel sent.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <dirent.h>
 #include <linux/aio_abi.h>
 #include <linux/fs.h>
@@ -24,11 +25,13 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/uio.h>
@@ -40,6 +43,7 @@
 #include <bpf/libbpf.h>
 
 #include "../../kselftest_harness.h"
+#include "test_util.h"
 #include "test_daemon.h"
 #include "bpf_smoke.skel.h"
 #include "fuse_filter.skel.h"
@@ -505,41 +509,278 @@ TEST_F(fuse_mnt, plain_rdev)
 				       ARRAY_SIZE(expected)));
 }
 
-/* Options every fuse mount needs; fuse-bpf options come in front */
-#define FUSE_BASE_OPTS	"rootmode=40000,user_id=0,group_id=0"
+/* Bound of the waits for something asynchronous, generous for slow VMs */
+#define POLL_TIMEOUT_MS	20000
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 /*
- * A directory of a real filesystem to back mounts with: on the harness's
- * ext4 scratch disk when there is one, else in /tmp.
+ * Evaluate @cond every millisecond until it holds, for POLL_TIMEOUT_MS at
+ * most. Gives its last value.
  */
-static void make_backing_dir(struct __test_metadata *_metadata,
-			     char *dir, size_t size)
-{
-	struct statfs sfs;
-	const char *base = "/tmp";
+#define poll_until(cond) ({						\
+	long long __end = now_ms() + POLL_TIMEOUT_MS;			\
+	bool __ok;							\
+									\
+	while (!(__ok = (cond)) && now_ms() < __end)			\
+		usleep(1000);						\
+	__ok;								\
+})
 
-	if (!statfs("/tmp/scratch", &sfs) && sfs.f_type == 0xEF53)
-		base = "/tmp/scratch";
-	snprintf(dir, size, "%s/fuse_bpf_backing.XXXXXX", base);
-	ASSERT_NE(NULL, mkdtemp(dir));
+/* Where a mount through the mount API stopped, and what it logged */
+struct fsmount_log {
+	/* "fsopen", the key of the failed fsconfig(), "create", ... */
+	char step[256];
+	/* The messages of the filesystem context, each ending in "\n" */
+	char msgs[1024];
+};
+
+/* Append all messages of the filesystem context @fsfd to @log */
+static void read_fsc_log(int fsfd, struct fsmount_log *log)
+{
+	size_t len = strlen(log->msgs);
+	char msg[512];
+	ssize_t n;
+
+	while ((n = read(fsfd, msg, sizeof(msg) - 1)) > 0) {
+		msg[n] = 0;
+		len += snprintf(log->msgs + len, sizeof(log->msgs) - len, "%s",
+				msg);
+		if (len >= sizeof(log->msgs))
+			break;
+	}
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type,
-			struct FTW *ftw)
+/*
+ * Mount a fuse filesystem on @dir through the mount API: fsopen(), one
+ * fsconfig() per comma-separated option of @opts ("key" sets a flag,
+ * "key=value" a string, "key=@N" the file of descriptor N with
+ * FSCONFIG_SET_FD), FSCONFIG_CMD_CREATE, fsmount() and move_mount().
+ * Returns 0 or -errno; @log says which step failed and holds what the
+ * filesystem context logged.
+ */
+static int fsmount_fuse(const char *dir, const char *opts,
+			struct fsmount_log *log)
 {
-	return remove(path);
+	char buf[256], *opt, *next, *value;
+	int fsfd, mfd, ret;
+
+	memset(log, 0, sizeof(*log));
+	snprintf(log->step, sizeof(log->step), "fsopen");
+	fsfd = fsopen("fuse", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return -errno;
+	/* What mount(2) makes of its device name */
+	snprintf(log->step, sizeof(log->step), "source");
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", "fuse_test", 0))
+		goto fail;
+	snprintf(buf, sizeof(buf), "%s", opts);
+	for (opt = buf; opt; opt = next) {
+		next = strchr(opt, ',');
+		if (next)
+			*next++ = 0;
+		if (!*opt)
+			continue;
+		value = strchr(opt, '=');
+		if (value)
+			*value++ = 0;
+		snprintf(log->step, sizeof(log->step), "%s", opt);
+		if (!value)
+			ret = fsconfig(fsfd, FSCONFIG_SET_FLAG, opt, NULL, 0);
+		else if (*value == '@')
+			ret = fsconfig(fsfd, FSCONFIG_SET_FD, opt, NULL,
+				       atoi(value + 1));
+		else
+			ret = fsconfig(fsfd, FSCONFIG_SET_STRING, opt, value, 0);
+		if (ret)
+			goto fail;
+	}
+	snprintf(log->step, sizeof(log->step), "create");
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		goto fail;
+	snprintf(log->step, sizeof(log->step), "fsmount");
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+	if (mfd < 0)
+		goto fail;
+	snprintf(log->step, sizeof(log->step), "move_mount");
+	ret = move_mount(mfd, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH);
+	ret = ret ? -errno : 0;
+	close(mfd);
+	if (!ret)
+		snprintf(log->step, sizeof(log->step), "mounted");
+	read_fsc_log(fsfd, log);
+	close(fsfd);
+	return ret;
+fail:
+	ret = -errno;
+	read_fsc_log(fsfd, log);
+	close(fsfd);
+	return ret;
 }
 
-/* rm -rf @dir */
-static int remove_tree(const char *dir)
+/*
+ * @tmpl with its "fd=DEV" made "fd=N", N a /dev/fuse descriptor opened
+ * for the one mount, in @fuse_fd (-1 if there is no "fd=DEV"): a
+ * connection serves one mount. Returns 0 or -errno.
+ */
+static int with_dev_fuse(char *opts, size_t size, const char *tmpl,
+			 int *fuse_fd)
 {
-	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	const char *dev = strstr(tmpl, "fd=DEV");
+
+	*fuse_fd = -1;
+	if (!dev) {
+		snprintf(opts, size, "%s", tmpl);
+		return 0;
+	}
+	*fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (*fuse_fd < 0)
+		return -errno;
+	snprintf(opts, size, "%.*sfd=%d%s", (int)(dev - tmpl), tmpl, *fuse_fd,
+		 dev + strlen("fd=DEV"));
+	return 0;
 }
 
-/* mount(2) a fuse filesystem with @opts; returns 0 or -errno */
-static int mount_fuse(const char *dir, const char *opts)
+/*
+ * Mounting with @fmt's options fails with @err, through mount(2) and
+ * through the mount API. There it fails at @step (an option, or "create"
+ * for checks across options) and logs exactly the error @msg (NULL:
+ * nothing). mount(2) is skipped for options passed with FSCONFIG_SET_FD
+ * ("key=@N"); "fd=DEV" is a new /dev/fuse descriptor each time.
+ */
+static void __printf(6, 7)
+expect_mount_error(struct __test_metadata *_metadata, const char *dir,
+		   int err, const char *step, const char *msg,
+		   const char *fmt, ...)
 {
-	return mount("fuse_test", dir, "fuse", 0, opts) ? -errno : 0;
+	char tmpl[256], opts[256], expected[256] = "";
+	struct fsmount_log log;
+	int ret, fuse_fd;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmpl, sizeof(tmpl), fmt, ap);
+	va_end(ap);
+	if (msg)
+		snprintf(expected, sizeof(expected), "e fuse: %s\n", msg);
+
+	if (!strstr(tmpl, "=@")) {
+		ASSERT_EQ(0, with_dev_fuse(opts, sizeof(opts), tmpl, &fuse_fd));
+		ret = mount_fuse(dir, opts);
+		EXPECT_EQ(-err, ret)
+			TH_LOG("mount(2) %s: %s", opts, strerror(-ret));
+		if (!ret)
+			EXPECT_EQ(0, umount(dir));
+		if (fuse_fd >= 0)
+			EXPECT_EQ(0, close(fuse_fd));
+	}
+	ASSERT_EQ(0, with_dev_fuse(opts, sizeof(opts), tmpl, &fuse_fd));
+	ret = fsmount_fuse(dir, opts, &log);
+	EXPECT_EQ(-err, ret)
+		TH_LOG("mount API %s: %s at %s, log \"%s\"", opts,
+		       strerror(-ret), log.step, log.msgs);
+	EXPECT_STREQ(step, log.step) TH_LOG("mount API %s", opts);
+	EXPECT_STREQ(expected, log.msgs) TH_LOG("mount API %s", opts);
+	if (!ret)
+		EXPECT_EQ(0, umount(dir));
+	if (fuse_fd >= 0)
+		EXPECT_EQ(0, close(fuse_fd));
+}
+
+/*
+ * Mounting with @fmt's options succeeds, through mount(2) and through the
+ * mount API, logging nothing; each mount is taken down at once. That
+ * needs no daemon behind "fd=DEV": the mount does not wait for FUSE_INIT,
+ * and the umount aborts the connection.
+ */
+static void __printf(3, 4)
+expect_mount_ok(struct __test_metadata *_metadata, const char *dir,
+		const char *fmt, ...)
+{
+	char tmpl[256], opts[256];
+	struct fsmount_log log;
+	int ret, fuse_fd;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmpl, sizeof(tmpl), fmt, ap);
+	va_end(ap);
+
+	if (!strstr(tmpl, "=@")) {
+		ASSERT_EQ(0, with_dev_fuse(opts, sizeof(opts), tmpl, &fuse_fd));
+		ret = mount_fuse(dir, opts);
+		EXPECT_EQ(0, ret)
+			TH_LOG("mount(2) %s: %s", opts, strerror(-ret));
+		/* It is there: umount of a directory that is no mount fails */
+		if (!ret)
+			EXPECT_EQ(0, umount(dir)) TH_LOG("%s", strerror(errno));
+		if (fuse_fd >= 0)
+			EXPECT_EQ(0, close(fuse_fd));
+	}
+	ASSERT_EQ(0, with_dev_fuse(opts, sizeof(opts), tmpl, &fuse_fd));
+	ret = fsmount_fuse(dir, opts, &log);
+	EXPECT_EQ(0, ret)
+		TH_LOG("mount API %s: %s at %s, log \"%s\"", opts,
+		       strerror(-ret), log.step, log.msgs);
+	EXPECT_STREQ("", log.msgs) TH_LOG("mount API %s", opts);
+	if (!ret)
+		EXPECT_EQ(0, umount(dir)) TH_LOG("%s", strerror(errno));
+	if (fuse_fd >= 0)
+		EXPECT_EQ(0, close(fuse_fd));
+}
+
+/*
+ * The super options of the mount on @dir in /proc/self/mountinfo say
+ * fuse_bpf and no_daemon as expected, and never show a descriptor: no
+ * root_dir, root_bpf or fd.
+ */
+static void check_super_options(struct __test_metadata *_metadata,
+				const char *dir, bool bpf, bool no_daemon)
+{
+	char line[1024], mnt[256], super[512], *sep, *opt, *save;
+	int n, found = 0, seen_bpf, seen_no_daemon;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent major:minor root mount-point options ... - */
+		if (sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1 ||
+		    strcmp(mnt, dir))
+			continue;
+		found++;
+		EXPECT_EQ(NULL, strstr(line, "root_dir")) TH_LOG("%s", line);
+		EXPECT_EQ(NULL, strstr(line, "root_bpf")) TH_LOG("%s", line);
+		sep = strstr(line, " - ");
+		ASSERT_NE(NULL, sep) TH_LOG("%s", line);
+		/* fs type, source, super options */
+		n = sscanf(sep + 3, "%*s %*s %511s", super);
+		ASSERT_EQ(1, n) TH_LOG("%s", line);
+		seen_bpf = 0;
+		seen_no_daemon = 0;
+		for (opt = strtok_r(super, ",", &save); opt;
+		     opt = strtok_r(NULL, ",", &save)) {
+			seen_bpf += !strcmp(opt, "fuse_bpf");
+			seen_no_daemon += !strcmp(opt, "no_daemon");
+			EXPECT_NE(0, strncmp(opt, "fd=", 3)) TH_LOG("%s", line);
+		}
+		EXPECT_EQ(bpf, seen_bpf) TH_LOG("%s", line);
+		EXPECT_EQ(no_daemon, seen_no_daemon) TH_LOG("%s", line);
+	}
+	fclose(f);
+	EXPECT_EQ(1, found) TH_LOG("%s in mountinfo", dir);
+}
+
+/* A plain mount shows no fuse-bpf option */
+TEST_F(fuse_mnt, plain_mountinfo_options)
+{
+	check_super_options(_metadata, self->dir, false, false);
 }
 
 /*
@@ -668,31 +909,13 @@ TEST_F(backed, root_access)
 	EXPECT_EQ(0, access(self->dir, F_OK));
 }
 
-/* The mount says it has no daemon */
+/*
+ * The mount shows fuse-bpf, says whether it has no daemon, and shows no
+ * descriptor: a number only meant something to the mounter.
+ */
 TEST_F(backed, mountinfo_options)
 {
-	char line[1024];
-	bool found = false;
-	FILE *f;
-
-	f = fopen("/proc/self/mountinfo", "r");
-	ASSERT_NE(NULL, f);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strstr(line, self->dir))
-			continue;
-		found = true;
-		EXPECT_EQ(!variant->daemon, !!strstr(line, ",no_daemon"))
-			TH_LOG("%s", line);
-	}
-	fclose(f);
-	EXPECT_TRUE(found);
-}
-
-/* @buf = @dir/@rel */
-static const char *at(char *buf, const char *dir, const char *rel)
-{
-	snprintf(buf, PATH_MAX, "%s/%s", dir, rel);
-	return buf;
+	check_super_options(_metadata, self->dir, true, !variant->daemon);
 }
 
 /* A FUSE name and its backing name have the same attributes */
@@ -799,6 +1022,10 @@ TEST_F(backed, lookup_revalidates_against_backing)
  * external dentry name: every lookup finds the file or ENOENT, never
  * another inode. The walks start in the mount: a walk through the VM's
  * 9p root would leave RCU mode before it reached it.
+ *
+ * The test makes a fixed number of walks while a child renames back and
+ * forth until told to stop: it lasts as long as the walks take, however
+ * slow the machine.
  */
 TEST_F(backed, revalidate_races_rename)
 {
@@ -806,10 +1033,24 @@ TEST_F(backed, revalidate_races_rename)
 		"d/x",
 		"d/a-name-too-long-for-the-inline-storage-of-a-dentry",
 	};
+	/*
+	 * Rounds of walks to both names: at least @rounds, and until the
+	 * walks raced with @min_renames renames and found the file; at most
+	 * @max_rounds.
+	 */
+	const int rounds = 2000, max_rounds = 1000000;
+	const unsigned long min_renames = 100;
+	/* Safety net should the child not be told to stop */
+	const unsigned long max_renames = 100000000;
+	struct race {
+		unsigned long renames;
+		int stop;
+	} *race;
+	unsigned long before, during;
 	char b[2][PATH_MAX];
 	struct stat st, bst;
-	int i, dfd, found = 0, status;
-	pid_t pid;
+	int i, n, dfd, found = 0, status;
+	pid_t pid, parent;
 
 	ASSERT_EQ(0, mkdir(at(b[0], self->backing, "d"), 0755));
 	make_file(_metadata, at(b[0], self->backing, names[0]), 0644, "x");
@@ -817,16 +1058,37 @@ TEST_F(backed, revalidate_races_rename)
 	at(b[1], self->backing, names[1]);
 	dfd = open(self->dir, O_PATH | O_DIRECTORY);
 	ASSERT_LE(0, dfd);
+	race = mmap(NULL, sizeof(*race), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, race);
 
+	parent = getpid();
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		for (i = 0; i < 2000; i++)
-			if (rename(b[i % 2], b[(i + 1) % 2]))
+		unsigned long done = 0;
+
+		/* Do not outlive a test that failed an assertion */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(2);
+		/* In pairs: the file always ends under its first name */
+		while (!__atomic_load_n(&race->stop, __ATOMIC_ACQUIRE) &&
+		       done < max_renames) {
+			if (rename(b[0], b[1]) || rename(b[1], b[0]))
 				_exit(1);
+			done += 2;
+			__atomic_store_n(&race->renames, done,
+					 __ATOMIC_RELEASE);
+		}
 		_exit(0);
 	}
-	while (waitpid(pid, &status, WNOHANG) == 0) {
+	ASSERT_TRUE(poll_until(__atomic_load_n(&race->renames,
+					       __ATOMIC_ACQUIRE) > 0))
+		TH_LOG("the renames did not start");
+	before = __atomic_load_n(&race->renames, __ATOMIC_ACQUIRE);
+	for (n = 0, during = 0; n < max_rounds; n++) {
+		if (n >= rounds && during >= min_renames && found)
+			break;
 		for (i = 0; i < 2; i++) {
 			if (fstatat(dfd, names[i], &st, 0)) {
 				ASSERT_EQ(ENOENT, errno);
@@ -835,18 +1097,26 @@ TEST_F(backed, revalidate_races_rename)
 			ASSERT_EQ(bst.st_ino, st.st_ino);
 			found++;
 		}
+		during = __atomic_load_n(&race->renames, __ATOMIC_ACQUIRE) -
+			 before;
 	}
+	__atomic_store_n(&race->stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
 	EXPECT_LT(0, found);
-	/* 2000 renames: back to the first name */
+	/* The walks did race with renames */
+	EXPECT_LE(min_renames, during);
+	/* Back to the first name */
 	ASSERT_EQ(0, fstatat(dfd, names[0], &st, 0));
 	EXPECT_EQ(bst.st_ino, st.st_ino);
 	errno = 0;
 	EXPECT_EQ(-1, fstatat(dfd, names[1], &st, 0));
 	EXPECT_EQ(ENOENT, errno);
 	ASSERT_EQ(0, close(dfd));
+	ASSERT_EQ(0, munmap(race, sizeof(*race)));
 }
+
 /* Two names of one backing inode are one inode, with both links seen */
 TEST_F(backed, lookup_hard_links)
 {
@@ -897,6 +1167,25 @@ static ssize_t read_all(const char *path, char *buf, size_t size)
 	return len;
 }
 
+/*
+ * readlink() of @path gives exactly @target: readlink() does not
+ * NUL-terminate, so compare the length and the bytes.
+ */
+static void expect_readlink(struct __test_metadata *_metadata,
+			    const char *path, const char *target)
+{
+	char buf[PATH_MAX];
+	ssize_t len;
+
+	memset(buf, 'z', sizeof(buf));
+	len = readlink(path, buf, sizeof(buf));
+	ASSERT_EQ(strlen(target), len)
+		TH_LOG("readlink %s: %s", path, strerror(errno));
+	EXPECT_EQ(0, memcmp(buf, target, len)) TH_LOG("%s", path);
+	/* Nothing written past it */
+	EXPECT_EQ('z', buf[len]);
+}
+
 /* read, write and their positions go to the backing file */
 TEST_F(backed, read_write)
 {
@@ -915,6 +1204,7 @@ TEST_F(backed, read_write)
 	EXPECT_EQ(0, memcmp(buf, "9\0\0XY", 5));
 	/* A short read at the end of the file */
 	ASSERT_EQ(1, pread(fd, buf, sizeof(buf), 13));
+	EXPECT_EQ('Y', buf[0]);
 	ASSERT_EQ(0, fsync(fd));
 	ASSERT_EQ(0, fdatasync(fd));
 	ASSERT_EQ(0, close(fd));
@@ -1074,24 +1364,50 @@ TEST_F(backed, seek_data_hole)
 	EXPECT_EQ(0, close(fd));
 }
 
-/* O_DIRECT I/O goes to the backing file directly */
+/*
+ * O_DIRECT I/O goes to the backing file directly: every byte written is
+ * read back, through the mount and from the backing file.
+ */
 TEST_F(backed, direct_io)
 {
+	const size_t size = 3 * 4096;
 	char b[PATH_MAX], f[PATH_MAX];
-	void *buf;
+	unsigned char *wbuf, *rbuf;
+	size_t i;
 	int fd;
 
-	ASSERT_EQ(0, posix_memalign(&buf, 4096, 4096));
-	memset(buf, 'd', 4096);
+	ASSERT_EQ(0, posix_memalign((void **)&wbuf, 4096, size));
+	ASSERT_EQ(0, posix_memalign((void **)&rbuf, 4096, size));
+	/* A prime period: no two blocks alike */
+	for (i = 0; i < size; i++)
+		wbuf[i] = 1 + i % 251;
 	make_file(_metadata, at(b, self->backing, "f"), 0644, "");
 	fd = open(at(f, self->dir, "f"), O_RDWR | O_DIRECT);
 	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
-	EXPECT_EQ(4096, pwrite(fd, buf, 4096, 0));
-	memset(buf, 0, 4096);
-	EXPECT_EQ(4096, pread(fd, buf, 4096, 0));
-	EXPECT_EQ('d', ((char *)buf)[4095]);
+	EXPECT_EQ(O_DIRECT, fcntl(fd, F_GETFL) & O_DIRECT);
+	ASSERT_EQ(size, pwrite(fd, wbuf, size, 0))
+		TH_LOG("pwrite: %s", strerror(errno));
+	memset(rbuf, 0, size);
+	ASSERT_EQ(size, pread(fd, rbuf, size, 0))
+		TH_LOG("pread: %s", strerror(errno));
+	EXPECT_EQ(0, memcmp(wbuf, rbuf, size));
+	/* One block in the middle */
+	memset(rbuf, 0, size);
+	ASSERT_EQ(4096, pread(fd, rbuf, 4096, 4096));
+	EXPECT_EQ(0, memcmp(wbuf + 4096, rbuf, 4096));
+	/* At the end of the file */
+	EXPECT_EQ(0, pread(fd, rbuf, 4096, size));
 	EXPECT_EQ(0, close(fd));
-	free(buf);
+
+	fd = open(b, O_RDONLY);
+	ASSERT_LE(0, fd);
+	memset(rbuf, 0, size);
+	ASSERT_EQ(size, pread(fd, rbuf, size, 0));
+	EXPECT_EQ(0, memcmp(wbuf, rbuf, size));
+	EXPECT_EQ(size, lseek(fd, 0, SEEK_END));
+	EXPECT_EQ(0, close(fd));
+	free(wbuf);
+	free(rbuf);
 	expect_same_stat(_metadata, f, b);
 }
 
@@ -1184,9 +1500,16 @@ TEST_F(backed, aio)
 	EXPECT_EQ(0, syscall(SYS_io_destroy, ctx));
 	EXPECT_EQ(0, close(fd));
 	expect_same_stat(_metadata, f, b);
+	/* The backing file: a hole, then the data */
 	fd = open(b, O_RDONLY);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(8192, lseek(fd, 0, SEEK_END));
+	memset(rbuf, 'x', 4096);
+	ASSERT_EQ(4096, pread(fd, rbuf, 4096, 0));
+	EXPECT_EQ(0, rbuf[0]);
+	EXPECT_EQ(0, memcmp(rbuf, rbuf + 1, 4095));
+	ASSERT_EQ(4096, pread(fd, rbuf, 4096, 4096));
+	EXPECT_EQ(0, memcmp(wbuf, rbuf, 4096));
 	EXPECT_EQ(0, close(fd));
 	free(wbuf);
 	free(rbuf);
@@ -1398,28 +1721,31 @@ TEST_F(backed, mkdir_rmdir)
 TEST_F(backed, symlink)
 {
 	char b[PATH_MAX], f[PATH_MAX], buf[64];
-	ssize_t len;
+	struct stat st;
 
 	make_file(_metadata, at(b, self->backing, "target"), 0644, "data");
 	ASSERT_EQ(0, symlink("target", at(f, self->dir, "link")))
 		TH_LOG("symlink: %s", strerror(errno));
-	len = readlink(at(b, self->backing, "link"), buf, sizeof(buf));
-	ASSERT_EQ(6, len);
-	EXPECT_EQ(0, memcmp(buf, "target", 6));
-	len = readlink(f, buf, sizeof(buf));
-	ASSERT_EQ(6, len);
-	EXPECT_EQ(0, memcmp(buf, "target", 6));
+	expect_readlink(_metadata, at(b, self->backing, "link"), "target");
+	expect_readlink(_metadata, f, "target");
+	ASSERT_EQ(0, lstat(f, &st));
+	EXPECT_TRUE(S_ISLNK(st.st_mode));
+	EXPECT_EQ(6, st.st_size);
 	/* Followed through the mount */
 	ASSERT_EQ(4, read_all(f, buf, sizeof(buf)));
 	EXPECT_STREQ("data", buf);
 	/* Made behind the mount's back */
 	ASSERT_EQ(0, symlink("/nowhere/at/all", at(b, self->backing, "l2")));
-	len = readlink(at(f, self->dir, "l2"), buf, sizeof(buf));
-	ASSERT_EQ(15, len);
-	EXPECT_EQ(0, memcmp(buf, "/nowhere/at/all", 15));
+	expect_readlink(_metadata, at(f, self->dir, "l2"), "/nowhere/at/all");
+	/* A buffer too short gets the start of the target */
+	memset(buf, 'z', sizeof(buf));
+	ASSERT_EQ(4, readlink(f, buf, 4));
+	EXPECT_EQ(0, memcmp(buf, "/now", 4));
+	EXPECT_EQ('z', buf[4]);
 	errno = 0;
 	EXPECT_EQ(-1, symlink("x", at(f, self->dir, "link")));
 	EXPECT_EQ(EEXIST, errno);
+	expect_readlink(_metadata, at(f, self->dir, "link"), "target");
 }
 
 /* Append-only and immutable backing files stay so through the mount */
@@ -1509,6 +1835,7 @@ TEST_F(backed, link_unlink)
 	ASSERT_EQ(0, fstat(fd, &gst));
 	EXPECT_EQ(0, gst.st_nlink);
 	EXPECT_EQ(4, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "data", 4));
 	ASSERT_EQ(0, close(fd));
 	expect_same_stat(_metadata, self->dir, self->backing);
 	errno = 0;
@@ -1581,6 +1908,7 @@ TEST_F(backed, rename)
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, rename(at(f, self->dir, "e"), at(g, self->dir, "d/e")));
 	ASSERT_EQ(1, read_all(at(f, self->dir, "d/e/x"), buf, sizeof(buf)));
+	EXPECT_STREQ("x", buf);
 	expect_same_stat(_metadata, at(f, self->dir, "d/e/x"),
 			 at(b, self->backing, "d/e/x"));
 	expect_enoent(_metadata, at(f, self->dir, "e"));
@@ -1594,9 +1922,12 @@ TEST_F(backed, xattr)
 	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
 	ASSERT_EQ(0, setxattr(at(f, self->dir, "f"), "user.x", "value", 5, 0))
 		TH_LOG("setxattr: %s", strerror(errno));
+	memset(value, 0, sizeof(value));
 	ASSERT_EQ(5, getxattr(b, "user.x", value, sizeof(value)));
 	EXPECT_EQ(0, memcmp(value, "value", 5));
-	EXPECT_EQ(5, getxattr(f, "user.x", value, sizeof(value)));
+	memset(value, 0, sizeof(value));
+	ASSERT_EQ(5, getxattr(f, "user.x", value, sizeof(value)));
+	EXPECT_EQ(0, memcmp(value, "value", 5));
 	EXPECT_EQ(5, getxattr(f, "user.x", NULL, 0));
 	errno = 0;
 	EXPECT_EQ(-1, getxattr(f, "user.x", value, 2));
@@ -1607,8 +1938,21 @@ TEST_F(backed, xattr)
 	errno = 0;
 	EXPECT_EQ(-1, setxattr(f, "user.y", "v", 1, XATTR_REPLACE));
 	EXPECT_EQ(ENODATA, errno);
+	/* The failed calls changed nothing */
+	memset(value, 0, sizeof(value));
+	ASSERT_EQ(5, getxattr(b, "user.x", value, sizeof(value)));
+	EXPECT_EQ(0, memcmp(value, "value", 5));
+	/* A replacement, shorter, with a NUL byte in it */
+	ASSERT_EQ(0, setxattr(f, "user.x", "v\0w", 3, XATTR_REPLACE));
+	memset(value, 'z', sizeof(value));
+	ASSERT_EQ(3, getxattr(b, "user.x", value, sizeof(value)));
+	EXPECT_EQ(0, memcmp(value, "v\0wz", 4));
+	memset(value, 'z', sizeof(value));
+	ASSERT_EQ(3, getxattr(f, "user.x", value, sizeof(value)));
+	EXPECT_EQ(0, memcmp(value, "v\0wz", 4));
+	memset(value, 0, sizeof(value));
 	EXPECT_EQ(7, listxattr(f, value, sizeof(value)));
-	EXPECT_STREQ("user.x", value);
+	EXPECT_EQ(0, memcmp(value, "user.x", 7));
 	expect_same_stat(_metadata, f, b);
 
 	ASSERT_EQ(0, removexattr(f, "user.x"));
@@ -1621,11 +1965,17 @@ TEST_F(backed, xattr)
 	EXPECT_EQ(0, listxattr(f, value, sizeof(value)));
 	/* Set behind the mount's back */
 	ASSERT_EQ(0, setxattr(b, "user.b", "back", 4, 0));
-	EXPECT_EQ(4, getxattr(f, "user.b", value, sizeof(value)));
+	memset(value, 0, sizeof(value));
+	ASSERT_EQ(4, getxattr(f, "user.b", value, sizeof(value)));
 	EXPECT_EQ(0, memcmp(value, "back", 4));
 	/* Directories too */
 	ASSERT_EQ(0, setxattr(self->dir, "user.d", "1", 1, 0));
-	EXPECT_EQ(1, getxattr(self->backing, "user.d", value, sizeof(value)));
+	memset(value, 0, sizeof(value));
+	ASSERT_EQ(1, getxattr(self->backing, "user.d", value, sizeof(value)));
+	EXPECT_EQ('1', value[0]);
+	memset(value, 0, sizeof(value));
+	ASSERT_EQ(1, getxattr(self->dir, "user.d", value, sizeof(value)));
+	EXPECT_EQ('1', value[0]);
 }
 
 /* fallocate() and copy_file_range() run on the backing files */
@@ -1666,7 +2016,11 @@ TEST_F(backed, fallocate_copy_range)
 	EXPECT_EQ(8192, off_in);
 	EXPECT_EQ(4096, off_out);
 	ASSERT_EQ(4096, pread(fd2, buf, sizeof(buf), 0));
-	EXPECT_EQ('a' + 4096 % 26, buf[0]);
+	/* Bytes 4096 to 8191 of the pattern */
+	for (i = 0; i < 4096; i++)
+		if (buf[i] != 'a' + (4096 + i) % 26)
+			break;
+	EXPECT_EQ(4096, i) TH_LOG("copy differs at %d", i);
 	expect_same_stat(_metadata, g, at(b, self->backing, "g"));
 	ASSERT_EQ(0, close(fd2));
 	ASSERT_EQ(0, close(fd));
@@ -1913,6 +2267,12 @@ static bool find_lookup(struct test_daemon *td, const char *name,
 TEST_F(bpf_daemon, init_offers_fuse_bpf)
 {
 	EXPECT_EQ(FUSE_BPF, bpf_daemon_state.init_flags & FUSE_BPF);
+}
+
+/* The fuse_bpf option shows, with a daemon */
+TEST_F(bpf_daemon, mountinfo_options)
+{
+	check_super_options(_metadata, self->dir, true, false);
 }
 
 /* A plain mount: no fuse-bpf flag at INIT, and no fuse-bpf replies */
@@ -2260,6 +2620,14 @@ static const struct td_expect bpf_only_init[] = {
 	{ .opcode = FUSE_INIT, .nodeid = 0 },
 };
 
+/* Neither the backing directory nor the program shows */
+TEST_F(bpf_filter, mountinfo_options)
+{
+	check_super_options(_metadata, self->dir, true, false);
+	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
+				       ARRAY_SIZE(bpf_only_init)));
+}
+
 /* The root's program sees the operations, the backing serves them */
 TEST_F(bpf_filter, program_sees_operations)
 {
@@ -2326,8 +2694,10 @@ TEST_F(bpf_filter, postfilter_readlink)
 	memset(target, 'x', sizeof(target) - 1);
 	target[sizeof(target) - 1] = 0;
 	ASSERT_EQ(0, symlink(target, at(b, self->backing, "link")));
+	memset(buf, 0, sizeof(buf));
 	ASSERT_EQ(sizeof(target) - 1,
 		  readlink(at(f, self->dir, "link"), buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, target, sizeof(target)));
 	self->skel->bss->readlink_post = 1;
 	errno = 0;
 	EXPECT_EQ(-1, readlink(f, buf, sizeof(buf)));
@@ -2655,6 +3025,24 @@ static int pt_flush(struct test_daemon *td, struct td_req *req)
 	return 0;
 }
 
+/* What the passthrough daemon counted */
+static void pt_counts(struct test_daemon *td, unsigned int *opens,
+		      unsigned int *releases)
+{
+	test_daemon_lock(td);
+	*opens = passthrough_state.opens;
+	*releases = passthrough_state.releases;
+	test_daemon_unlock(td);
+}
+
+static unsigned int pt_releases(struct test_daemon *td)
+{
+	unsigned int opens, releases;
+
+	pt_counts(td, &opens, &releases);
+	return releases;
+}
+
 /*
  * 6.12's FOPEN_PASSTHROUGH keeps working on the plain nodes of a fuse-bpf
  * mount, next to backed ones: reads go to the server's backing file, and
@@ -2669,11 +3057,12 @@ TEST_F(bpf_daemon, fopen_passthrough_coexists)
 		  .via = TD_REPLY_IOCTL },
 	};
 	char b[PATH_MAX], f[PATH_MAX], buf[64];
-	unsigned int opens;
+	unsigned int opens, releases;
 	int fd;
 
 	make_file(_metadata, at(b, self->backing, "data"), 0644, "data");
 	make_file(_metadata, at(b, self->backing, "pt"), 0644, "passthrough");
+	memset(&passthrough_state, 0, sizeof(passthrough_state));
 	passthrough_state.fuse_fd = self->fuse_fd;
 	passthrough_state.backing = b;
 	serve_lookups(replies, ARRAY_SIZE(replies));
@@ -2695,17 +3084,47 @@ TEST_F(bpf_daemon, fopen_passthrough_coexists)
 	ASSERT_EQ(4, read_all(at(f, self->dir, "backed"), buf, sizeof(buf)));
 	EXPECT_STREQ("data", buf);
 
-	test_daemon_lock(self->td);
-	opens = passthrough_state.opens;
-	test_daemon_unlock(self->td);
+	/*
+	 * RELEASE is sent in the background after close(): wait for it.
+	 * One per OPEN, and no more once all were answered.
+	 */
+	EXPECT_TRUE(poll_until(pt_releases(self->td) >= 1))
+		TH_LOG("no RELEASE within %d ms", POLL_TIMEOUT_MS);
+	ASSERT_EQ(0, test_daemon_sync(self->td, TD_STOP_TIMEOUT_MS));
+	pt_counts(self->td, &opens, &releases);
 	EXPECT_EQ(1, opens);
+	EXPECT_EQ(opens, releases);
+
+	/* A second open and close: a second pair */
+	ASSERT_EQ(11, read_all(at(f, self->dir, "plain"), buf, sizeof(buf)));
+	EXPECT_STREQ("passthrough", buf);
+	EXPECT_TRUE(poll_until(pt_releases(self->td) >= 2))
+		TH_LOG("no RELEASE within %d ms", POLL_TIMEOUT_MS);
+	ASSERT_EQ(0, test_daemon_sync(self->td, TD_STOP_TIMEOUT_MS));
+	pt_counts(self->td, &opens, &releases);
+	EXPECT_EQ(2, opens);
+	EXPECT_EQ(opens, releases);
+}
+
+/* Does /proc/@pid/exe name @path? */
+static bool runs_exe(pid_t pid, const char *path)
+{
+	char exe[PATH_MAX], link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = 0;
+	return !strcmp(exe, path);
 }
 
 /* Opening a running executable for writing: ETXTBSY, and nothing leaks */
 TEST_F(backed, open_txtbsy)
 {
 	char b[PATH_MAX], f[PATH_MAX], buf[4096];
-	int in, out, status;
+	int in, out, status, pipefd[2], err = 0;
 	ssize_t len;
 	pid_t pid;
 
@@ -2718,26 +3137,32 @@ TEST_F(backed, open_txtbsy)
 	ASSERT_EQ(0, close(in));
 	ASSERT_EQ(0, close(out));
 
+	/* Closed by a successful exec, or given the errno of a failed one */
+	ASSERT_EQ(0, pipe2(pipefd, O_CLOEXEC));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		execl(b, "sleep", "30", NULL);
+		close(pipefd[0]);
+		/* Kept across the exec: gone with a test that failed */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(b, "sleep", "1000", NULL);
+		err = errno;
+		if (write(pipefd[1], &err, sizeof(err)) < 0)
+			_exit(2);
 		_exit(1);
 	}
-	/* Wait until the child runs the copy */
-	for (len = 0; len < 500; len++) {
-		char exe[PATH_MAX], link[64];
-		ssize_t n;
+	ASSERT_EQ(0, close(pipefd[1]));
+	/*
+	 * End of file: the exec is past the point of no return, the file
+	 * already denies writers.
+	 */
+	len = read(pipefd[0], &err, sizeof(err));
+	EXPECT_EQ(0, close(pipefd[0]));
+	ASSERT_EQ(0, len) TH_LOG("exec %s: %s", b, strerror(err));
+	/* And the process shows it runs the copy, soon after */
+	ASSERT_TRUE(poll_until(runs_exe(pid, b)))
+		TH_LOG("/proc/%d/exe is not %s", pid, b);
 
-		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-		n = readlink(link, exe, sizeof(exe) - 1);
-		if (n > 0) {
-			exe[n] = 0;
-			if (!strcmp(exe, b))
-				break;
-		}
-		usleep(10000);
-	}
 	errno = 0;
 	EXPECT_EQ(-1, open(at(f, self->dir, "sleep"), O_WRONLY));
 	EXPECT_EQ(ETXTBSY, errno);
@@ -2746,6 +3171,11 @@ TEST_F(backed, open_txtbsy)
 	EXPECT_EQ(ETXTBSY, errno);
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	/* Writable again once it is gone */
+	out = open(f, O_WRONLY);
+	ASSERT_LE(0, out) TH_LOG("open: %s", strerror(errno));
+	EXPECT_EQ(0, close(out));
 }
 
 /* statx() flags are the VFS's business: all give the backing attributes */
@@ -2823,113 +3253,320 @@ mount_fuse_fmt(const char *dir, const char *fmt, ...)
 	return mount_fuse(dir, opts);
 }
 
+/*
+ * Each bad mount below is refused with its errno and its message, and the
+ * same mount with the bad part fixed then works: it is the bad part that
+ * is refused.
+ */
 TEST_F(bad_opts, root_dir_not_a_directory)
 {
-	int ret;
+	int dir_fd;
 
-	ret = mount_fuse_fmt(self->dir, "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
-			     self->file_fd);
-	EXPECT_EQ(-EINVAL, ret);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_dir",
+			   "root_dir: not a directory",
+			   "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			   self->file_fd);
+	/* The same file given with FSCONFIG_SET_FD */
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_dir",
+			   "root_dir: not a directory",
+			   "root_dir=@%d,no_daemon," FUSE_BASE_OPTS,
+			   self->file_fd);
+
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			self->backing_fd);
+	/* FSCONFIG_SET_FD takes no O_PATH descriptor */
+	dir_fd = open(self->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, dir_fd);
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=@%d,no_daemon," FUSE_BASE_OPTS, dir_fd);
+	EXPECT_EQ(0, close(dir_fd));
 }
 
 TEST_F(bad_opts, root_dir_bad_fd)
 {
-	int ret;
+	expect_mount_error(_metadata, self->dir, EBADF, "root_dir",
+			   "root_dir: bad file descriptor",
+			   "root_dir=%d,no_daemon," FUSE_BASE_OPTS, 999);
+	/* Not a descriptor number: the parser's own message */
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_dir",
+			   "Bad value for 'root_dir'",
+			   "root_dir=-1,no_daemon," FUSE_BASE_OPTS);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_dir",
+			   "Bad value for 'root_dir'",
+			   "root_dir=,no_daemon," FUSE_BASE_OPTS);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_dir",
+			   "Bad value for 'root_dir'",
+			   "root_dir=dir,no_daemon," FUSE_BASE_OPTS);
+	/* FSCONFIG_SET_FD looks the descriptor up before fuse sees it */
+	expect_mount_error(_metadata, self->dir, EBADF, "root_dir", NULL,
+			   "root_dir=@%d,no_daemon," FUSE_BASE_OPTS, 999);
+	expect_mount_error(_metadata, self->dir, EBADF, "root_dir", NULL,
+			   "root_dir=@%d,no_daemon," FUSE_BASE_OPTS,
+			   self->backing_fd);
 
-	ret = mount_fuse_fmt(self->dir, "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
-			     999);
-	EXPECT_EQ(-EBADF, ret);
-	ret = mount_fuse(self->dir, "root_dir=-1,no_daemon," FUSE_BASE_OPTS);
-	EXPECT_EQ(-EINVAL, ret);
-	ret = mount_fuse(self->dir, "root_dir=,no_daemon," FUSE_BASE_OPTS);
-	EXPECT_EQ(-EINVAL, ret);
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			self->backing_fd);
 }
 
 TEST_F(bad_opts, root_dir_twice)
 {
-	int ret;
-
-	ret = mount_fuse_fmt(self->dir,
-			     "root_dir=%d,root_dir=%d,no_daemon," FUSE_BASE_OPTS,
-			     self->backing_fd, self->backing_fd);
-	EXPECT_EQ(-EINVAL, ret);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_dir",
+			   "root_dir: specified more than once",
+			   "root_dir=%d,root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			   self->backing_fd, self->backing_fd);
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			self->backing_fd);
 }
 
 TEST_F(bad_opts, no_daemon_needs_root_dir)
 {
-	int ret;
-
-	ret = mount_fuse(self->dir, "no_daemon," FUSE_BASE_OPTS);
-	EXPECT_EQ(-EINVAL, ret);
+	expect_mount_error(_metadata, self->dir, EINVAL, "create",
+			   "no_daemon requires root_dir",
+			   "no_daemon," FUSE_BASE_OPTS);
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			self->backing_fd);
 }
 
 TEST_F(bad_opts, no_daemon_excludes_fd)
 {
-	int fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	int ret;
-
-	ASSERT_LE(0, fuse_fd);
-	ret = mount_fuse_fmt(self->dir,
-			     "root_dir=%d,no_daemon,fd=%d," FUSE_BASE_OPTS,
-			     self->backing_fd, fuse_fd);
-	EXPECT_EQ(-EINVAL, ret);
-	EXPECT_EQ(0, close(fuse_fd));
+	expect_mount_error(_metadata, self->dir, EINVAL, "create",
+			   "no_daemon and fd are mutually exclusive",
+			   "root_dir=%d,no_daemon,fd=DEV," FUSE_BASE_OPTS,
+			   self->backing_fd);
+	/* Either one: no daemon, or a daemon (not needed to mount) */
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			self->backing_fd);
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,fd=DEV," FUSE_BASE_OPTS,
+			self->backing_fd);
 }
 
 TEST_F(bad_opts, root_dir_needs_directory_rootmode)
 {
-	int ret;
-
-	ret = mount_fuse_fmt(self->dir,
-			     "root_dir=%d,no_daemon,rootmode=100000,user_id=0,group_id=0",
-			     self->backing_fd);
-	EXPECT_EQ(-EINVAL, ret);
+	expect_mount_error(_metadata, self->dir, EINVAL, "create",
+			   "root_dir requires a directory rootmode",
+			   "root_dir=%d,no_daemon,rootmode=100000,user_id=0,group_id=0",
+			   self->backing_fd);
+	expect_mount_error(_metadata, self->dir, EINVAL, "create",
+			   "root_dir requires a directory rootmode",
+			   "root_dir=%d,fd=DEV,rootmode=100000,user_id=0,group_id=0",
+			   self->backing_fd);
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon,rootmode=40000,user_id=0,group_id=0",
+			self->backing_fd);
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,fd=DEV,rootmode=40000,user_id=0,group_id=0",
+			self->backing_fd);
 }
+
+#define NOT_A_FUSE_PROG	"root_bpf: not a BPF_PROG_TYPE_FUSE program"
 
 TEST_F(bad_opts, root_bpf_not_a_program)
 {
+	struct fuse_filter *skel = fuse_filter__open_and_load();
 	int memfd = memfd_create("not_bpf", MFD_CLOEXEC);
-	int ret;
 
+	ASSERT_NE(NULL, skel);
 	ASSERT_LE(0, memfd);
-	ret = mount_fuse_fmt(self->dir,
-			     "root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
-			     self->backing_fd, memfd);
-	EXPECT_EQ(-EINVAL, ret);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_bpf",
+			   NOT_A_FUSE_PROG,
+			   "root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
+			   self->backing_fd, memfd);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_bpf",
+			   NOT_A_FUSE_PROG,
+			   "root_dir=%d,no_daemon,root_bpf=@%d," FUSE_BASE_OPTS,
+			   self->backing_fd, memfd);
+	/* Not open at all */
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_bpf",
+			   NOT_A_FUSE_PROG,
+			   "root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
+			   self->backing_fd, 999);
+
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
+			self->backing_fd,
+			bpf_program__fd(skel->progs.fuse_filter));
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon,root_bpf=@%d," FUSE_BASE_OPTS,
+			self->backing_fd,
+			bpf_program__fd(skel->progs.fuse_filter));
 	EXPECT_EQ(0, close(memfd));
+	fuse_filter__destroy(skel);
 }
 
 /* A program of another type is refused */
 TEST_F(bad_opts, root_bpf_wrong_type)
 {
+	struct fuse_filter *fuse_skel = fuse_filter__open_and_load();
 	struct bpf_smoke *skel = bpf_smoke__open_and_load();
-	int ret;
 
 	ASSERT_NE(NULL, skel);
-	ret = mount_fuse_fmt(self->dir,
-			     "root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
-			     self->backing_fd,
-			     bpf_program__fd(skel->progs.smoke));
-	EXPECT_EQ(-EINVAL, ret);
+	ASSERT_NE(NULL, fuse_skel);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_bpf",
+			   NOT_A_FUSE_PROG,
+			   "root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
+			   self->backing_fd,
+			   bpf_program__fd(skel->progs.smoke));
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
+			self->backing_fd,
+			bpf_program__fd(fuse_skel->progs.fuse_filter));
 	bpf_smoke__destroy(skel);
+	fuse_filter__destroy(fuse_skel);
 }
 
 /* Programs filter backed inodes: a program needs a backed root, once */
 TEST_F(bad_opts, root_bpf_needs_root_dir)
 {
 	struct fuse_filter *skel = fuse_filter__open_and_load();
-	char opts[64];
-	int prog, ret;
+	int prog;
 
 	ASSERT_NE(NULL, skel);
 	prog = bpf_program__fd(skel->progs.fuse_filter);
-	snprintf(opts, sizeof(opts), "root_bpf=%d", prog);
-	EXPECT_EQ(-EINVAL, test_fuse_mount(self->dir, opts));
-	ret = mount_fuse_fmt(self->dir,
-			     "root_dir=%d,no_daemon,root_bpf=%d,root_bpf=%d,"
-			     FUSE_BASE_OPTS, self->backing_fd, prog, prog);
-	EXPECT_EQ(-EINVAL, ret);
+	expect_mount_error(_metadata, self->dir, EINVAL, "create",
+			   "root_bpf requires root_dir",
+			   "fd=DEV,root_bpf=%d," FUSE_BASE_OPTS, prog);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_bpf",
+			   "root_bpf: specified more than once",
+			   "root_dir=%d,no_daemon,root_bpf=%d,root_bpf=%d,"
+			   FUSE_BASE_OPTS, self->backing_fd, prog, prog);
+
+	expect_mount_ok(_metadata, self->dir,
+			"fd=DEV,root_dir=%d,root_bpf=%d," FUSE_BASE_OPTS,
+			self->backing_fd, prog);
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon,root_bpf=%d," FUSE_BASE_OPTS,
+			self->backing_fd, prog);
 	fuse_filter__destroy(skel);
+}
+
+#define NEEDS_INIT_NS_CAP \
+	"fuse-bpf options need CAP_SYS_ADMIN in the initial user namespace"
+
+/* Write all of @s to the file @path; 0 or -1 */
+static int write_string(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t len;
+
+	if (fd < 0)
+		return -1;
+	len = write(fd, s, strlen(s));
+	close(fd);
+	return len == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* In a child, where the harness cannot report: say what failed, exit */
+static void child_check(bool ok, int line, const char *what)
+{
+	if (ok)
+		return;
+	fprintf(stderr, "# %s:%d: %s failed: %s\n", __FILE__, line, what,
+		strerror(errno));
+	_exit(1);
+}
+
+#define CHILD_CHECK(cond)	child_check(cond, __LINE__, #cond)
+
+/*
+ * For a child: mount @fmt's options on @dir through mount(2) (unless a
+ * file goes with FSCONFIG_SET_FD) and through the mount API, which must
+ * both succeed (@err 0) and be unmounted, or both fail with @err. EPERM
+ * must come at the option @step, saying why. "fd=DEV" is a new /dev/fuse
+ * descriptor each time. Returns 0 if so, else says what happened.
+ */
+static int __printf(4, 5)
+child_mount(const char *dir, int err, const char *step, const char *fmt, ...)
+{
+	static const char eperm[] = "e fuse: " NEEDS_INIT_NS_CAP "\n";
+	char tmpl[256], opts[256];
+	struct fsmount_log log;
+	int ret, fuse_fd;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmpl, sizeof(tmpl), fmt, ap);
+	va_end(ap);
+
+	if (!strstr(tmpl, "=@")) {
+		if (with_dev_fuse(opts, sizeof(opts), tmpl, &fuse_fd))
+			return 1;
+		ret = mount_fuse(dir, opts);
+		if (!ret && umount(dir))
+			ret = -EBUSY;
+		if (fuse_fd >= 0)
+			close(fuse_fd);
+		if (ret != -err) {
+			fprintf(stderr, "# mount(2) %s: %s\n", opts,
+				strerror(-ret));
+			return 1;
+		}
+	}
+	if (with_dev_fuse(opts, sizeof(opts), tmpl, &fuse_fd))
+		return 1;
+	ret = fsmount_fuse(dir, opts, &log);
+	if (!ret && umount(dir))
+		ret = -EBUSY;
+	if (fuse_fd >= 0)
+		close(fuse_fd);
+	if (ret != -err || (err && strcmp(log.step, step)) ||
+	    strcmp(log.msgs, err ? eperm : "")) {
+		fprintf(stderr, "# mount API %s: %s at %s, log \"%s\"\n", opts,
+			strerror(-ret), log.step, log.msgs);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * As root of a user namespace of its own, in a mount namespace that
+ * namespace owns: a plain FUSE mount is allowed, each fuse-bpf option is
+ * refused.
+ */
+static int userns_child(const char *dir, int backing_fd, int dir_fd,
+			int prog, uid_t uid, gid_t gid)
+{
+	char mnt[PATH_MAX], map[64];
+
+	CHILD_CHECK(!unshare(CLONE_NEWUSER | CLONE_NEWNS));
+	snprintf(map, sizeof(map), "0 %u 1", uid);
+	CHILD_CHECK(!write_string("/proc/self/uid_map", map));
+	CHILD_CHECK(!write_string("/proc/self/setgroups", "deny"));
+	snprintf(map, sizeof(map), "0 %u 1", gid);
+	CHILD_CHECK(!write_string("/proc/self/gid_map", map));
+	CHILD_CHECK(getuid() == 0 && getgid() == 0);
+	/* A directory of its own, on a tmpfs of this namespace */
+	CHILD_CHECK(!mount("tmpfs", dir, "tmpfs", 0, NULL));
+	CHILD_CHECK(!mkdir(at(mnt, dir, "mnt"), 0755));
+
+	/* /dev/fuse is opened here, in the namespace that mounts */
+	CHILD_CHECK(!child_mount(mnt, 0, NULL, "fd=DEV," FUSE_BASE_OPTS));
+
+	/* Each fuse-bpf option is refused, at that option */
+	CHILD_CHECK(!child_mount(mnt, EPERM, "root_dir",
+				 "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+				 backing_fd));
+	CHILD_CHECK(!child_mount(mnt, EPERM, "root_dir",
+				 "fd=DEV,root_dir=%d," FUSE_BASE_OPTS,
+				 backing_fd));
+	CHILD_CHECK(!child_mount(mnt, EPERM, "root_dir",
+				 "root_dir=@%d,no_daemon," FUSE_BASE_OPTS,
+				 dir_fd));
+	CHILD_CHECK(!child_mount(mnt, EPERM, "no_daemon",
+				 "no_daemon," FUSE_BASE_OPTS));
+	CHILD_CHECK(!child_mount(mnt, EPERM, "fuse_bpf",
+				 "fd=DEV,fuse_bpf," FUSE_BASE_OPTS));
+	CHILD_CHECK(!child_mount(mnt, EPERM, "root_bpf",
+				 "fd=DEV,root_bpf=%d," FUSE_BASE_OPTS, prog));
+	/* And the plain mount still works after all that */
+	CHILD_CHECK(!child_mount(mnt, 0, NULL, "fd=DEV," FUSE_BASE_OPTS));
+	CHILD_CHECK(!umount(dir));
+	return 0;
 }
 
 /*
@@ -2938,41 +3575,34 @@ TEST_F(bad_opts, root_bpf_needs_root_dir)
  */
 TEST_F(bad_opts, needs_init_ns_cap_sys_admin)
 {
-	int status, fuse_fd;
+	struct fuse_filter *skel = fuse_filter__open_and_load();
+	int status, dir_fd;
 	pid_t pid;
 
+	ASSERT_NE(NULL, skel);
+	dir_fd = open(self->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, dir_fd);
 	pid = fork();
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		char opts[256];
-
-		if (unshare(CLONE_NEWUSER | CLONE_NEWNS))
-			_exit(10);
-		snprintf(opts, sizeof(opts), "root_dir=%d,no_daemon,%s",
-			 self->backing_fd, FUSE_BASE_OPTS);
-		if (mount_fuse(self->dir, opts) != -EPERM)
-			_exit(11);
-		if (mount_fuse(self->dir, "no_daemon") != -EPERM)
-			_exit(12);
-		fuse_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-		if (fuse_fd < 0)
-			_exit(13);
-		snprintf(opts, sizeof(opts), "root_dir=%d,fd=%d",
-			 self->backing_fd, fuse_fd);
-		if (mount_fuse(self->dir, opts) != -EPERM)
-			_exit(14);
-		_exit(0);
-	}
+	if (pid == 0)
+		_exit(userns_child(self->dir, self->backing_fd, dir_fd,
+				   bpf_program__fd(skel->progs.fuse_filter),
+				   getuid(), getgid()));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, close(dir_fd));
+	fuse_filter__destroy(skel);
 }
 
 /* Each fuse-bpf level adds one to the stacking depth; 2 is the maximum */
 TEST_F(bad_opts, stacking_too_deep)
 {
 	char mid[64], top[64], b[PATH_MAX], f[PATH_MAX], buf[16];
-	int fd, ret;
+	int fd, ret, names = 0;
+	ino_t ino = 0;
+	struct dirent *d;
+	struct stat bst;
 	DIR *dir;
 
 	snprintf(mid, sizeof(mid), "/tmp/fuse_test.XXXXXX");
@@ -2991,12 +3621,23 @@ TEST_F(bad_opts, stacking_too_deep)
 	/* fuse-bpf over fuse-bpf: lookups, reads and readdir nest cleanly */
 	ASSERT_EQ(0, mkdir(at(b, self->backing, "d"), 0755));
 	make_file(_metadata, at(b, self->backing, "d/f"), 0644, "deep");
+	ASSERT_EQ(0, stat(b, &bst));
 	expect_same_stat(_metadata, at(f, mid, "d/f"), b);
 	ASSERT_EQ(4, read_all(f, buf, sizeof(buf)));
 	EXPECT_STREQ("deep", buf);
 	dir = opendir(at(f, mid, "d"));
 	ASSERT_NE(NULL, dir);
+	/* ".", ".." and "f", once each */
+	while ((d = readdir(dir))) {
+		names++;
+		EXPECT_TRUE(!strcmp(d->d_name, "f") || d->d_name[0] == '.')
+			TH_LOG("%s", d->d_name);
+		if (!strcmp(d->d_name, "f"))
+			ino = d->d_ino;
+	}
 	EXPECT_EQ(0, closedir(dir));
+	EXPECT_EQ(3, names);
+	EXPECT_EQ(bst.st_ino, ino);
 	fd = open(at(f, mid, "d/f"), O_WRONLY | O_APPEND);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(1, write(fd, "!", 1));
@@ -3004,8 +3645,15 @@ TEST_F(bad_opts, stacking_too_deep)
 	EXPECT_EQ(0, truncate(f, 2));
 	fd = open(mid, O_PATH | O_DIRECTORY);
 	ASSERT_LE(0, fd);
-	ret = mount_fuse_fmt(top, "root_dir=%d,no_daemon," FUSE_BASE_OPTS, fd);
-	EXPECT_EQ(-ELOOP, ret);
+	expect_mount_error(_metadata, top, ELOOP, "root_dir",
+			   "root_dir: maximum filesystem stacking depth exceeded",
+			   "root_dir=%d,no_daemon," FUSE_BASE_OPTS, fd);
+	EXPECT_EQ(0, close(fd));
+	/* One level less is fine */
+	fd = open(self->dir, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	expect_mount_ok(_metadata, top, "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			fd);
 	EXPECT_EQ(0, close(fd));
 
 	EXPECT_EQ(0, umount(mid));
@@ -3053,6 +3701,7 @@ TEST_F(bad_opts, no_backing_reference_leak)
 	EXPECT_EQ(0, memcmp(map, "data", 4));
 	ASSERT_EQ(0, munmap(map, 4));
 	ASSERT_EQ(4, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "data", 4));
 	ASSERT_EQ(0, close(fd));
 
 	ASSERT_EQ(0, umount(self->dir));
@@ -3081,9 +3730,13 @@ TEST_F(bad_opts, create_owner)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
+		static const struct test_user user = {
+			.uid = 1000,
+			.gid = 1001,
+		};
+
 		umask(0);
-		if (setgroups(0, NULL) || setresgid(1001, 1001, 1001) ||
-		    setresuid(1000, 1000, 1000))
+		if (!become_user(&user))
 			_exit(10);
 		if (mkdir(at(f, self->dir, "pub/d"), 0750))
 			_exit(11);
@@ -3197,20 +3850,9 @@ static struct test_acl make_acl(int owner, int user, int group, int mask)
 static int run_as(uid_t uid, int (*fn)(const char *path, const void *arg),
 		  const char *path, const void *arg)
 {
-	int status;
-	pid_t pid = fork();
+	const struct test_user user = { .uid = uid, .gid = uid };
 
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
-		    setresuid(uid, uid, uid))
-			_exit(255);
-		_exit(fn(path, arg) < 0 ? errno : 0);
-	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return run_as_user(&user, fn, path, arg);
 }
 
 static int do_open(const char *path, const void *flags)
@@ -3240,6 +3882,8 @@ TEST_F(bad_opts, posix_acl)
 {
 	struct test_acl acl = make_acl(6, 4, 0, 4);
 	struct test_acl dacl = make_acl(7, 7, 5, 7);
+	/* dacl masked by the creation mode 0666 */
+	struct test_acl inherited = make_acl(6, 7, 5, 6);
 	char b[PATH_MAX], f[PATH_MAX], d[PATH_MAX];
 	struct test_acl got;
 	struct stat st;
@@ -3256,9 +3900,11 @@ TEST_F(bad_opts, posix_acl)
 
 	ASSERT_EQ(0, setxattr(f, ACL_ACCESS, &acl,
 			      sizeof(acl), 0));
+	memset(&got, 0, sizeof(got));
 	EXPECT_EQ(sizeof(got), getxattr(f, ACL_ACCESS, &got,
 					sizeof(got)));
 	EXPECT_EQ(0, memcmp(&acl, &got, sizeof(got)));
+	memset(&got, 0, sizeof(got));
 	EXPECT_EQ(sizeof(got), getxattr(at(b, self->backing, "f"),
 					ACL_ACCESS, &got,
 					sizeof(got)));
@@ -3275,14 +3921,23 @@ TEST_F(bad_opts, posix_acl)
 	ASSERT_EQ(0, mkdir(at(d, self->dir, "d"), 0777));
 	ASSERT_EQ(0, setxattr(d, ACL_DEFAULT, &dacl,
 			      sizeof(dacl), 0));
+	memset(&got, 0, sizeof(got));
+	EXPECT_EQ(sizeof(got), getxattr(d, ACL_DEFAULT, &got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(&dacl, &got, sizeof(got)));
+	memset(&got, 0, sizeof(got));
+	EXPECT_EQ(sizeof(got), getxattr(at(b, self->backing, "d"),
+					ACL_DEFAULT, &got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(&dacl, &got, sizeof(got)));
 	umask(022);
 	fd = open(at(f, self->dir, "d/g"), O_CREAT | O_EXCL | O_WRONLY, 0666);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, close(fd));
 	ASSERT_EQ(0, stat(f, &st));
 	EXPECT_EQ(S_IFREG | 0660, st.st_mode);
+	memset(&got, 0, sizeof(got));
 	EXPECT_EQ(sizeof(got), getxattr(f, ACL_ACCESS, &got,
 					sizeof(got)));
+	EXPECT_EQ(0, memcmp(&inherited, &got, sizeof(got)));
 	EXPECT_EQ(0, open_as(1000, f, O_WRONLY));
 
 	/* The owner, not in the file's group, loses the setgid bit */
@@ -3306,6 +3961,216 @@ TEST_F(bad_opts, posix_acl)
 	EXPECT_EQ(ENODATA, errno);
 	EXPECT_EQ(EACCES, open_as(1000, f, O_RDONLY));
 	EXPECT_EQ(0, umount(self->dir));
+}
+
+/* Operations that modify a filesystem, each tried on a read-only one */
+enum ro_op {
+	RO_OPEN_WRONLY,
+	RO_OPEN_CREAT,
+	RO_OPEN_TRUNC,
+	RO_CREAT,
+	RO_MKDIR,
+	RO_MKFIFO,
+	RO_SYMLINK,
+	RO_LINK,
+	RO_UNLINK,
+	RO_UNLINK_SYMLINK,
+	RO_RMDIR,
+	RO_RENAME,
+	RO_CHMOD,
+	RO_CHOWN,
+	RO_UTIMENSAT,
+	RO_TRUNCATE,
+	RO_SETXATTR,
+	RO_REMOVEXATTR,
+	RO_SET_ACL,
+	RO_SETFLAGS,
+	RO_TMPFILE,
+	RO_NR_OPS
+};
+
+static const char * const ro_op_names[RO_NR_OPS] = {
+	[RO_OPEN_WRONLY] = "open O_WRONLY",
+	[RO_OPEN_CREAT] = "open O_RDWR | O_CREAT of a new name",
+	[RO_OPEN_TRUNC] = "open O_RDONLY | O_TRUNC",
+	[RO_CREAT] = "creat",
+	[RO_MKDIR] = "mkdir",
+	[RO_MKFIFO] = "mknod S_IFIFO",
+	[RO_SYMLINK] = "symlink",
+	[RO_LINK] = "link",
+	[RO_UNLINK] = "unlink",
+	[RO_UNLINK_SYMLINK] = "unlink of a symlink",
+	[RO_RMDIR] = "rmdir",
+	[RO_RENAME] = "rename",
+	[RO_CHMOD] = "chmod",
+	[RO_CHOWN] = "chown",
+	[RO_UTIMENSAT] = "utimensat",
+	[RO_TRUNCATE] = "truncate",
+	[RO_SETXATTR] = "setxattr user.x",
+	[RO_REMOVEXATTR] = "removexattr user.old",
+	[RO_SET_ACL] = "setxattr " ACL_ACCESS,
+	[RO_SETFLAGS] = "FS_IOC_SETFLAGS",
+	[RO_TMPFILE] = "open O_TMPFILE",
+};
+
+/* 0 for a descriptor, closed; else the errno */
+static int opened(int fd)
+{
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+/* The errno of a call that returned @ret, 0 if it succeeded */
+static int result(int ret)
+{
+	return ret ? errno : 0;
+}
+
+/*
+ * Try @op in @dir, which holds the file "f" (with the xattr user.old),
+ * the empty directory "d" and the symlink "l". Returns 0 if it
+ * succeeded, else its errno.
+ */
+static int ro_try(enum ro_op op, const char *dir)
+{
+	struct test_acl acl = make_acl(6, 4, 4, 4);
+	char p[PATH_MAX], q[PATH_MAX];
+	int fd, ret, flags;
+
+	switch (op) {
+	case RO_OPEN_WRONLY:
+		return opened(open(at(p, dir, "f"), O_WRONLY));
+	case RO_OPEN_CREAT:
+		return opened(open(at(p, dir, "new"), O_RDWR | O_CREAT, 0644));
+	case RO_OPEN_TRUNC:
+		return opened(open(at(p, dir, "f"), O_RDONLY | O_TRUNC));
+	case RO_CREAT:
+		return opened(creat(at(p, dir, "new"), 0644));
+	case RO_MKDIR:
+		return result(mkdir(at(p, dir, "new"), 0755));
+	case RO_MKFIFO:
+		return result(mknod(at(p, dir, "new"), S_IFIFO | 0644, 0));
+	case RO_SYMLINK:
+		return result(symlink("f", at(p, dir, "new")));
+	case RO_LINK:
+		return result(link(at(p, dir, "f"), at(q, dir, "new")));
+	case RO_UNLINK:
+		return result(unlink(at(p, dir, "f")));
+	case RO_UNLINK_SYMLINK:
+		return result(unlink(at(p, dir, "l")));
+	case RO_RMDIR:
+		return result(rmdir(at(p, dir, "d")));
+	case RO_RENAME:
+		return result(rename(at(p, dir, "f"), at(q, dir, "new")));
+	case RO_CHMOD:
+		return result(chmod(at(p, dir, "f"), 0600));
+	case RO_CHOWN:
+		return result(chown(at(p, dir, "f"), 1000, 1000));
+	case RO_UTIMENSAT:
+		return result(utimensat(AT_FDCWD, at(p, dir, "f"), NULL, 0));
+	case RO_TRUNCATE:
+		return result(truncate(at(p, dir, "f"), 0));
+	case RO_SETXATTR:
+		return result(setxattr(at(p, dir, "f"), "user.x", "x", 1, 0));
+	case RO_REMOVEXATTR:
+		return result(removexattr(at(p, dir, "f"), "user.old"));
+	case RO_SET_ACL:
+		return result(setxattr(at(p, dir, "f"), ACL_ACCESS, &acl,
+				       sizeof(acl), 0));
+	case RO_SETFLAGS:
+		/* Reading the flags is fine, changing them is not */
+		fd = open(at(p, dir, "f"), O_RDONLY);
+		if (fd < 0)
+			return errno;
+		ret = ioctl(fd, FS_IOC_GETFLAGS, &flags);
+		if (!ret) {
+			flags ^= FS_NOATIME_FL;
+			ret = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+		}
+		ret = result(ret);
+		close(fd);
+		return ret;
+	case RO_TMPFILE:
+		return opened(open(dir, O_TMPFILE | O_RDWR, 0600));
+	default:
+		/* Not an operation: no errno */
+		return -1;
+	}
+}
+
+/*
+ * A backing directory on a read-only mount: every operation that would
+ * modify it fails with EROFS, as on that mount itself, although the FUSE
+ * mount is read-write; reading works.
+ */
+TEST_F(bad_opts, read_only_backing)
+{
+	char ro[64] = "/tmp/fuse_ro.XXXXXX";
+	char b[PATH_MAX], f[PATH_MAX], buf[16];
+	static struct dirent_rec frecs[8], brecs[8];
+	int i, n, fd, berr, ferr;
+	struct statfs sfs;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
+	ASSERT_EQ(0, setxattr(b, "user.old", "old", 3, 0));
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "d"), 0755));
+	ASSERT_EQ(0, symlink("f", at(b, self->backing, "l")));
+	ASSERT_NE(NULL, mkdtemp(ro));
+	ASSERT_EQ(0, mount(self->backing, ro, NULL, MS_BIND, NULL));
+	ASSERT_EQ(0, mount(NULL, ro, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
+			   NULL));
+	ASSERT_EQ(0, statfs(ro, &sfs));
+	ASSERT_EQ(ST_RDONLY, sfs.f_flags & ST_RDONLY);
+	fd = open(ro, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, mount_fuse_fmt(self->dir,
+				    "root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+				    fd));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, statfs(self->dir, &sfs));
+	ASSERT_EQ(0, sfs.f_flags & ST_RDONLY);
+
+	for (i = 0; i < RO_NR_OPS; i++) {
+		berr = ro_try(i, ro);
+		ferr = ro_try(i, self->dir);
+		EXPECT_EQ(EROFS, berr)
+			TH_LOG("%s on the read-only mount: %s", ro_op_names[i],
+			       strerror(berr));
+		EXPECT_EQ(berr, ferr)
+			TH_LOG("%s through fuse: %s, on the backing: %s",
+			       ro_op_names[i], strerror(ferr), strerror(berr));
+		EXPECT_EQ(EROFS, ferr)
+			TH_LOG("%s through fuse: %s", ro_op_names[i],
+			       strerror(ferr));
+	}
+
+	/* Reads work, and show nothing changed */
+	ASSERT_EQ(4, read_all(at(f, self->dir, "f"), buf, sizeof(buf)));
+	EXPECT_STREQ("data", buf);
+	expect_same_stat(_metadata, f, at(b, ro, "f"));
+	expect_readlink(_metadata, at(f, self->dir, "l"), "f");
+	memset(buf, 0, sizeof(buf));
+	ASSERT_EQ(3, getxattr(at(f, self->dir, "f"), "user.old", buf,
+			      sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "old", 4));
+	errno = 0;
+	EXPECT_EQ(-1, getxattr(f, "user.x", buf, sizeof(buf)));
+	EXPECT_EQ(ENODATA, errno);
+	expect_same_stat(_metadata, at(f, self->dir, "d"), at(b, ro, "d"));
+	n = read_dir_raw(ro, brecs, ARRAY_SIZE(brecs));
+	/* ".", "..", "d", "f", "file" of the fixture, "l" */
+	ASSERT_EQ(6, n);
+	ASSERT_EQ(n, read_dir_raw(self->dir, frecs, ARRAY_SIZE(frecs)));
+	for (i = 0; i < n; i++) {
+		EXPECT_STREQ(brecs[i].name, frecs[i].name);
+		EXPECT_EQ(brecs[i].d_ino, frecs[i].d_ino);
+	}
+
+	EXPECT_EQ(0, umount(self->dir));
+	EXPECT_EQ(0, umount(ro));
+	EXPECT_EQ(0, rmdir(ro));
 }
 
 /* BPF_FUSE_USER with no daemon: the operation fails, nothing hangs */
