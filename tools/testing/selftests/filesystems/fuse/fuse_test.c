@@ -4194,4 +4194,107 @@ TEST_F(bad_opts, no_daemon_user_fallback)
 	fuse_filter__destroy(skel);
 }
 
+/*
+ * A user namespace with a mapping, for idmapped mounts: the fd of its
+ * ns file, and the child that holds it in *@pid (to be killed and reaped).
+ */
+static int make_userns(pid_t *pid)
+{
+	char path[64], map[] = "0 100000 65536";
+	int sync[2], fd, i;
+	char c;
+
+	if (pipe(sync))
+		return -1;
+	*pid = fork();
+	if (*pid < 0)
+		return -1;
+	if (*pid == 0) {
+		close(sync[1]);
+		if (unshare(CLONE_NEWUSER))
+			_exit(1);
+		/* Holds the namespace until the parent is done with it */
+		_exit(read(sync[0], &c, 1) < 0);
+	}
+	close(sync[0]);
+	fd = -1;
+	/* Written once the child has unshared: retry until it has */
+	for (i = 0; i < 100000 && fd < 0; i++) {
+		int ufd, gfd;
+
+		snprintf(path, sizeof(path), "/proc/%d/uid_map", *pid);
+		ufd = open(path, O_WRONLY);
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", *pid);
+		gfd = open(path, O_WRONLY);
+		if (ufd >= 0 && gfd >= 0 &&
+		    write(ufd, map, strlen(map)) == strlen(map) &&
+		    write(gfd, map, strlen(map)) == strlen(map)) {
+			snprintf(path, sizeof(path), "/proc/%d/ns/user", *pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		}
+		if (ufd >= 0)
+			close(ufd);
+		if (gfd >= 0)
+			close(gfd);
+	}
+	close(sync[1]);
+	return fd;
+}
+
+/* Idmap a detached copy of the mount at @dir: 0 or the errno */
+static int idmap_mount(const char *dir, int userns_fd)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_IDMAP,
+		.userns_fd = userns_fd,
+	};
+	int fd, err = 0;
+
+	fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * Backed inodes do not map owners through an idmapped FUSE mount: such
+ * mounts are refused with EINVAL, even when the server offers
+ * FUSE_ALLOW_IDMAP, while the ext4 backing itself can be idmapped.
+ */
+TEST_F(bad_opts, idmapped_mount_refused)
+{
+	struct test_daemon *td;
+	int userns_fd, fuse_fd, status;
+	pid_t pid;
+
+	userns_fd = make_userns(&pid);
+	ASSERT_LE(0, userns_fd) TH_LOG("user namespace: %s", strerror(errno));
+
+	/* The control: the backing filesystem supports idmapped mounts */
+	EXPECT_EQ(0, idmap_mount(self->backing, userns_fd));
+
+	ASSERT_EQ(0, mount_fuse_fmt(self->dir,
+				    "root_dir=%d,no_daemon,default_permissions,%s",
+				    self->backing_fd, FUSE_BASE_OPTS));
+	EXPECT_EQ(EINVAL, idmap_mount(self->dir, userns_fd));
+	EXPECT_EQ(0, umount(self->dir));
+
+	/* A server offering FUSE_ALLOW_IDMAP does not change that */
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	start_bpf_daemon(_metadata, self->dir, "fuse_bpf,default_permissions",
+			 FUSE_ALLOW_IDMAP, &fuse_fd, &td);
+	EXPECT_EQ(FUSE_ALLOW_IDMAP,
+		  bpf_daemon_state.init_flags & FUSE_ALLOW_IDMAP);
+	EXPECT_EQ(EINVAL, idmap_mount(self->dir, userns_fd));
+	stop_bpf_daemon(_metadata, self->dir, fuse_fd, td);
+
+	EXPECT_EQ(0, close(userns_fd));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+}
+
 TEST_HARNESS_MAIN
