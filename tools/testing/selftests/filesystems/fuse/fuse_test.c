@@ -2099,6 +2099,8 @@ struct lookup_reply {
 	bool prog;
 	/* The entry is to be revalidated at each use */
 	bool uncached;
+	/* Attributes that are not the backing's: a setuid file of uid 1000 */
+	bool lie;
 	/* Reply length relative to the full one, to send a wrong length */
 	int len_delta;
 	enum td_reply_via via;
@@ -2157,6 +2159,12 @@ static int bpf_daemon_lookup(struct test_daemon *td, struct td_req *req)
 		if (stat(path, &st))
 			return -EIO;
 		entry->attr.mode = st.st_mode;
+		if (r->lie) {
+			entry->attr.mode = (st.st_mode & S_IFMT) | 04777;
+			entry->attr.uid = 1000;
+			entry->attr.gid = 1000;
+			entry->attr.size = 999999;
+		}
 		fd = open(path, O_PATH);
 		if (fd < 0)
 			return -EIO;
@@ -4295,6 +4303,161 @@ TEST_F(bad_opts, idmapped_mount_refused)
 	EXPECT_EQ(0, close(userns_fd));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+}
+
+/* What a former owner still tries through the file it opened */
+enum { STALE_CHMOD, STALE_UTIMES, STALE_ACL, STALE_FLAGS, STALE_NR };
+
+static const char *const stale_ops[STALE_NR] = {
+	"fchmod", "futimens", "fsetxattr(ACL)", "FS_IOC_SETFLAGS",
+};
+
+/* Run the STALE_* calls on @fd: their results, 0 or errno, in @res */
+static void stale_calls(int fd, int *res)
+{
+	struct timespec times[2] = { { .tv_sec = 1 }, { .tv_sec = 2 } };
+	struct test_acl acl = make_acl(6, 4, 4, 4);
+	int flags = FS_NODUMP_FL;
+
+	res[STALE_CHMOD] = fchmod(fd, 0640) ? errno : 0;
+	res[STALE_UTIMES] = futimens(fd, times) ? errno : 0;
+	res[STALE_ACL] = fsetxattr(fd, ACL_ACCESS, &acl, sizeof(acl), 0) ?
+			 errno : 0;
+	res[STALE_FLAGS] = ioctl(fd, FS_IOC_SETFLAGS, &flags) ? errno : 0;
+}
+
+/*
+ * Owner decisions use the backing inode's owner of now: a chown made on
+ * the backing directly takes chmod, explicit times, ACLs and inode flags
+ * away from the former owner, even through a file it opened before, whose
+ * FUSE inode is not looked up again.
+ */
+TEST_F(bad_opts, stale_owner_refreshed)
+{
+	static const struct test_user former = { .uid = 1000, .gid = 1000 };
+	int before[STALE_NR], after[STALE_NR], go[2], done[2], status, fd, i;
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat bst;
+	pid_t pid;
+	char c;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
+	ASSERT_EQ(0, chown(b, 1000, 1000));
+	ASSERT_EQ(0, chmod(self->backing, 0755));
+	ASSERT_EQ(0, mount_fuse_fmt(self->dir,
+				    "root_dir=%d,no_daemon,allow_other,%s",
+				    self->backing_fd, FUSE_BASE_OPTS));
+	at(f, self->dir, "f");
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (!become_user(&former))
+			_exit(1);
+		fd = open(f, O_RDONLY);
+		if (fd < 0)
+			_exit(2);
+		/* The owner may: the control */
+		stale_calls(fd, before);
+		if (write(done[1], before, sizeof(before)) != sizeof(before) ||
+		    read(go[0], &c, 1) != 1)
+			_exit(3);
+		stale_calls(fd, after);
+		if (write(done[1], after, sizeof(after)) != sizeof(after))
+			_exit(4);
+		_exit(0);
+	}
+	ASSERT_EQ(sizeof(before), read(done[0], before, sizeof(before)));
+	for (i = 0; i < STALE_NR; i++)
+		EXPECT_EQ(0, before[i])
+			TH_LOG("%s by the owner: %s", stale_ops[i],
+			       strerror(before[i]));
+	/*
+	 * Undo the control and give the file away behind the mount's back,
+	 * as root, on the backing
+	 */
+	fd = open(b, O_RDONLY);
+	ASSERT_LE(0, fd);
+	i = 0;
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_SETFLAGS, &i));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, removexattr(b, ACL_ACCESS));
+	ASSERT_EQ(0, utimensat(AT_FDCWD, b, NULL, 0));
+	ASSERT_EQ(0, chown(b, 0, 0));
+	ASSERT_EQ(0, chmod(b, 0644));
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(sizeof(after), read(done[0], after, sizeof(after)));
+	for (i = 0; i < STALE_NR; i++)
+		EXPECT_EQ(EPERM, after[i])
+			TH_LOG("%s by the former owner: %s", stale_ops[i],
+			       strerror(after[i]));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+
+	ASSERT_EQ(0, stat(b, &bst));
+	EXPECT_EQ(S_IFREG | 0644, bst.st_mode);
+	EXPECT_EQ(0, bst.st_uid);
+	EXPECT_NE(2, bst.st_mtim.tv_sec);
+	EXPECT_EQ(-1, getxattr(b, ACL_ACCESS, NULL, 0));
+	fd = open(b, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioctl(fd, FS_IOC_GETFLAGS, &i));
+	EXPECT_EQ(0, i & FS_NODUMP_FL);
+	ASSERT_EQ(0, close(fd));
+	EXPECT_EQ(0, umount(self->dir));
+	EXPECT_EQ(0, close(go[0]));
+	EXPECT_EQ(0, close(go[1]));
+	EXPECT_EQ(0, close(done[0]));
+	EXPECT_EQ(0, close(done[1]));
+}
+
+static int do_chmod(const char *path, const void *mode)
+{
+	return chmod(path, *(const mode_t *)mode);
+}
+
+/*
+ * A server's attributes never overwrite a backed inode: not those of the
+ * LOOKUP reply that attached the backing, nor those of each revalidation.
+ * The user they name gets nothing from them.
+ */
+TEST_F(bad_opts, server_attrs_ignored)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "file", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .uncached = true, .lie = true, .via = TD_REPLY_IOCTL },
+	};
+	const mode_t mode = 0777;
+	char b[PATH_MAX], f[PATH_MAX];
+	struct test_daemon *td;
+	struct stat st;
+	int fuse_fd, i;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0600, "secret");
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	start_bpf_daemon(_metadata, self->dir, "fuse_bpf,allow_other", 0,
+			 &fuse_fd, &td);
+
+	at(f, self->dir, "file");
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, stat(f, &st)) TH_LOG("%s", strerror(errno));
+		EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+		EXPECT_EQ(0, st.st_uid);
+		EXPECT_EQ(0, st.st_gid);
+		EXPECT_EQ(6, st.st_size);
+	}
+	EXPECT_EQ(EACCES, open_as(1000, f, O_RDONLY));
+	EXPECT_EQ(EACCES, open_as(1000, f, O_WRONLY));
+	EXPECT_EQ(EPERM, run_as(1000, do_chmod, f, &mode));
+	ASSERT_EQ(0, stat(b, &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	/* Each use revalidated the entry, with the same attributes */
+	EXPECT_LE(4, count_lookups(td, "file"));
+	stop_bpf_daemon(_metadata, self->dir, fuse_fd, td);
 }
 
 TEST_HARNESS_MAIN
