@@ -95,6 +95,28 @@ static struct file *fuse_bpf_param_file(struct fs_parameter *param,
 }
 
 /*
+ * What may back a FUSE inode: a directory, a regular file or a symlink, on
+ * a filesystem mounted for users. Not an anon inode (it has no file type),
+ * a private inode, the object of a kernel-internal mount (pipes, sockets,
+ * namespaces, pidfds, memfds), a bpffs object, nor anything of procfs,
+ * whose magic links would let a lookup jump into the files or the root of
+ * whoever attached it.
+ */
+static bool fuse_bpf_backing_ok(const struct path *path)
+{
+	struct inode *inode = d_inode(path->dentry);
+	struct super_block *sb = path->mnt->mnt_sb;
+
+	if (!inode || IS_PRIVATE(inode) ||
+	    (path->mnt->mnt_flags & MNT_INTERNAL) || (sb->s_flags & SB_NOUSER))
+		return false;
+	if (sb->s_magic == PROC_SUPER_MAGIC || sb->s_magic == BPF_FS_MAGIC)
+		return false;
+	return S_ISDIR(inode->i_mode) || S_ISREG(inode->i_mode) ||
+	       S_ISLNK(inode->i_mode);
+}
+
+/*
  * Take the object of @file as a backing, with the current task's
  * credentials to use it with: the mounter's, or the server's.
  */
@@ -146,6 +168,10 @@ int fuse_bpf_parse_root_dir(struct fs_context *fsc,
 	err = -EINVAL;
 	if (!d_is_dir(file->f_path.dentry)) {
 		errorfc(fsc, "root_dir: not a directory");
+		goto out;
+	}
+	if (!fuse_bpf_backing_ok(&file->f_path)) {
+		errorfc(fsc, "root_dir: not on a filesystem that may back fuse-bpf");
 		goto out;
 	}
 	err = -ELOOP;
@@ -2812,6 +2838,9 @@ int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args)
 	if (!file)
 		return -EBADF;
 	bsb = file->f_path.mnt->mnt_sb;
+	err = -EINVAL;
+	if (!fuse_bpf_backing_ok(&file->f_path))
+		goto out;
 	err = -ELOOP;
 	if (bsb->s_stack_depth >= fc->bpf_stack_depth)
 		goto out;

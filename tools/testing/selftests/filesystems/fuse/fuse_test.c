@@ -22,11 +22,13 @@
 #include <linux/fs.h>
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -4458,6 +4460,127 @@ TEST_F(bad_opts, server_attrs_ignored)
 	/* Each use revalidated the entry, with the same attributes */
 	EXPECT_LE(4, count_lookups(td, "file"));
 	stop_bpf_daemon(_metadata, self->dir, fuse_fd, td);
+}
+
+/* The kinds of file a server may not attach, and how to get one */
+enum {
+	SPECIAL_EVENTFD, SPECIAL_PIPE, SPECIAL_SOCKET, SPECIAL_MEMFD,
+	SPECIAL_PROC_DIR, SPECIAL_PROC_LINK, SPECIAL_BPFFS, SPECIAL_NR
+};
+
+static const char *const special_names[SPECIAL_NR] = {
+	"eventfd", "pipe", "socket", "memfd", "procdir", "proclink", "bpffs",
+};
+
+/* Open one file of each special kind; @bpffs is a directory to mount on */
+static void open_special_files(struct __test_metadata *_metadata,
+			       int *fds, int *pipe_fds, int *sock_fds,
+			       const char *bpffs)
+{
+	fds[SPECIAL_EVENTFD] = eventfd(0, EFD_CLOEXEC);
+	ASSERT_EQ(0, pipe2(pipe_fds, O_CLOEXEC));
+	fds[SPECIAL_PIPE] = pipe_fds[0];
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				sock_fds));
+	fds[SPECIAL_SOCKET] = sock_fds[0];
+	fds[SPECIAL_MEMFD] = memfd_create("fuse_bpf", MFD_CLOEXEC);
+	fds[SPECIAL_PROC_DIR] = open("/proc/self", O_PATH | O_DIRECTORY |
+				     O_CLOEXEC);
+	/* A magic link: get_link would jump to our root */
+	fds[SPECIAL_PROC_LINK] = open("/proc/self/root", O_PATH | O_NOFOLLOW |
+				      O_CLOEXEC);
+	ASSERT_EQ(0, mount("bpf", bpffs, "bpf", 0, NULL))
+		TH_LOG("bpffs: %s", strerror(errno));
+	fds[SPECIAL_BPFFS] = open(bpffs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * A server may attach a directory, a regular file or a symlink of a
+ * filesystem mounted for users, nothing else: an eventfd (an anon inode
+ * with no file type, once a BUG() in fuse_init_inode()), a pipe, a socket,
+ * a memfd, procfs (magic links) and bpffs are refused with EINVAL, and the
+ * caller gets EIO. A regular file in the same run is accepted.
+ */
+TEST_F(bpf_daemon, lookup_replace_special_files)
+{
+	struct lookup_reply replies[SPECIAL_NR + 1] = {
+		[SPECIAL_NR] = { .name = "data", .nodeid = 20, .ext = true,
+				 .backing_action = FUSE_ACTION_REPLACE,
+				 .backing = "data", .via = TD_REPLY_IOCTL },
+	};
+	int fds[SPECIAL_NR], pipe_fds[2], sock_fds[2], i;
+	char b[PATH_MAX], f[PATH_MAX], bpffs[64];
+	struct td_log_entry e;
+	struct stat st;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0640, "x");
+	snprintf(bpffs, sizeof(bpffs), "/tmp/fuse_bpffs.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(bpffs));
+	open_special_files(_metadata, fds, pipe_fds, sock_fds, bpffs);
+	for (i = 0; i < SPECIAL_NR; i++) {
+		ASSERT_LE(0, fds[i]) TH_LOG("%s: %s", special_names[i],
+					    strerror(errno));
+		replies[i] = (struct lookup_reply) {
+			.name = special_names[i], .nodeid = 10 + i,
+			.ext = true, .backing_action = FUSE_ACTION_REPLACE,
+			.backing_fd = fds[i], .via = TD_REPLY_IOCTL,
+		};
+	}
+	serve_lookups(replies, ARRAY_SIZE(replies));
+
+	for (i = 0; i < SPECIAL_NR; i++) {
+		errno = 0;
+		EXPECT_EQ(-1, stat(at(f, self->dir, special_names[i]), &st))
+			TH_LOG("%s was attached", special_names[i]);
+		EXPECT_EQ(EIO, errno) TH_LOG("%s", special_names[i]);
+		ASSERT_EQ(0, test_daemon_sync(self->td, TD_STOP_TIMEOUT_MS));
+		ASSERT_TRUE(find_lookup(self->td, special_names[i], &e));
+		EXPECT_EQ(EINVAL, e.ioctl_errno)
+			TH_LOG("%s: %s", special_names[i],
+			       strerror(e.ioctl_errno));
+	}
+	/* The control */
+	ASSERT_EQ(0, stat(at(f, self->dir, "data"), &st))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(S_IFREG | 0640, st.st_mode);
+
+	serve_lookups(NULL, 0);
+	for (i = 0; i < SPECIAL_NR; i++)
+		EXPECT_EQ(0, close(fds[i]));
+	EXPECT_EQ(0, close(pipe_fds[1]));
+	EXPECT_EQ(0, close(sock_fds[1]));
+	EXPECT_EQ(0, umount(bpffs));
+	EXPECT_EQ(0, rmdir(bpffs));
+}
+
+/* Nor may procfs or bpffs be the root_dir of a mount */
+TEST_F(bad_opts, root_dir_special_filesystems)
+{
+	char bpffs[64];
+	int fd;
+
+	fd = open("/proc/self", O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_dir",
+			   "root_dir: not on a filesystem that may back fuse-bpf",
+			   "root_dir=%d,no_daemon," FUSE_BASE_OPTS, fd);
+	EXPECT_EQ(0, close(fd));
+
+	snprintf(bpffs, sizeof(bpffs), "/tmp/fuse_bpffs.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(bpffs));
+	ASSERT_EQ(0, mount("bpf", bpffs, "bpf", 0, NULL));
+	fd = open(bpffs, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	expect_mount_error(_metadata, self->dir, EINVAL, "root_dir",
+			   "root_dir: not on a filesystem that may back fuse-bpf",
+			   "root_dir=%d,no_daemon," FUSE_BASE_OPTS, fd);
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, umount(bpffs));
+	EXPECT_EQ(0, rmdir(bpffs));
+
+	expect_mount_ok(_metadata, self->dir,
+			"root_dir=%d,no_daemon," FUSE_BASE_OPTS,
+			self->backing_fd);
 }
 
 TEST_HARNESS_MAIN
