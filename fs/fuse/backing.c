@@ -2000,7 +2000,9 @@ static int fuse_bpf_tmpfile_backing(struct path *dpath, void *args)
 
 	inode = fuse_bpf_iget_child(dir, &ta->bfile->f_path);
 	if (IS_ERR(inode)) {
+		/* Not put again by fuse_bpf_tmpfile() */
 		fput(ta->bfile);
+		ta->bfile = NULL;
 		return PTR_ERR(inode);
 	}
 	d_mark_tmpfile(ta->file, inode);
