@@ -2736,11 +2736,17 @@ void fuse_bpf_init_reply(struct fuse_mount *fm, u64 flags,
 	fm->sb->s_stack_depth = max(fm->sb->s_stack_depth, fc->bpf_stack_depth);
 }
 
-/* Let the server's LOOKUP reply carry a struct fuse_entry_bpf_out */
+/*
+ * Let the server's LOOKUP reply carry a struct fuse_entry_bpf_out. The
+ * layout is set up on every fuse-bpf mount, as a LOOKUP may be prepared
+ * before the server has answered FUSE_INIT: whether it negotiated FUSE_BPF
+ * is checked when the reply comes (fuse_bpf_reply_fds()). A plain reply
+ * fits it, its extension being of variable size.
+ */
 void fuse_bpf_lookup_init(struct fuse_conn *fc, struct fuse_args *args,
 			  struct fuse_bpf_entry *feb)
 {
-	if (!fc->bpf_proto)
+	if (!fc->bpf_enabled)
 		return;
 	args->out_numargs = 2;
 	args->out_args[1].size = sizeof(feb->out);
@@ -2798,6 +2804,9 @@ int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args)
 
 	if (!args->bpf_ext || !args->out_args[1].size)
 		return 0;
+	/* Only from a server that negotiated FUSE_BPF */
+	if (!fc->bpf_proto)
+		return -EINVAL;
 	feb = container_of(args->out_args[1].value, struct fuse_bpf_entry,
 			   out);
 	out = &feb->out;

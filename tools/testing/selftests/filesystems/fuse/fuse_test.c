@@ -2190,17 +2190,14 @@ static int bpf_daemon_lookup(struct test_daemon *td, struct td_req *req)
 }
 
 /*
- * Mount @dir with @opts, served by a daemon that takes FUSE_BPF (and
- * @init_flags) and answers LOOKUP from bpf_daemon_state.
+ * Serve @fuse_fd with a daemon that takes FUSE_BPF (and @init_flags) and
+ * answers LOOKUP from bpf_daemon_state.
  */
-static void start_bpf_daemon(struct __test_metadata *_metadata,
-			     const char *dir, const char *opts,
-			     __u64 init_flags, int *fuse_fd,
+static void serve_bpf_daemon(struct __test_metadata *_metadata,
+			     int fuse_fd, __u64 init_flags,
 			     struct test_daemon **td)
 {
-	*fuse_fd = test_fuse_mount(dir, opts);
-	ASSERT_LE(0, *fuse_fd) TH_LOG("%s", strerror(-*fuse_fd));
-	*td = test_daemon_create(*fuse_fd);
+	*td = test_daemon_create(fuse_fd);
 	ASSERT_NE(NULL, *td);
 	test_daemon_set_init_flags(*td, FUSE_BPF | init_flags);
 	ASSERT_EQ(0, test_daemon_set_handler(*td, FUSE_INIT, bpf_daemon_init,
@@ -2214,6 +2211,17 @@ static void start_bpf_daemon(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, test_daemon_set_handler(*td, FUSE_BATCH_FORGET,
 					     forget_noop, NULL));
 	ASSERT_EQ(0, test_daemon_start(*td));
+}
+
+/* Mount @dir with @opts, served by serve_bpf_daemon(), initialised */
+static void start_bpf_daemon(struct __test_metadata *_metadata,
+			     const char *dir, const char *opts,
+			     __u64 init_flags, int *fuse_fd,
+			     struct test_daemon **td)
+{
+	*fuse_fd = test_fuse_mount(dir, opts);
+	ASSERT_LE(0, *fuse_fd) TH_LOG("%s", strerror(-*fuse_fd));
+	serve_bpf_daemon(_metadata, *fuse_fd, init_flags, td);
 	ASSERT_EQ(0, test_daemon_wait_init(*td, TD_STOP_TIMEOUT_MS));
 }
 
@@ -4581,6 +4589,85 @@ TEST_F(bad_opts, root_dir_special_filesystems)
 	expect_mount_ok(_metadata, self->dir,
 			"root_dir=%d,no_daemon," FUSE_BASE_OPTS,
 			self->backing_fd);
+}
+
+/* Is @pid asleep in system call @nr? */
+static bool asleep_in(pid_t pid, long nr)
+{
+	char path[64], buf[256];
+	bool asleep = false;
+	FILE *f;
+	long sc;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%ld", &sc) == 1 && sc == nr) {
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		f = fopen(path, "r");
+		/*
+		 * "pid (comm) S ...": the state follows the last ')'. A
+		 * killable wait shows as D.
+		 */
+		if (f && fgets(buf, sizeof(buf), f) && strrchr(buf, ')')) {
+			char state = strrchr(buf, ')')[2];
+
+			asleep = state == 'S' || state == 'D';
+		}
+	}
+	if (f)
+		fclose(f);
+	return asleep;
+}
+
+/*
+ * A LOOKUP sent before the server has answered FUSE_INIT is laid out for
+ * the reply of a server that then negotiates FUSE_BPF: its backing is
+ * attached, as in any later LOOKUP.
+ */
+TEST_F(bad_opts, lookup_before_init)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "file", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .via = TD_REPLY_IOCTL },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct test_daemon *td;
+	int fuse_fd, status, i;
+	pid_t pid;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0640, "early");
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	fuse_fd = test_fuse_mount(self->dir, "fuse_bpf");
+	ASSERT_LE(0, fuse_fd) TH_LOG("%s", strerror(-fuse_fd));
+
+	at(f, self->dir, "file");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct stat st;
+
+		if (syscall(SYS_newfstatat, AT_FDCWD, f, &st, 0))
+			_exit(errno);
+		_exit(st.st_size == 5 && st.st_mode == (S_IFREG | 0640) ?
+		      0 : 100);
+	}
+	/* It waits for FUSE_INIT, its LOOKUP prepared (10 s at most) */
+	for (i = 0; i < 1000 && !asleep_in(pid, SYS_newfstatat); i++)
+		usleep(10000);
+	EXPECT_TRUE(asleep_in(pid, SYS_newfstatat));
+
+	serve_bpf_daemon(_metadata, fuse_fd, 0, &td);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("stat: %s", strerror(WEXITSTATUS(status)));
+	stop_bpf_daemon(_metadata, self->dir, fuse_fd, td);
 }
 
 TEST_HARNESS_MAIN
