@@ -746,6 +746,33 @@ static const struct fuse_bpf_op fuse_bpf_permission_op = {
 	.backing = fuse_bpf_permission_backing,
 };
 
+/*
+ * The backing mount's noexec and nodev hold through the FUSE mount too:
+ * exec (execve(), access(X_OK)) of a regular file, and open of a device
+ * node, fail as they would on the backing mount, where may_open() and
+ * do_faccessat() check them on the path.
+ */
+static int fuse_bpf_mount_allows(struct inode *inode, int mask)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct path bpath = {
+		.mnt = fi->backing_path.mnt,
+		.dentry = READ_ONCE(fi->backing_path.dentry),
+	};
+
+	/* Evicted under a walk in RCU mode */
+	if (!bpath.dentry)
+		return -ECHILD;
+	if ((mask & MAY_EXEC) && S_ISREG(inode->i_mode) &&
+	    path_noexec(&bpath))
+		return -EACCES;
+	if ((mask & MAY_OPEN) &&
+	    (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode)) &&
+	    !may_open_dev(&bpath))
+		return -EACCES;
+	return 0;
+}
+
 /**
  * fuse_bpf_permission() - permission check on a backed inode
  * @idmap: idmap of the FUSE mount
@@ -771,6 +798,8 @@ bool fuse_bpf_permission(struct mnt_idmap *idmap, struct inode *inode,
 		return false;
 	fuse_bpf_copyattr(inode);
 	*err = generic_permission(idmap, inode, mask);
+	if (!*err)
+		*err = fuse_bpf_mount_allows(inode, mask);
 	if (*err)
 		return true;
 	return fuse_bpf_run(&fuse_bpf_permission_op, FUSE_ACCESS,
@@ -1444,6 +1473,13 @@ bool fuse_bpf_mmap(struct file *file, struct vm_area_struct *vma, int *err)
 
 	if (!bfile)
 		return false;
+	/* As do_mmap() does on a noexec mount, for the backing mount */
+	if (path_noexec(&bfile->f_path)) {
+		*err = -EPERM;
+		if (vma->vm_flags & VM_EXEC)
+			return true;
+		vm_flags_clear(vma, VM_MAYEXEC);
+	}
 	fuse_bpf_file_ctx(&ctx, file, bfile);
 	*err = backing_file_mmap(bfile, vma, &ctx);
 	return true;

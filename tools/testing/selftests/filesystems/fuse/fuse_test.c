@@ -4670,4 +4670,103 @@ TEST_F(bad_opts, lookup_before_init)
 	stop_bpf_daemon(_metadata, self->dir, fuse_fd, td);
 }
 
+/* Copy the program @from to @to, executable */
+static void copy_program(struct __test_metadata *_metadata, const char *from,
+			 const char *to)
+{
+	int in, out;
+	struct stat st;
+
+	in = open(from, O_RDONLY);
+	ASSERT_LE(0, in);
+	ASSERT_EQ(0, fstat(in, &st));
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL, 0755);
+	ASSERT_LE(0, out);
+	ASSERT_EQ(st.st_size, sendfile(out, in, NULL, st.st_size));
+	ASSERT_EQ(0, close(in));
+	ASSERT_EQ(0, close(out));
+}
+
+/* What exec, access(X_OK), a PROT_EXEC map and a device open give */
+struct mount_flag_results {
+	int exec, access, mmap, dev;
+};
+
+static void try_mount_flags(const char *dir, struct mount_flag_results *r)
+{
+	char path[PATH_MAX];
+	int status, fd;
+	pid_t pid;
+	void *p;
+
+	pid = fork();
+	if (pid == 0) {
+		execl(at(path, dir, "prog"), "prog", NULL);
+		_exit(errno);
+	}
+	r->exec = pid > 0 && waitpid(pid, &status, 0) == pid &&
+		  WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	r->access = access(at(path, dir, "prog"), X_OK) ? errno : 0;
+	fd = open(path, O_RDONLY);
+	p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	r->mmap = p == MAP_FAILED ? errno : 0;
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	close(fd);
+	fd = open(at(path, dir, "null"), O_RDWR);
+	r->dev = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * The backing mount's noexec and nodev hold through a fuse-bpf mount that
+ * has neither: exec, access(X_OK), PROT_EXEC maps and device opens fail
+ * on it as on the backing mount, and work when the backing mount allows
+ * them.
+ */
+TEST_F(bad_opts, backing_noexec_nodev)
+{
+	static const unsigned long flags[] = { 0, MS_NOEXEC | MS_NODEV };
+	struct mount_flag_results native, fuse;
+	char b[PATH_MAX], bind[64];
+	int fd;
+	size_t i;
+
+	copy_program(_metadata, "/bin/true", at(b, self->backing, "prog"));
+	ASSERT_EQ(0, mknod(at(b, self->backing, "null"), S_IFCHR | 0666,
+			   makedev(1, 3)));
+	ASSERT_EQ(0, chmod(self->backing, 0755));
+	snprintf(bind, sizeof(bind), "/tmp/fuse_bind.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(bind));
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		const int want = flags[i] ? EACCES : 0;
+
+		ASSERT_EQ(0, mount(self->backing, bind, NULL, MS_BIND, NULL));
+		ASSERT_EQ(0, mount(NULL, bind, NULL,
+				   MS_BIND | MS_REMOUNT | flags[i], NULL));
+		fd = open(bind, O_PATH | O_DIRECTORY);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, mount_fuse_fmt(self->dir,
+					    "root_dir=%d,no_daemon,%s", fd,
+					    FUSE_BASE_OPTS));
+		try_mount_flags(bind, &native);
+		try_mount_flags(self->dir, &fuse);
+		EXPECT_EQ(want, native.exec);
+		EXPECT_EQ(want, native.access);
+		EXPECT_EQ(flags[i] ? EPERM : 0, native.mmap);
+		EXPECT_EQ(want, native.dev);
+		EXPECT_EQ(native.exec, fuse.exec) TH_LOG("exec, flags %lx", flags[i]);
+		EXPECT_EQ(native.access, fuse.access)
+			TH_LOG("access, flags %lx", flags[i]);
+		EXPECT_EQ(native.mmap, fuse.mmap)
+			TH_LOG("mmap, flags %lx", flags[i]);
+		EXPECT_EQ(native.dev, fuse.dev) TH_LOG("dev, flags %lx", flags[i]);
+		EXPECT_EQ(0, umount(self->dir));
+		EXPECT_EQ(0, close(fd));
+		EXPECT_EQ(0, umount(bind));
+	}
+	EXPECT_EQ(0, rmdir(bind));
+}
+
 TEST_HARNESS_MAIN
