@@ -1475,9 +1475,10 @@ bool fuse_bpf_mmap(struct file *file, struct vm_area_struct *vma, int *err)
 		return false;
 	/* As do_mmap() does on a noexec mount, for the backing mount */
 	if (path_noexec(&bfile->f_path)) {
-		*err = -EPERM;
-		if (vma->vm_flags & VM_EXEC)
+		if (vma->vm_flags & VM_EXEC) {
+			*err = -EPERM;
 			return true;
+		}
 		vm_flags_clear(vma, VM_MAYEXEC);
 	}
 	fuse_bpf_file_ctx(&ctx, file, bfile);
@@ -2511,6 +2512,16 @@ static const struct fuse_bpf_op fuse_bpf_set_acl_op = {
 	.write = true,
 };
 
+/*
+ * The VFS checked the caller's ownership on attributes that may be stale:
+ * check it again on fresh ones.
+ */
+static int fuse_bpf_owner_again(struct mnt_idmap *idmap, struct inode *inode)
+{
+	fuse_bpf_copyattr(inode);
+	return inode_owner_or_capable(idmap, inode) ? 0 : -EPERM;
+}
+
 /**
  * fuse_bpf_set_acl() - set or remove a POSIX ACL of a backed inode
  * @idmap: idmap of the FUSE mount
@@ -2531,12 +2542,10 @@ bool fuse_bpf_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 
 	if (!fuse_inode_backed(inode))
 		return false;
-	/* set_posix_acl() checked the owner on attributes maybe stale */
-	fuse_bpf_copyattr(inode);
-	if (!inode_owner_or_capable(idmap, inode)) {
-		*err = -EPERM;
+	/* As set_posix_acl() */
+	*err = fuse_bpf_owner_again(idmap, inode);
+	if (*err)
 		return true;
-	}
 	/*
 	 * The backing filesystem decides on the setgid bit with the backing
 	 * credentials: as overlayfs, clear it first if the caller may not
@@ -2644,13 +2653,12 @@ bool fuse_bpf_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
 
 	if (!fuse_inode_backed(inode))
 		return false;
-	fuse_bpf_copyattr(inode);
-	if (!inode_owner_or_capable(idmap, inode)) {
-		*err = -EPERM;
+	/* As vfs_fileattr_set() */
+	*err = fuse_bpf_owner_again(idmap, inode);
+	if (*err)
 		return true;
-	}
-	return fuse_bpf_run(&fuse_bpf_fileattr_set_op, FUSE_IOCTL,
-			    d_inode(dentry), fa, err);
+	return fuse_bpf_run(&fuse_bpf_fileattr_set_op, FUSE_IOCTL, inode, fa,
+			    err);
 }
 
 /*
