@@ -650,25 +650,24 @@ static int with_dev_fuse(char *opts, size_t size, const char *tmpl,
 }
 
 /*
- * Mounting with @fmt's options fails with @err, through mount(2) and
- * through the mount API. There it fails at @step (an option, or "create"
- * for checks across options) and logs exactly the error @msg (NULL:
- * nothing). mount(2) is skipped for options passed with FSCONFIG_SET_FD
- * ("key=@N"); "fd=DEV" is a new /dev/fuse descriptor each time.
+ * Mounting with @fmt's options gives @err, through mount(2) and through
+ * the mount API. There it ends at @step (an option, "create" for checks
+ * across options, "mounted" on success) and logs exactly the error @msg
+ * (NULL: nothing). mount(2) is skipped for options passed with
+ * FSCONFIG_SET_FD ("key=@N"); "fd=DEV" is a new /dev/fuse descriptor each
+ * time. A mount that succeeds is taken down at once: that needs no daemon
+ * behind "fd=DEV", as the mount does not wait for FUSE_INIT and the umount
+ * aborts the connection.
  */
-static void __printf(6, 7)
-expect_mount_error(struct __test_metadata *_metadata, const char *dir,
-		   int err, const char *step, const char *msg,
-		   const char *fmt, ...)
+static void vexpect_mount(struct __test_metadata *_metadata, const char *dir,
+			  int err, const char *step, const char *msg,
+			  const char *fmt, va_list ap)
 {
 	char tmpl[256], opts[256], expected[256] = "";
 	struct fsmount_log log;
 	int ret, fuse_fd;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(tmpl, sizeof(tmpl), fmt, ap);
-	va_end(ap);
 	if (msg)
 		snprintf(expected, sizeof(expected), "e fuse: %s\n", msg);
 
@@ -677,8 +676,9 @@ expect_mount_error(struct __test_metadata *_metadata, const char *dir,
 		ret = mount_fuse(dir, opts);
 		EXPECT_EQ(-err, ret)
 			TH_LOG("mount(2) %s: %s", opts, strerror(-ret));
+		/* It is there: umount of a directory that is no mount fails */
 		if (!ret)
-			EXPECT_EQ(0, umount(dir));
+			EXPECT_EQ(0, umount(dir)) TH_LOG("%s", strerror(errno));
 		if (fuse_fd >= 0)
 			EXPECT_EQ(0, close(fuse_fd));
 	}
@@ -690,51 +690,34 @@ expect_mount_error(struct __test_metadata *_metadata, const char *dir,
 	EXPECT_STREQ(step, log.step) TH_LOG("mount API %s", opts);
 	EXPECT_STREQ(expected, log.msgs) TH_LOG("mount API %s", opts);
 	if (!ret)
-		EXPECT_EQ(0, umount(dir));
+		EXPECT_EQ(0, umount(dir)) TH_LOG("%s", strerror(errno));
 	if (fuse_fd >= 0)
 		EXPECT_EQ(0, close(fuse_fd));
 }
 
-/*
- * Mounting with @fmt's options succeeds, through mount(2) and through the
- * mount API, logging nothing; each mount is taken down at once. That
- * needs no daemon behind "fd=DEV": the mount does not wait for FUSE_INIT,
- * and the umount aborts the connection.
- */
+/* Mounting with @fmt's options fails with @err at @step, logging @msg */
+static void __printf(6, 7)
+expect_mount_error(struct __test_metadata *_metadata, const char *dir,
+		   int err, const char *step, const char *msg,
+		   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vexpect_mount(_metadata, dir, err, step, msg, fmt, ap);
+	va_end(ap);
+}
+
+/* Mounting with @fmt's options succeeds both ways, logging nothing */
 static void __printf(3, 4)
 expect_mount_ok(struct __test_metadata *_metadata, const char *dir,
 		const char *fmt, ...)
 {
-	char tmpl[256], opts[256];
-	struct fsmount_log log;
-	int ret, fuse_fd;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(tmpl, sizeof(tmpl), fmt, ap);
+	vexpect_mount(_metadata, dir, 0, "mounted", NULL, fmt, ap);
 	va_end(ap);
-
-	if (!strstr(tmpl, "=@")) {
-		ASSERT_EQ(0, with_dev_fuse(opts, sizeof(opts), tmpl, &fuse_fd));
-		ret = mount_fuse(dir, opts);
-		EXPECT_EQ(0, ret)
-			TH_LOG("mount(2) %s: %s", opts, strerror(-ret));
-		/* It is there: umount of a directory that is no mount fails */
-		if (!ret)
-			EXPECT_EQ(0, umount(dir)) TH_LOG("%s", strerror(errno));
-		if (fuse_fd >= 0)
-			EXPECT_EQ(0, close(fuse_fd));
-	}
-	ASSERT_EQ(0, with_dev_fuse(opts, sizeof(opts), tmpl, &fuse_fd));
-	ret = fsmount_fuse(dir, opts, &log);
-	EXPECT_EQ(0, ret)
-		TH_LOG("mount API %s: %s at %s, log \"%s\"", opts,
-		       strerror(-ret), log.step, log.msgs);
-	EXPECT_STREQ("", log.msgs) TH_LOG("mount API %s", opts);
-	if (!ret)
-		EXPECT_EQ(0, umount(dir)) TH_LOG("%s", strerror(errno));
-	if (fuse_fd >= 0)
-		EXPECT_EQ(0, close(fuse_fd));
 }
 
 /*
