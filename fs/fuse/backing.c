@@ -1107,7 +1107,14 @@ bool fuse_bpf_dentry_revalidate(struct dentry *entry, unsigned int flags,
 	bentry = fuse_bpf_lookup_unlocked(dir, &entry->d_name);
 	dput(parent);
 	if (IS_ERR(bentry)) {
-		*ret = 0;
+		/*
+		 * Only an entry that is gone is invalid: invalidating it on
+		 * any other error (EIO, ENOMEM, EACCES) would detach the
+		 * mounts on it. The walk fails with the error instead.
+		 */
+		*ret = PTR_ERR(bentry);
+		if (*ret == -ENOENT || *ret == -ESTALE)
+			*ret = 0;
 		return true;
 	}
 
