@@ -586,6 +586,7 @@ static bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 	};
 	const struct cred *old_cred;
 	int action = BPF_FUSE_CONTINUE;
+	int ret;
 
 	if (!bpath.dentry) {
 		*err = -ECHILD;
@@ -613,10 +614,11 @@ static bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 			return true;
 	}
 	old_cred = override_creds(fi->backing_cred);
-	*err = op->backing(&bpath, args);
+	ret = op->backing(&bpath, args);
 	revert_creds(old_cred);
 	if (op->write)
 		mnt_drop_write(bpath.mnt);
+	*err = ret;
 
 	/* Not the result of a walk in RCU mode, which is tried again */
 	if (action == BPF_FUSE_POSTFILTER && *err != -ECHILD) {
@@ -631,7 +633,12 @@ static bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 		else if (action != BPF_FUSE_CONTINUE)
 			*err = -EIO;
 	}
-	if (!*err && op->finalize)
+	/*
+	 * What the backing call did stands, even if the program fails the
+	 * operation: the FUSE side must show it (a new entry's dentry must
+	 * be valid as long as its backing entry is, see fuse_bpf_lookup()).
+	 */
+	if (!ret && op->finalize)
 		op->finalize(inode, args);
 	return true;
 }
