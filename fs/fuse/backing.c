@@ -759,6 +759,24 @@ static const struct fuse_bpf_op fuse_bpf_permission_op = {
  * node, fail as they would on the backing mount, where may_open() and
  * do_faccessat() check them on the path.
  */
+/*
+ * Would executing the backing file @bpath change privileges: set-id bits,
+ * or file capabilities?
+ */
+static int fuse_bpf_grants_privs(const struct path *bpath, int mask)
+{
+	struct inode *binode = d_inode(bpath->dentry);
+
+	if (is_sxid(READ_ONCE(binode->i_mode)))
+		return 1;
+	if (IS_NOSEC(binode))
+		return 0;
+	if (mask & MAY_NOT_BLOCK)
+		return -ECHILD;
+	return __vfs_getxattr(bpath->dentry, binode, XATTR_NAME_CAPS,
+			      NULL, 0) > 0;
+}
+
 static int fuse_bpf_mount_allows(struct inode *inode, int mask)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
@@ -766,6 +784,7 @@ static int fuse_bpf_mount_allows(struct inode *inode, int mask)
 		.mnt = fi->backing_path.mnt,
 		.dentry = READ_ONCE(fi->backing_path.dentry),
 	};
+	int ret;
 
 	/* Evicted under a walk in RCU mode */
 	if (!bpath.dentry)
@@ -773,6 +792,17 @@ static int fuse_bpf_mount_allows(struct inode *inode, int mask)
 	if ((mask & MAY_EXEC) && S_ISREG(inode->i_mode) &&
 	    path_noexec(&bpath))
 		return -EACCES;
+	/*
+	 * execve() checks only the FUSE mount for nosuid: it cannot run a
+	 * file of a nosuid backing mount without the privileges it grants,
+	 * so it does not run it.
+	 */
+	if ((mask & (MAY_EXEC | MAY_OPEN)) == (MAY_EXEC | MAY_OPEN) &&
+	    S_ISREG(inode->i_mode) && (bpath.mnt->mnt_flags & MNT_NOSUID)) {
+		ret = fuse_bpf_grants_privs(&bpath, mask);
+		if (ret)
+			return ret < 0 ? ret : -EACCES;
+	}
 	if ((mask & MAY_OPEN) &&
 	    (S_ISCHR(inode->i_mode) || S_ISBLK(inode->i_mode)) &&
 	    !may_open_dev(&bpath))
