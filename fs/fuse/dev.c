@@ -618,6 +618,13 @@ int fuse_simple_background(struct fuse_mount *fm, struct fuse_args *args,
 
 	if (!fuse_bpf_nodeid_known(fm->fc, args))
 		return -EOPNOTSUPP;
+	/*
+	 * Without a daemon, a request ends as it is sent: flush_bg_queue()
+	 * would end it under fc->bg_lock, which ending it takes. Fail it as
+	 * the no-daemon queue would, before it is queued.
+	 */
+	if (fuse_conn_no_daemon(fm->fc))
+		return -EOPNOTSUPP;
 
 	if (args->force) {
 		WARN_ON(!args->nocreds);

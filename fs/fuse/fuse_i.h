@@ -1049,6 +1049,16 @@ static inline bool fuse_conn_bpf(struct fuse_conn *fc)
 #endif
 }
 
+/* fuse-bpf: no daemon serves the connection (the no_daemon option) */
+static inline bool fuse_conn_no_daemon(struct fuse_conn *fc)
+{
+#ifdef CONFIG_FUSE_BPF
+	return fc->no_daemon;
+#else
+	return false;
+#endif
+}
+
 static inline u64 get_node_id(struct inode *inode)
 {
 	return get_fuse_inode(inode)->nodeid;
