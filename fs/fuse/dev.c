@@ -2476,6 +2476,9 @@ static long fuse_dev_ioctl_bpf_reply(struct file *file,
 	struct iov_iter iter;
 	ssize_t ret;
 
+	/* A kernel without fuse-bpf does not know the ioctl */
+	if (!IS_ENABLED(CONFIG_FUSE_BPF))
+		return -ENOTTY;
 	/* Only mounts that enable fuse-bpf take replies with descriptors */
 	if (!fud || !fuse_bpf_init_flags(fud->fc))
 		return -EPERM;
