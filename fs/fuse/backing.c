@@ -2859,29 +2859,37 @@ void fuse_bpf_entry_put(struct fuse_bpf_entry *feb)
 
 /**
  * fuse_bpf_reply_needs_ioctl() - must this reply come through the ioctl?
+ * @fc: the connection
  * @args: the request
  * @len: the length of the reply's payload (0 for an error)
  *
- * Return: true if the reply carries a fuse-bpf LOOKUP extension.
+ * Return: true if the reply carries a fuse-bpf LOOKUP extension, from a
+ * server that negotiated it (see fuse_bpf_reply_fds() for the others).
  */
-bool fuse_bpf_reply_needs_ioctl(struct fuse_args *args, size_t len)
+bool fuse_bpf_reply_needs_ioctl(struct fuse_conn *fc, struct fuse_args *args,
+				size_t len)
 {
-	return args->bpf_ext && len > args->out_args[0].size;
+	return args->bpf_ext && fc->bpf_proto &&
+	       len > args->out_args[0].size;
 }
 
 /**
  * fuse_bpf_reply_fds() - check a LOOKUP extension, resolve its descriptors
  * @fc: the connection
  * @args: the request, its reply copied in
+ * @fd_reply: the reply came through the ioctl
  *
- * Runs in the context of the server that answered through the ioctl: its
- * descriptors are resolved and its credentials captured, so the backing is
- * used with them.
+ * Runs for every reply, in the context of the server that answered. One
+ * with an extension comes through the ioctl: its descriptors are resolved
+ * and its credentials captured, so the backing is used with them. One
+ * longer than a LOOKUP reply from a server that did not negotiate FUSE_BPF
+ * is refused, as plain FUSE refuses it.
  *
- * Return: 0, or a negative errno for the ioctl (the request then fails
+ * Return: 0, or a negative errno for the writer (the request then fails
  * with EIO).
  */
-int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args)
+int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args,
+		       bool fd_reply)
 {
 	struct fuse_entry_out *entry = args->out_args[0].value;
 	struct fuse_bpf_entry *feb;
@@ -2892,8 +2900,11 @@ int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args)
 
 	if (!args->bpf_ext || !args->out_args[1].size)
 		return 0;
-	/* Only from a server that negotiated FUSE_BPF */
+	/* Only from a server that negotiated FUSE_BPF: a reply too long */
 	if (!fc->bpf_proto)
+		return -EINVAL;
+	/* Never from write(2), see fuse_bpf_reply_needs_ioctl() */
+	if (!fd_reply)
 		return -EINVAL;
 	feb = container_of(args->out_args[1].value, struct fuse_bpf_entry,
 			   out);

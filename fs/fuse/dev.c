@@ -2082,7 +2082,7 @@ static ssize_t fuse_dev_do_write(struct fuse_dev *fud,
 	/* Leave the request alone: the server may answer it again */
 	err = -EPERM;
 	if (!cs->fd_reply &&
-	    fuse_bpf_reply_needs_ioctl(req->args,
+	    fuse_bpf_reply_needs_ioctl(fc, req->args,
 				       oh.error ? 0 : nbytes - sizeof(oh))) {
 		spin_unlock(&fpq->lock);
 		goto copy_finish;
@@ -2102,8 +2102,8 @@ static ssize_t fuse_dev_do_write(struct fuse_dev *fud,
 	else
 		err = copy_out_args(cs, req->args, nbytes);
 	fuse_copy_finish(cs);
-	if (!err && cs->fd_reply)
-		err = fuse_bpf_reply_fds(fc, req->args);
+	if (!err && !oh.error)
+		err = fuse_bpf_reply_fds(fc, req->args, cs->fd_reply);
 
 	spin_lock(&fpq->lock);
 	clear_bit(FR_LOCKED, &req->flags);

@@ -1712,8 +1712,10 @@ int fuse_bpf_lookup_iget(struct super_block *sb, struct inode *dir,
 			 struct fuse_bpf_entry *feb, struct inode **inode);
 bool fuse_bpf_entry_changed(struct inode *dir, const struct qstr *name,
 			    struct inode *inode, struct fuse_bpf_entry *feb);
-bool fuse_bpf_reply_needs_ioctl(struct fuse_args *args, size_t len);
-int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args);
+bool fuse_bpf_reply_needs_ioctl(struct fuse_conn *fc, struct fuse_args *args,
+				size_t len);
+int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args,
+		       bool fd_reply);
 #else
 struct fuse_bpf_entry {
 };
@@ -2090,14 +2092,15 @@ static inline bool fuse_bpf_entry_changed(struct inode *dir,
 	return false;
 }
 
-static inline bool fuse_bpf_reply_needs_ioctl(struct fuse_args *args,
+static inline bool fuse_bpf_reply_needs_ioctl(struct fuse_conn *fc,
+					      struct fuse_args *args,
 					      size_t len)
 {
 	return false;
 }
 
 static inline int fuse_bpf_reply_fds(struct fuse_conn *fc,
-				     struct fuse_args *args)
+				     struct fuse_args *args, bool fd_reply)
 {
 	return 0;
 }
