@@ -445,10 +445,15 @@ void fuse_init_inode(struct inode *inode, struct fuse_attr *attr,
 static int fuse_inode_eq(struct inode *inode, void *_nodeidp)
 {
 	u64 nodeid = *(u64 *) _nodeidp;
-	if (get_node_id(inode) == nodeid)
-		return 1;
-	else
+
+	/*
+	 * Backed inodes but the root are hashed by their backing inode: a
+	 * nodeid the server gave one does not make it the server's node of
+	 * that nodeid, which fuse_iget() would evict on a type change.
+	 */
+	if (get_node_id(inode) != nodeid)
 		return 0;
+	return nodeid == FUSE_ROOT_ID || !fuse_inode_backed(inode);
 }
 
 static int fuse_inode_set(struct inode *inode, void *_nodeidp)
