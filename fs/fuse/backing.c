@@ -17,6 +17,7 @@
 #include <linux/fs_parser.h>
 #include <linux/kobject.h>
 #include <linux/magic.h>
+#include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/poll.h>
 #include <linux/posix_acl.h>
@@ -69,6 +70,39 @@ void fuse_bpf_sysfs_cleanup(struct kobject *fuse_kobj)
 }
 
 /*
+ * What fuse-bpf keeps of a connection.
+ *
+ * The filesystems its backings come from, in the order they were first
+ * attached: the root directory's is the first. Each one keeps a reference
+ * to the first mount it was seen on until the connection is unmounted, so
+ * that syncfs() reaches it and an administrator can see it in the
+ * connection's "backing" control file, where a pinned mount otherwise
+ * shows nowhere (no open file, no lsof).
+ *
+ * Its index in the table also keeps inode numbers apart: a backed inode
+ * reports the backing inode number with the index in its top bits, on the
+ * FUSE st_dev. Those of the root's filesystem are thus unchanged.
+ */
+#define FUSE_BPF_FS_BITS	6
+#define FUSE_BPF_MAX_FS		((1 << FUSE_BPF_FS_BITS) - 1)
+#define FUSE_BPF_INO_SHIFT	(64 - FUSE_BPF_FS_BITS)
+
+struct fuse_bpf_conn {
+	/* Serialises adding, the use of the mounts, and the creds below */
+	struct mutex lock;
+	/* Entries below it are set and never change but for @mnt */
+	unsigned int count;
+	struct {
+		struct super_block *sb;
+		/* NULL once the connection is unmounted */
+		struct vfsmount *mnt;
+	} fs[FUSE_BPF_MAX_FS];
+	/* The last credentials captured, and the task's they came from */
+	const struct cred *cred;
+	const struct cred *cred_src;
+};
+
+/*
  * fuse-bpf is enabled per mount by the mounter. Backing objects are then
  * used with the mounter's credentials, so the options need the same
  * privilege as 6.12's passthrough backing files.
@@ -80,6 +114,12 @@ static int fuse_bpf_enable(struct fs_context *fsc)
 	if (!capable(CAP_SYS_ADMIN)) {
 		errorfc(fsc, "fuse-bpf options need CAP_SYS_ADMIN in the initial user namespace");
 		return -EPERM;
+	}
+	if (!ctx->bpf_conn) {
+		ctx->bpf_conn = kzalloc(sizeof(*ctx->bpf_conn), GFP_KERNEL);
+		if (!ctx->bpf_conn)
+			return -ENOMEM;
+		mutex_init(&ctx->bpf_conn->lock);
 	}
 	ctx->bpf_enabled = true;
 	return 0;
@@ -118,22 +158,135 @@ static bool fuse_bpf_backing_ok(const struct path *path)
 
 /*
  * Take the object of @file as a backing, with the current task's
- * credentials to use it with: the mounter's, or the server's.
+ * credentials to use it with: the mounter's, or the server's. They are
+ * captured once per credentials of the task, so that the backings one
+ * server attaches share them, and their inodes with them (see
+ * fuse_bpf_inode_eq()).
  */
-static int fuse_bpf_capture_backing(struct file *file, struct path *path,
+static int fuse_bpf_capture_backing(struct fuse_bpf_conn *bc,
+				    struct file *file, struct path *path,
 				    const struct cred **credp)
 {
 	struct cred *cred;
 
-	cred = prepare_creds();
-	if (!cred)
-		return -ENOMEM;
-	/* As overlayfs: no bypass of the backing filesystem's limits */
-	cap_lower(cred->cap_effective, CAP_SYS_RESOURCE);
-	*credp = cred;
+	mutex_lock(&bc->lock);
+	if (bc->cred_src != current_cred()) {
+		cred = prepare_creds();
+		if (!cred) {
+			mutex_unlock(&bc->lock);
+			return -ENOMEM;
+		}
+		/* As overlayfs: no bypass of the backing filesystem's limits */
+		cap_lower(cred->cap_effective, CAP_SYS_RESOURCE);
+		if (bc->cred) {
+			put_cred(bc->cred);
+			put_cred(bc->cred_src);
+		}
+		bc->cred = cred;
+		bc->cred_src = get_current_cred();
+	}
+	*credp = get_cred(bc->cred);
+	mutex_unlock(&bc->lock);
 	*path = file->f_path;
 	path_get(path);
 	return 0;
+}
+
+/* Index of @sb in the table, FUSE_BPF_MAX_FS if absent; lockless */
+static unsigned int fuse_bpf_fs_index(struct fuse_conn *fc,
+				      struct super_block *sb)
+{
+	struct fuse_bpf_conn *t = fc->bpf_conn;
+	unsigned int i, n;
+
+	if (!t)
+		return FUSE_BPF_MAX_FS;
+	/* Pairs with fuse_bpf_fs_add(): the entries below count are set */
+	n = smp_load_acquire(&t->count);
+	for (i = 0; i < n; i++) {
+		if (t->fs[i].sb == sb)
+			return i;
+	}
+	return FUSE_BPF_MAX_FS;
+}
+
+/**
+ * fuse_bpf_fs_add() - note the filesystem of a new backing
+ * @fc: the connection
+ * @path: the backing object
+ *
+ * Return: 0, or -EMFILE if the connection already takes backings from
+ * FUSE_BPF_MAX_FS filesystems.
+ */
+static int fuse_bpf_fs_add(struct fuse_conn *fc, const struct path *path)
+{
+	struct fuse_bpf_conn *t = fc->bpf_conn;
+	struct super_block *sb = path->mnt->mnt_sb;
+	int err = 0;
+
+	if (fuse_bpf_fs_index(fc, sb) != FUSE_BPF_MAX_FS)
+		return 0;
+	mutex_lock(&t->lock);
+	if (fuse_bpf_fs_index(fc, sb) != FUSE_BPF_MAX_FS)
+		goto out;
+	err = -EMFILE;
+	if (t->count == FUSE_BPF_MAX_FS)
+		goto out;
+	err = 0;
+	t->fs[t->count].sb = sb;
+	t->fs[t->count].mnt = mntget(path->mnt);
+	/* Publish the entry to lockless fuse_bpf_fs_index() */
+	smp_store_release(&t->count, t->count + 1);
+out:
+	mutex_unlock(&t->lock);
+	return err;
+}
+
+/*
+ * The inode number a backed inode reports for @ino, one of the filesystem
+ * @idx, if it has room for the index: else false, and it reports the
+ * backing st_dev and st_ino, which cannot collide either.
+ */
+static bool fuse_bpf_map_ino(unsigned int idx, u64 *ino)
+{
+	if (idx >= FUSE_BPF_MAX_FS || *ino >> FUSE_BPF_INO_SHIFT)
+		return false;
+	*ino |= (u64)idx << FUSE_BPF_INO_SHIFT;
+	return true;
+}
+
+/* The last mount of the connection is gone: let the backing ones go too */
+void fuse_bpf_conn_destroy(struct fuse_conn *fc)
+{
+	struct fuse_bpf_conn *t = fc->bpf_conn;
+	unsigned int i;
+
+	if (!t)
+		return;
+	mutex_lock(&t->lock);
+	for (i = 0; i < t->count; i++) {
+		mntput(t->fs[i].mnt);
+		t->fs[i].mnt = NULL;
+	}
+	mutex_unlock(&t->lock);
+}
+
+static void fuse_bpf_conn_put(struct fuse_bpf_conn *bc)
+{
+	if (!bc)
+		return;
+	if (bc->cred) {
+		put_cred(bc->cred);
+		put_cred(bc->cred_src);
+	}
+	kfree(bc);
+}
+
+void fuse_bpf_conn_free(struct fuse_conn *fc)
+{
+	fuse_bpf_conn_destroy(fc);
+	fuse_bpf_conn_put(fc->bpf_conn);
+	fc->bpf_conn = NULL;
 }
 
 /**
@@ -180,7 +333,8 @@ int fuse_bpf_parse_root_dir(struct fs_context *fsc,
 		errorfc(fsc, "root_dir: maximum filesystem stacking depth exceeded");
 		goto out;
 	}
-	err = fuse_bpf_capture_backing(file, &ctx->root_dir, &ctx->root_cred);
+	err = fuse_bpf_capture_backing(ctx->bpf_conn, file, &ctx->root_dir,
+				       &ctx->root_cred);
 out:
 	fput(file);
 	return err;
@@ -274,6 +428,7 @@ void fuse_bpf_free_fsc(struct fuse_fs_context *ctx)
 		put_cred(ctx->root_cred);
 	if (ctx->root_bpf)
 		bpf_prog_put(ctx->root_bpf);
+	fuse_bpf_conn_put(ctx->bpf_conn);
 }
 
 bool fuse_bpf_fsc_no_daemon(struct fuse_fs_context *ctx)
@@ -423,9 +578,14 @@ void fuse_bpf_fill_super(struct super_block *sb, struct inode *root,
 	fc->no_daemon = ctx->no_daemon;
 	if (!ctx->bpf_enabled)
 		return;
+	fc->bpf_conn = ctx->bpf_conn;
+	ctx->bpf_conn = NULL;
 	/* Stacked over the backing filesystems, at least one level */
 	sb->s_stack_depth = 1;
 	if (ctx->root_dir.dentry) {
+		/* The first filesystem: it cannot fail */
+		fuse_bpf_fs_add(fc, &ctx->root_dir);
+		fi->backing_fs = 0;
 		fi->backing_path = ctx->root_dir;
 		path_get(&fi->backing_path);
 		fi->backing_cred = get_cred(ctx->root_cred);
@@ -664,8 +824,13 @@ static int fuse_bpf_getattr_backing(struct path *backing_path, void *args)
 static void fuse_bpf_getattr_finalize(struct inode *inode, void *args)
 {
 	struct fuse_bpf_getattr_args *ga = args;
+	u64 ino = ga->stat->ino;
 
-	ga->stat->dev = inode->i_sb->s_dev;
+	/* Else the backing st_dev and st_ino, see fuse_bpf_map_ino() */
+	if (fuse_bpf_map_ino(get_fuse_inode(inode)->backing_fs, &ino)) {
+		ga->stat->dev = inode->i_sb->s_dev;
+		ga->stat->ino = ino;
+	}
 	fuse_bpf_copyattr(inode);
 }
 
@@ -849,14 +1014,23 @@ struct fuse_bpf_iget_key {
 	struct bpf_prog *prog;
 };
 
-/* Also called on inodes being evicted, see fuse_bpf_evict_inode() */
+/*
+ * A backed inode is one (backing inode, credentials, program): none of
+ * them changes once it is made, so that no reply can take the mounter's
+ * program off an inode or lend it the mounter's credentials. Credentials
+ * are those captured from one task's (fuse_bpf_capture_backing()). Also
+ * called on inodes being evicted, see fuse_bpf_evict_inode().
+ */
 static int fuse_bpf_inode_eq(struct inode *inode, void *data)
 {
+	struct fuse_inode *fi = get_fuse_inode(inode);
 	struct fuse_bpf_iget_key *key = data;
 	struct dentry *bentry;
 
-	bentry = READ_ONCE(get_fuse_inode(inode)->backing_path.dentry);
-	return bentry && d_inode(bentry) == d_inode(key->path->dentry);
+	bentry = READ_ONCE(fi->backing_path.dentry);
+	return bentry && d_inode(bentry) == d_inode(key->path->dentry) &&
+	       rcu_access_pointer(fi->bpf) == key->prog &&
+	       fi->backing_cred == key->cred;
 }
 
 /* Runs under inode_hash_lock: takes references only */
@@ -876,9 +1050,10 @@ static int fuse_bpf_inode_set(struct inode *inode, void *data)
 }
 
 /*
- * The FUSE inode of a backing inode. Backed inodes are hashed by their
- * backing inode, so that one reached twice (hard links, two lookups) is
- * one FUSE inode. Their nodeid is 0: the server does not know them, and
+ * The FUSE inode of a backing inode with @cred and @prog. Backed inodes
+ * are hashed by their backing inode, so that one reached twice with the
+ * same credentials and program (hard links, two lookups) is one FUSE
+ * inode. Their nodeid is 0: the server does not know them, and
  * no request naming them is sent (see fuse_bpf_nodeid_known()).
  */
 static struct inode *fuse_bpf_iget(struct super_block *sb,
@@ -898,12 +1073,19 @@ static struct inode *fuse_bpf_iget(struct super_block *sb,
 		.rdev = new_encode_dev(binode->i_rdev),
 	};
 	struct inode *inode;
+	unsigned int idx;
 
 	inode = iget5_locked(sb, (unsigned long)binode, fuse_bpf_inode_eq,
 			     fuse_bpf_inode_set, &key);
 	if (!inode)
 		return ERR_PTR(-ENOMEM);
 	if (inode->i_state & I_NEW) {
+		idx = fuse_bpf_fs_index(get_fuse_conn_super(sb),
+					path->mnt->mnt_sb);
+		get_fuse_inode(inode)->backing_fs = idx;
+		fuse_bpf_map_ino(idx, &attr.ino);
+		/* Set by fuse_change_attributes() on other inodes */
+		inode->i_ino = attr.ino;
 		inode->i_flags |= S_NOATIME | S_NOCMTIME;
 		inode->i_generation = binode->i_generation;
 		fuse_init_inode(inode, &attr, get_fuse_conn_super(sb));
@@ -1581,6 +1763,7 @@ bool fuse_bpf_poll(struct file *file, poll_table *wait, __poll_t *mask)
 struct fuse_bpf_dir_ctx {
 	struct dir_context ctx;
 	struct dir_context *orig;
+	unsigned int backing_fs;
 };
 
 /* Entries go through unchanged: their offsets are the backing cookies */
@@ -1591,6 +1774,8 @@ static bool fuse_bpf_filldir(struct dir_context *ctx, const char *name,
 	struct fuse_bpf_dir_ctx *dc = container_of(ctx, struct fuse_bpf_dir_ctx,
 						   ctx);
 
+	/* The inode numbers stat() reports */
+	fuse_bpf_map_ino(dc->backing_fs, &ino);
 	return dc->orig->actor(dc->orig, name, namelen, offset, ino, d_type);
 }
 
@@ -1612,6 +1797,7 @@ bool fuse_bpf_readdir(struct file *file, struct dir_context *ctx, int *err)
 		.ctx.actor = fuse_bpf_filldir,
 		.ctx.pos = ctx->pos,
 		.orig = ctx,
+		.backing_fs = get_fuse_inode(file_inode(file))->backing_fs,
 	};
 	const struct cred *old_cred;
 
@@ -2954,7 +3140,11 @@ int fuse_bpf_reply_fds(struct fuse_conn *fc, struct fuse_args *args,
 	err = -ELOOP;
 	if (bsb->s_stack_depth >= fc->bpf_stack_depth)
 		goto out;
-	err = fuse_bpf_capture_backing(file, &feb->backing_path, &feb->cred);
+	err = fuse_bpf_fs_add(fc, &file->f_path);
+	if (err)
+		goto out;
+	err = fuse_bpf_capture_backing(fc->bpf_conn, file, &feb->backing_path,
+				       &feb->cred);
 out:
 	fput(file);
 	return err;
@@ -3009,11 +3199,11 @@ static int fuse_bpf_reply_backing(struct inode *dir, const struct qstr *name,
  * with no extension, make a plain node the server serves. The program
  * likewise comes from the reply, or is @dir's.
  *
- * A backed inode is the one of its backing inode, so that an object
- * reached both through a backed directory and through the server is one
- * inode. It carries the server's node id, with which the server is told
- * to forget it; should it already carry another one, the new one is
- * forgotten.
+ * A backed inode is the one of its backing inode, credentials and
+ * program, so that an object reached with the same ones both through a
+ * backed directory and through the server is one inode. It carries the
+ * server's node id, with which the server is told to forget it; should it
+ * already carry another one, the new one is forgotten.
  *
  * Return: 0 on success, a negative errno otherwise.
  */
@@ -3060,12 +3250,6 @@ int fuse_bpf_lookup_iget(struct super_block *sb, struct inode *dir,
 		return err;
 	}
 	fi = get_fuse_inode(*inode);
-	/* An inode found in the cache keeps its program unless told */
-	if (out->bpf_action != FUSE_ACTION_KEEP) {
-		if (prog)
-			bpf_prog_inc(prog);
-		fuse_bpf_set_prog(fi, prog);
-	}
 	if (prog)
 		bpf_prog_put(prog);
 
@@ -3106,20 +3290,31 @@ bool fuse_bpf_entry_changed(struct inode *dir, const struct qstr *name,
 			    struct inode *inode, struct fuse_bpf_entry *feb)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct bpf_prog *prog = NULL;
+	const struct cred *cred;
 	struct path path;
 	bool changed;
 
-	if (feb->out.bpf_action == FUSE_ACTION_REPLACE &&
-	    rcu_access_pointer(fi->bpf) != feb->prog)
-		return true;
-	if (feb->out.bpf_action == FUSE_ACTION_REMOVE &&
-	    rcu_access_pointer(fi->bpf))
-		return true;
 	if (fuse_bpf_reply_backing(dir, name, feb, &path))
 		return true;
+	/* A program on a plain node is refused by the lookup again */
 	changed = !fuse_inode_backed(inode) != !path.dentry ||
-		  (path.dentry && d_inode(fi->backing_path.dentry) !=
-		   d_inode(path.dentry));
+		  (!path.dentry && feb->out.bpf_action == FUSE_ACTION_REPLACE);
+	if (changed || !path.dentry)
+		goto out;
+	changed = d_inode(fi->backing_path.dentry) != d_inode(path.dentry);
+	/* The credentials and program the reply gives, as in lookup_iget */
+	if (feb->out.backing_action == FUSE_ACTION_REPLACE)
+		cred = feb->cred;
+	else
+		cred = get_fuse_inode(dir)->backing_cred;
+	if (feb->out.bpf_action == FUSE_ACTION_REPLACE)
+		prog = feb->prog;
+	else if (feb->out.bpf_action == FUSE_ACTION_KEEP && dir)
+		prog = rcu_access_pointer(get_fuse_inode(dir)->bpf);
+	changed = changed || rcu_access_pointer(fi->bpf) != prog ||
+		  fi->backing_cred != cred;
+out:
 	path_put(&path);
 	return changed;
 }

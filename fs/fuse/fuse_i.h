@@ -201,6 +201,8 @@ struct fuse_inode {
 	const struct cred *backing_cred;
 	/** fuse-bpf: the program filtering the operations of this inode */
 	struct bpf_prog __rcu *bpf;
+	/** fuse-bpf: index of the backing filesystem, see fuse_bpf_fs_add() */
+	unsigned char backing_fs;
 #endif
 };
 
@@ -618,6 +620,7 @@ struct fuse_fs_context {
 	struct path root_dir;
 	const struct cred *root_cred;
 	struct bpf_prog *root_bpf;
+	struct fuse_bpf_conn *bpf_conn;
 	bool bpf_enabled:1;
 	bool no_daemon:1;
 #endif
@@ -915,6 +918,8 @@ struct fuse_conn {
 	unsigned int bpf_proto:1;
 	/** fuse-bpf: stacking depth of the superblock */
 	int bpf_stack_depth;
+	/** fuse-bpf: backing filesystems and credentials, see backing.c */
+	struct fuse_bpf_conn *bpf_conn;
 #endif
 
 	/** The number of requests waiting for completion */
@@ -1626,6 +1631,8 @@ bool fuse_bpf_start_no_daemon(struct fuse_conn *fc);
 void fuse_bpf_show_options(struct seq_file *m, struct fuse_conn *fc);
 void fuse_bpf_evict_inode(struct fuse_inode *fi);
 void fuse_bpf_free_inode(struct fuse_inode *fi);
+void fuse_bpf_conn_destroy(struct fuse_conn *fc);
+void fuse_bpf_conn_free(struct fuse_conn *fc);
 
 bool fuse_bpf_getattr(struct inode *inode, struct kstat *stat,
 		      u32 request_mask, unsigned int flags, int *err);
@@ -1785,6 +1792,14 @@ static inline bool fuse_bpf_start_no_daemon(struct fuse_conn *fc)
 
 static inline void fuse_bpf_show_options(struct seq_file *m,
 					 struct fuse_conn *fc)
+{
+}
+
+static inline void fuse_bpf_conn_destroy(struct fuse_conn *fc)
+{
+}
+
+static inline void fuse_bpf_conn_free(struct fuse_conn *fc)
 {
 }
 

@@ -1047,6 +1047,7 @@ void fuse_conn_put(struct fuse_conn *fc)
 		}
 		if (IS_ENABLED(CONFIG_FUSE_PASSTHROUGH))
 			fuse_backing_files_free(fc);
+		fuse_bpf_conn_free(fc);
 		call_rcu(&fc->rcu, delayed_release);
 	}
 }
@@ -2056,8 +2057,10 @@ static void fuse_sb_destroy(struct super_block *sb)
 
 	if (sb->s_root) {
 		last = fuse_mount_remove(fm);
-		if (last)
+		if (last) {
 			fuse_conn_destroy(fm);
+			fuse_bpf_conn_destroy(fm->fc);
+		}
 	}
 }
 
