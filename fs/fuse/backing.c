@@ -16,6 +16,7 @@
 #include <linux/filter.h>
 #include <linux/fs_parser.h>
 #include <linux/kobject.h>
+#include <linux/lockdep.h>
 #include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
@@ -253,6 +254,43 @@ static bool fuse_bpf_map_ino(unsigned int idx, u64 *ino)
 		return false;
 	*ino |= (u64)idx << FUSE_BPF_INO_SHIFT;
 	return true;
+}
+
+/**
+ * fuse_bpf_sync_fs() - sync the filesystems of a connection's backings
+ * @fc: the connection
+ *
+ * Return: 0, or the first error of a backing filesystem.
+ */
+int fuse_bpf_sync_fs(struct fuse_conn *fc)
+{
+	struct fuse_bpf_conn *t = fc->bpf_conn;
+	struct vfsmount *mnt;
+	struct super_block *bsb;
+	unsigned int i;
+	int err = 0;
+	int ret;
+
+	if (!t)
+		return 0;
+	/* Not under the lock: a sync may wait on a server that takes it */
+	for (i = 0; i < smp_load_acquire(&t->count); i++) {
+		mutex_lock(&t->lock);
+		mnt = mntget(t->fs[i].mnt);
+		mutex_unlock(&t->lock);
+		if (!mnt)
+			continue;
+		bsb = mnt->mnt_sb;
+		/* Stacked over another FUSE mount: the lower, the deeper */
+		down_read_nested(&bsb->s_umount,
+				 FILESYSTEM_MAX_STACK_DEPTH - bsb->s_stack_depth);
+		ret = sync_filesystem(bsb);
+		up_read(&bsb->s_umount);
+		mntput(mnt);
+		if (!err)
+			err = ret;
+	}
+	return err;
 }
 
 /* The last mount of the connection is gone: let the backing ones go too */

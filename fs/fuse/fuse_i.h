@@ -1631,6 +1631,7 @@ bool fuse_bpf_start_no_daemon(struct fuse_conn *fc);
 void fuse_bpf_show_options(struct seq_file *m, struct fuse_conn *fc);
 void fuse_bpf_evict_inode(struct fuse_inode *fi);
 void fuse_bpf_free_inode(struct fuse_inode *fi);
+int fuse_bpf_sync_fs(struct fuse_conn *fc);
 void fuse_bpf_conn_destroy(struct fuse_conn *fc);
 void fuse_bpf_conn_free(struct fuse_conn *fc);
 
@@ -1793,6 +1794,11 @@ static inline bool fuse_bpf_start_no_daemon(struct fuse_conn *fc)
 static inline void fuse_bpf_show_options(struct seq_file *m,
 					 struct fuse_conn *fc)
 {
+}
+
+static inline int fuse_bpf_sync_fs(struct fuse_conn *fc)
+{
+	return 0;
 }
 
 static inline void fuse_bpf_conn_destroy(struct fuse_conn *fc)

@@ -743,8 +743,9 @@ static int fuse_sync_fs(struct super_block *sb, int wait)
 	if (!sb->s_root)
 		return 0;
 
-	if (!fc->sync_fs)
-		return 0;
+	err = fuse_bpf_sync_fs(fc);
+	if (err || !fc->sync_fs)
+		return err;
 
 	fuse_sync_fs_writes(fc);
 
