@@ -327,6 +327,43 @@ void fuse_bpf_conn_free(struct fuse_conn *fc)
 	fc->bpf_conn = NULL;
 }
 
+/* Does the connection have a "backing" control file? */
+bool fuse_bpf_ctl_backing(struct fuse_conn *fc)
+{
+	return fc->bpf_conn;
+}
+
+/**
+ * fuse_bpf_show_backing() - the connection's "backing" control file
+ * @m: where to show it
+ * @fc: the connection
+ *
+ * One line per backing filesystem: its index, then the device, type and
+ * root of the mount the connection holds, as /proc/self/mountinfo would
+ * show them to the reader.
+ */
+void fuse_bpf_show_backing(struct seq_file *m, struct fuse_conn *fc)
+{
+	struct fuse_bpf_conn *t = fc->bpf_conn;
+	struct super_block *sb;
+	struct path root;
+	unsigned int i;
+
+	mutex_lock(&t->lock);
+	for (i = 0; i < t->count; i++) {
+		if (!t->fs[i].mnt)
+			continue;
+		root.mnt = t->fs[i].mnt;
+		root.dentry = root.mnt->mnt_root;
+		sb = t->fs[i].sb;
+		seq_printf(m, "%u %u:%u %s ", i, MAJOR(sb->s_dev),
+			   MINOR(sb->s_dev), sb->s_type->name);
+		seq_path(m, &root, " \t\n\\");
+		seq_putc(m, '\n');
+	}
+	mutex_unlock(&t->lock);
+}
+
 /**
  * fuse_bpf_parse_root_dir() - parse the root_dir=<fd> mount option
  * @fsc: the mount context

@@ -11,6 +11,7 @@
 #include <linux/init.h>
 #include <linux/module.h>
 #include <linux/fs_context.h>
+#include <linux/seq_file.h>
 
 #define FUSE_CTL_SUPER_MAGIC 0x65735543
 
@@ -180,6 +181,43 @@ out:
 	return ret;
 }
 
+static int fuse_bpf_ctl_show(struct seq_file *m, void *v)
+{
+	fuse_bpf_show_backing(m, m->private);
+	return 0;
+}
+
+static int fuse_bpf_ctl_open(struct inode *inode, struct file *file)
+{
+	struct fuse_conn *fc = fuse_ctl_file_conn_get(file);
+	int err;
+
+	if (!fc)
+		return -ENOTCONN;
+	err = single_open(file, fuse_bpf_ctl_show, fc);
+	if (err)
+		fuse_conn_put(fc);
+	return err;
+}
+
+static int fuse_bpf_ctl_release(struct inode *inode, struct file *file)
+{
+	struct seq_file *m = file->private_data;
+	struct fuse_conn *fc = m->private;
+
+	single_release(inode, file);
+	fuse_conn_put(fc);
+	return 0;
+}
+
+/* fuse-bpf: the filesystems the connection's backings come from */
+static const struct file_operations fuse_bpf_ctl_backing_ops = {
+	.open = fuse_bpf_ctl_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = fuse_bpf_ctl_release,
+};
+
 static const struct file_operations fuse_ctl_abort_ops = {
 	.open = nonseekable_open,
 	.write = fuse_conn_abort_write,
@@ -271,6 +309,10 @@ int fuse_ctl_add_conn(struct fuse_conn *fc)
 	    !fuse_ctl_add_dentry(parent, fc, "congestion_threshold",
 				 S_IFREG | 0600, 1, NULL,
 				 &fuse_conn_congestion_threshold_ops))
+		goto err;
+	if (fuse_bpf_ctl_backing(fc) &&
+	    !fuse_ctl_add_dentry(parent, fc, "backing", S_IFREG | 0400, 1,
+				 NULL, &fuse_bpf_ctl_backing_ops))
 		goto err;
 
 	return 0;

@@ -46,7 +46,7 @@
 #define FUSE_NAME_MAX 1024
 
 /** Number of dentries for each connection in the control filesystem */
-#define FUSE_CTL_NUM_DENTRIES 5
+#define FUSE_CTL_NUM_DENTRIES 6
 
 /** List of active connections */
 extern struct list_head fuse_conn_list;
@@ -1634,6 +1634,8 @@ void fuse_bpf_free_inode(struct fuse_inode *fi);
 int fuse_bpf_sync_fs(struct fuse_conn *fc);
 void fuse_bpf_conn_destroy(struct fuse_conn *fc);
 void fuse_bpf_conn_free(struct fuse_conn *fc);
+bool fuse_bpf_ctl_backing(struct fuse_conn *fc);
+void fuse_bpf_show_backing(struct seq_file *m, struct fuse_conn *fc);
 
 bool fuse_bpf_getattr(struct inode *inode, struct kstat *stat,
 		      u32 request_mask, unsigned int flags, int *err);
@@ -1806,6 +1808,16 @@ static inline void fuse_bpf_conn_destroy(struct fuse_conn *fc)
 }
 
 static inline void fuse_bpf_conn_free(struct fuse_conn *fc)
+{
+}
+
+static inline bool fuse_bpf_ctl_backing(struct fuse_conn *fc)
+{
+	return false;
+}
+
+static inline void fuse_bpf_show_backing(struct seq_file *m,
+					 struct fuse_conn *fc)
 {
 }
 
