@@ -11,6 +11,7 @@
 #include <linux/bpf.h>
 #include <linux/bpf_fuse.h>
 #include <linux/cred.h>
+#include <linux/exportfs.h>
 #include <linux/file.h>
 #include <linux/fileattr.h>
 #include <linux/filter.h>
@@ -253,6 +254,43 @@ static bool fuse_bpf_map_ino(unsigned int idx, u64 *ino)
 	if (idx >= FUSE_BPF_MAX_FS || *ino >> FUSE_BPF_INO_SHIFT)
 		return false;
 	*ino |= (u64)idx << FUSE_BPF_INO_SHIFT;
+	return true;
+}
+
+/* A file handle type of its own: fuse_fh_to_dentry() refuses it */
+#define FUSE_BPF_FILEID_INO64_GEN	0xfb
+
+/**
+ * fuse_bpf_encode_fh() - file handle of an inode the server does not know
+ * @inode: the FUSE inode
+ * @fh: where to encode it
+ * @max_len: its room in u32 words; set to the length used or needed
+ * @type: set to the handle type, or FILEID_INVALID if no room
+ *
+ * A handle made of the nodeid names nothing when the server gave none
+ * (nodeid 0): such inodes get a handle of their own type, made of the
+ * inode number and generation they report. It is unique, as fanotify's
+ * FIDs need, but cannot be opened: open_by_handle_at() fails with ESTALE.
+ *
+ * Return: true if @inode is such an inode and @type is set.
+ */
+bool fuse_bpf_encode_fh(struct inode *inode, u32 *fh, int *max_len,
+			int *type)
+{
+	u64 ino = inode->i_ino;
+
+	if (!fuse_inode_backed(inode) || get_fuse_inode(inode)->nodeid)
+		return false;
+	if (*max_len < 3) {
+		*max_len = 3;
+		*type = FILEID_INVALID;
+		return true;
+	}
+	fh[0] = ino >> 32;
+	fh[1] = (u32)ino;
+	fh[2] = inode->i_generation;
+	*max_len = 3;
+	*type = FUSE_BPF_FILEID_INO64_GEN;
 	return true;
 }
 

@@ -1632,6 +1632,8 @@ void fuse_bpf_show_options(struct seq_file *m, struct fuse_conn *fc);
 void fuse_bpf_evict_inode(struct fuse_inode *fi);
 void fuse_bpf_free_inode(struct fuse_inode *fi);
 int fuse_bpf_sync_fs(struct fuse_conn *fc);
+bool fuse_bpf_encode_fh(struct inode *inode, u32 *fh, int *max_len,
+			int *type);
 void fuse_bpf_conn_destroy(struct fuse_conn *fc);
 void fuse_bpf_conn_free(struct fuse_conn *fc);
 bool fuse_bpf_ctl_backing(struct fuse_conn *fc);
@@ -1801,6 +1803,12 @@ static inline void fuse_bpf_show_options(struct seq_file *m,
 static inline int fuse_bpf_sync_fs(struct fuse_conn *fc)
 {
 	return 0;
+}
+
+static inline bool fuse_bpf_encode_fh(struct inode *inode, u32 *fh,
+				      int *max_len, int *type)
+{
+	return false;
 }
 
 static inline void fuse_bpf_conn_destroy(struct fuse_conn *fc)

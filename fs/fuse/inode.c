@@ -1131,6 +1131,8 @@ static int fuse_encode_fh(struct inode *inode, u32 *fh, int *max_len,
 	u64 nodeid;
 	u32 generation;
 
+	if (fuse_bpf_encode_fh(inode, fh, max_len, &len))
+		return len;
 	if (*max_len < len) {
 		*max_len = len;
 		return  FILEID_INVALID;
