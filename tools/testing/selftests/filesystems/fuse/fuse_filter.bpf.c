@@ -13,6 +13,10 @@
 #define FUSE_POSTFILTER		0x20000
 #define OP_LOOKUP		1
 #define OP_READLINK		5
+#define OP_SYMLINK		6
+#define OP_MKNOD		8
+#define OP_MKDIR		9
+#define OP_CREATE		35
 #define EACCES			13
 #define ENOENT			2
 
@@ -27,6 +31,8 @@ __u32 kernel_errno_size;
 __u32 user_prefilter_size;
 /* Post-filter every readlink */
 __u32 readlink_post;
+/* Post-filter every mkdir, create, mknod and symlink */
+__u32 new_entry_post;
 
 /* What the program saw */
 __u32 pre[NR_OPS];
@@ -50,6 +56,9 @@ int fuse_filter(struct __bpf_fuse_args *fa)
 	}
 	pre[op]++;
 	if (op == OP_READLINK && readlink_post)
+		return BPF_FUSE_POSTFILTER;
+	if (new_entry_post && (op == OP_MKDIR || op == OP_CREATE ||
+			       op == OP_MKNOD || op == OP_SYMLINK))
 		return BPF_FUSE_POSTFILTER;
 	if (op != OP_LOOKUP || fa->in_numargs != 1)
 		return BPF_FUSE_CONTINUE;

@@ -2933,6 +2933,233 @@ TEST_F(bpf_filter, reply_attaches_program)
 				       ARRAY_SIZE(expected)));
 }
 
+/*
+ * A backed inode is one (backing inode, credentials, program): a reply
+ * that backs another entry by the backing inode of a cached one, with no
+ * program, gets an inode of its own. The cached inode keeps the program
+ * the mounter gave it.
+ */
+TEST_F(bpf_filter, replace_cannot_strip_root_bpf)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "alias", .nodeid = 10, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "f",
+		  .bpf_action = FUSE_ACTION_REMOVE, .via = TD_REPLY_IOCTL },
+	};
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "alias" },
+	};
+	struct fuse_filter__bss *bss = self->skel->bss;
+	char b[PATH_MAX], f[PATH_MAX], a[PATH_MAX], buf[16];
+	struct stat fst, ast;
+	__u32 getattrs;
+
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
+	getattrs = bss->pre[FUSE_GETATTR];
+	ASSERT_EQ(0, stat(at(f, self->dir, "f"), &fst));
+	EXPECT_EQ(getattrs + 1, bss->pre[FUSE_GETATTR]);
+
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	bss->user_size = sizeof("alias");
+	getattrs = bss->pre[FUSE_GETATTR];
+	ASSERT_EQ(0, stat(at(a, self->dir, "alias"), &ast));
+	/* No program runs on the alias */
+	EXPECT_EQ(getattrs, bss->pre[FUSE_GETATTR]);
+	/* Backed by the same backing inode */
+	EXPECT_EQ(fst.st_dev, ast.st_dev);
+	EXPECT_EQ(fst.st_ino, ast.st_ino);
+	EXPECT_EQ(4, ast.st_size);
+	ASSERT_EQ(4, read_all(a, buf, sizeof(buf)));
+	EXPECT_STREQ("data", buf);
+
+	/* The mounter's program still runs on the cached inode */
+	ASSERT_EQ(0, stat(f, &fst));
+	EXPECT_EQ(getattrs + 1, bss->pre[FUSE_GETATTR]);
+	EXPECT_EQ(fst.st_ino, ast.st_ino);
+	ASSERT_EQ(0, stat(a, &ast));
+	EXPECT_EQ(getattrs + 1, bss->pre[FUSE_GETATTR]);
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
+/* The fsuid the daemon thread last replied to a LOOKUP with */
+static int lookup_reply_fsuid = -1;
+
+/*
+ * bpf_daemon_lookup(), but the reply to "secret_alias" goes out with
+ * fsuid and fsgid 3000, which also drop the filesystem capabilities: the
+ * kernel captures these credentials with the backing. The raw system
+ * calls change those of the daemon thread only.
+ */
+static int lookup_as_uid3000(struct test_daemon *td, struct td_req *req)
+{
+	int id = strcmp(req->arg, "secret_alias") ? 0 : 3000;
+	int err;
+
+	/* Root for the stat() and open() of bpf_daemon_lookup() */
+	syscall(SYS_setfsuid, 0);
+	syscall(SYS_setfsgid, 0);
+	err = bpf_daemon_lookup(td, req);
+	syscall(SYS_setfsgid, id);
+	syscall(SYS_setfsuid, id);
+	/* An invalid id changes nothing, the current fsuid is returned */
+	lookup_reply_fsuid = syscall(SYS_setfsuid, -1);
+	return err;
+}
+
+/*
+ * A backing a reply attaches is used with the credentials of the server
+ * that replied, even if an entry of the mounter is cached for the same
+ * backing inode: the reply gets an inode of its own, not the mounter's.
+ */
+TEST_F(bpf_filter, replace_gets_server_creds)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "secret_alias", .nodeid = 11, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "secret",
+		  .via = TD_REPLY_IOCTL },
+	};
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "secret_alias" },
+	};
+	char b[PATH_MAX], f[PATH_MAX], a[PATH_MAX], buf[16];
+	struct stat st, ast;
+	int fd, fsuid;
+
+	make_file(_metadata, at(b, self->backing, "secret"), 0600, "secret");
+	/* Cached, with the mounter's credentials */
+	ASSERT_EQ(0, stat(at(f, self->dir, "secret"), &st));
+	EXPECT_EQ(0, st.st_uid);
+
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
+					     lookup_as_uid3000,
+					     &bpf_daemon_state));
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	self->skel->bss->user_size = sizeof("secret_alias");
+	ASSERT_EQ(0, stat(at(a, self->dir, "secret_alias"), &ast));
+	EXPECT_EQ(st.st_ino, ast.st_ino);
+	test_daemon_lock(self->td);
+	fsuid = lookup_reply_fsuid;
+	test_daemon_unlock(self->td);
+	ASSERT_EQ(3000, fsuid);
+
+	/* uid 3000 may not read a 0600 file of root's */
+	errno = 0;
+	fd = open(a, O_RDONLY);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(EACCES, errno);
+	if (fd >= 0)
+		close(fd);
+	/* The mounter's entry keeps the mounter's credentials */
+	ASSERT_EQ(6, read_all(f, buf, sizeof(buf)));
+	EXPECT_STREQ("secret", buf);
+	EXPECT_EQ(-EACCES, read_all(a, buf, sizeof(buf)));
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
+/*
+ * @name failed to be made, but the backing call had made it: the FUSE
+ * entry is the backing's object, of type @type.
+ */
+static void expect_made_anyway(struct __test_metadata *_metadata,
+			       struct _test_data_bpf_filter *self,
+			       const char *name, mode_t type)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat bst, st;
+
+	ASSERT_EQ(0, lstat(at(b, self->backing, name), &bst))
+		TH_LOG("%s not made: %s", name, strerror(errno));
+	EXPECT_EQ(type, bst.st_mode & S_IFMT);
+	ASSERT_EQ(0, lstat(at(f, self->dir, name), &st))
+		TH_LOG("lstat %s: %s", f, strerror(errno));
+	EXPECT_EQ(type, st.st_mode & S_IFMT);
+	EXPECT_EQ(bst.st_ino, st.st_ino);
+}
+
+/*
+ * A post-filter fails creations the backing calls made: the new entries
+ * are there all the same, and valid as long as their backing entries are.
+ * The negative entries they replace came from the daemon (the program
+ * sent it the lookups), which revalidates its own entries: unless the
+ * new entries are marked as the backing's, it is asked about them.
+ */
+TEST_F(bpf_filter, postfilter_fails_new_entries)
+{
+	static const struct td_expect expected[] = {
+		{ .opcode = FUSE_INIT, .nodeid = 0 },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "d" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "c" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "n" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "s" },
+	};
+	struct fuse_filter__bss *bss = self->skel->bss;
+	char f[PATH_MAX];
+	__u32 lookups;
+	int fd;
+
+	bss->new_entry_post = 1;
+	/*
+	 * The program sends the lookups of these names to the daemon, which
+	 * knows none of them: negative entries it times out (ENOENT)
+	 */
+	bss->user_size = sizeof("d");
+	bss->post_error_in = 1;
+	errno = 0;
+	EXPECT_EQ(-1, mkdir(at(f, self->dir, "d"), 0755));
+	EXPECT_EQ(ENOENT, errno);
+	errno = 0;
+	fd = open(at(f, self->dir, "c"), O_CREAT | O_EXCL | O_WRONLY, 0644);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(ENOENT, errno);
+	if (fd >= 0)
+		close(fd);
+	errno = 0;
+	EXPECT_EQ(-1, mknod(at(f, self->dir, "n"), S_IFIFO | 0644, 0));
+	EXPECT_EQ(ENOENT, errno);
+	errno = 0;
+	EXPECT_EQ(-1, symlink("target", at(f, self->dir, "s")));
+	EXPECT_EQ(ENOENT, errno);
+	/* The backing calls had succeeded */
+	EXPECT_EQ(0, bss->post_error_in);
+
+	/*
+	 * Valid: neither looked up again (the program would send the names
+	 * to the daemon again), nor revalidated by the daemon
+	 */
+	lookups = bss->pre[FUSE_LOOKUP];
+	expect_made_anyway(_metadata, self, "d", S_IFDIR);
+	expect_made_anyway(_metadata, self, "c", S_IFREG);
+	expect_made_anyway(_metadata, self, "n", S_IFIFO);
+	expect_made_anyway(_metadata, self, "s", S_IFLNK);
+	/* Positive entries: the VFS refuses to make them again */
+	errno = 0;
+	EXPECT_EQ(-1, mkdir(at(f, self->dir, "d"), 0755));
+	EXPECT_EQ(EEXIST, errno);
+	errno = 0;
+	fd = open(at(f, self->dir, "c"), O_CREAT | O_EXCL | O_WRONLY, 0644);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(EEXIST, errno);
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(lookups, bss->pre[FUSE_LOOKUP]);
+	EXPECT_EQ(1, bss->pre[FUSE_MKDIR]);
+	EXPECT_EQ(1, bss->post[FUSE_MKDIR]);
+	EXPECT_EQ(1, bss->pre[FUSE_CREATE]);
+	EXPECT_EQ(1, bss->post[FUSE_CREATE]);
+	EXPECT_EQ(1, bss->pre[FUSE_MKNOD]);
+	EXPECT_EQ(1, bss->post[FUSE_MKNOD]);
+	EXPECT_EQ(1, bss->pre[FUSE_SYMLINK]);
+	EXPECT_EQ(1, bss->post[FUSE_SYMLINK]);
+	ASSERT_TRUE(test_daemon_expect(self->td, expected,
+				       ARRAY_SIZE(expected)));
+}
+
 #define LDX(size, offset)					\
 	{ .code = BPF_LDX | BPF_MEM | (size), .dst_reg = BPF_REG_2,	\
 	  .src_reg = BPF_REG_1, .off = (offset) }
