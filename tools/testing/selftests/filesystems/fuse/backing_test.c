@@ -72,16 +72,6 @@ static void make_tmp_dir(struct __test_metadata *_metadata, char *dir,
 	ASSERT_NE(NULL, mkdtemp(dir));
 }
 
-static void make_file(struct __test_metadata *_metadata, const char *path,
-		      mode_t mode, const char *data)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
-
-	ASSERT_LE(0, fd) TH_LOG("create %s: %s", path, strerror(errno));
-	ASSERT_EQ(strlen(data), write(fd, data, strlen(data)));
-	ASSERT_EQ(0, close(fd));
-}
-
 /* Copy the program @from to @to, mode @mode */
 static void copy_program(struct __test_metadata *_metadata, const char *from,
 			 const char *to, mode_t mode)

@@ -927,16 +927,6 @@ static void expect_same_stat(struct __test_metadata *_metadata,
 	EXPECT_NE(bst.st_dev, fst.st_dev);
 }
 
-static void make_file(struct __test_metadata *_metadata, const char *path,
-		      mode_t mode, const char *data)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
-
-	ASSERT_LE(0, fd) TH_LOG("create %s: %s", path, strerror(errno));
-	ASSERT_EQ(strlen(data), write(fd, data, strlen(data)));
-	ASSERT_EQ(0, close(fd));
-}
-
 static void expect_enoent(struct __test_metadata *_metadata,
 			  const char *path)
 {

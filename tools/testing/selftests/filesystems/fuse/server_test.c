@@ -456,8 +456,8 @@ static void make_dir(struct __test_metadata *_metadata, const char *path,
 	ASSERT_EQ(0, chown(path, uid, gid));
 }
 
-static void make_file(struct __test_metadata *_metadata, const char *path,
-		      mode_t mode, uid_t uid, gid_t gid, const char *content)
+static void make_owned_file(struct __test_metadata *_metadata, const char *path,
+			    mode_t mode, uid_t uid, gid_t gid, const char *content)
 {
 	size_t len = strlen(content);
 	int fd;
@@ -715,13 +715,13 @@ TEST_F_TIMEOUT(server, server_backing_with_server_creds, SRV_TEST_TIMEOUT)
 	int fd;
 
 	make_dir(_metadata, at(b, self->backing, "own"), 0700, 3000, 3000);
-	make_file(_metadata, at(b, self->backing, "own/mine"), 0600, 3000,
-		  3000, "mine-content");
+	make_owned_file(_metadata, at(b, self->backing, "own/mine"), 0600, 3000,
+			3000, "mine-content");
 	make_dir(_metadata, at(b, self->backing, "shared"), 0755, 0, 0);
-	make_file(_metadata, at(b, self->backing, "shared/rootonly"), 0600,
-		  0, 0, "root-only");
-	make_file(_metadata, at(b, self->backing, "shared/public"), 0644,
-		  0, 0, "public");
+	make_owned_file(_metadata, at(b, self->backing, "shared/rootonly"), 0600,
+			0, 0, "root-only");
+	make_owned_file(_metadata, at(b, self->backing, "shared/public"), 0644,
+			0, 0, "public");
 	start_server(_metadata, self, entries, ARRAY_SIZE(entries));
 	EXPECT_EQ(0, self->sh->open_errno[0]);
 	EXPECT_EQ(0, self->sh->open_errno[1]);
@@ -808,11 +808,11 @@ TEST_F_TIMEOUT(server, reply_fd_in_server_fd_table, SRV_TEST_TIMEOUT)
 	int fd;
 
 	make_dir(_metadata, at(b, self->backing, "a"), 0755, 0, 0);
-	make_file(_metadata, at(b, self->backing, "a/file"), 0644, 0, 0,
-		  "from-server");
+	make_owned_file(_metadata, at(b, self->backing, "a/file"), 0644, 0, 0,
+			"from-server");
 	make_dir(_metadata, at(b, self->backing, "b"), 0755, 0, 0);
-	make_file(_metadata, at(b, self->backing, "b/file"), 0644, 0, 0,
-		  "from-test");
+	make_owned_file(_metadata, at(b, self->backing, "b/file"), 0644, 0, 0,
+			"from-test");
 	ASSERT_EQ(0, stat(at(b, self->backing, "a/file"), &ast));
 	ASSERT_EQ(0, stat(at(b, self->backing, "b/file"), &bst));
 	fd = open(at(b, self->backing, "b"), O_PATH | O_DIRECTORY);
@@ -864,12 +864,12 @@ TEST_F_TIMEOUT(server, unreachable_backing_stays_unreachable,
 	int fd, err;
 
 	make_dir(_metadata, at(b, self->backing, "secret"), 0700, 0, 0);
-	make_file(_metadata, at(b, self->backing, "secret/file"), 0644, 0, 0,
-		  "top-secret");
+	make_owned_file(_metadata, at(b, self->backing, "secret/file"), 0644, 0, 0,
+			"top-secret");
 	/* What the test holds at the number the server replies with */
 	make_dir(_metadata, at(b, self->backing, "pub"), 0755, 0, 0);
-	make_file(_metadata, at(b, self->backing, "pub/file"), 0644, 0, 0,
-		  "public");
+	make_owned_file(_metadata, at(b, self->backing, "pub/file"), 0644, 0, 0,
+			"public");
 	fd = open(at(b, self->backing, "pub"), O_PATH | O_DIRECTORY);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(99, dup2(fd, 99));
@@ -933,8 +933,8 @@ TEST_F_TIMEOUT(server, server_dies_with_requests_pending, SRV_TEST_TIMEOUT)
 	pid_t stat_pid;
 
 	make_dir(_metadata, at(b, self->backing, "own"), 0700, 3000, 3000);
-	make_file(_metadata, at(b, self->backing, "own/mine"), 0600, 3000,
-		  3000, "mine-content");
+	make_owned_file(_metadata, at(b, self->backing, "own/mine"), 0600, 3000,
+			3000, "mine-content");
 	start_server(_metadata, self, entries, ARRAY_SIZE(entries));
 	EXPECT_EQ(0, self->sh->open_errno[0]);
 
@@ -1006,10 +1006,10 @@ TEST_F_TIMEOUT(server, privilege_kill_is_forced, SRV_TEST_TIMEOUT)
 	int fd;
 
 	make_dir(_metadata, at(b, self->backing, "k"), 0777, 3000, 3000);
-	make_file(_metadata, at(b, self->backing, "k/suid"), 04777, 1000,
-		  1000, "x");
-	make_file(_metadata, at(b, self->backing, "k/sgid"), 02777, 1000,
-		  1000, "x");
+	make_owned_file(_metadata, at(b, self->backing, "k/suid"), 04777, 1000,
+			1000, "x");
+	make_owned_file(_metadata, at(b, self->backing, "k/sgid"), 02777, 1000,
+			1000, "x");
 	start_server(_metadata, self, entries, ARRAY_SIZE(entries));
 	EXPECT_EQ(0, self->sh->open_errno[0]);
 
@@ -1030,8 +1030,8 @@ TEST_F_TIMEOUT(server, privilege_kill_is_forced, SRV_TEST_TIMEOUT)
 	EXPECT_EQ(0, bst.st_size);
 
 	/* Nor is a truncate of a file uid 3000 may not write */
-	make_file(_metadata, at(b, self->backing, "k/rootfile"), 0644, 0, 0,
-		  "root");
+	make_owned_file(_metadata, at(b, self->backing, "k/rootfile"), 0644, 0, 0,
+			"root");
 	errno = 0;
 	EXPECT_EQ(-1, truncate(at(f, self->dir, "k/rootfile"), 0));
 	EXPECT_EQ(EACCES, errno);

@@ -8,11 +8,13 @@
 #define __FUSE_TEST_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
@@ -54,6 +56,17 @@ static inline int test_remove_entry(const char *path, const struct stat *st,
 static inline int remove_tree(const char *dir)
 {
 	return nftw(dir, test_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Create @path (it must not exist) with @mode, holding @data */
+static inline void make_file(struct __test_metadata *_metadata,
+			     const char *path, mode_t mode, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+
+	ASSERT_LE(0, fd) TH_LOG("create %s: %s", path, strerror(errno));
+	ASSERT_EQ(strlen(data), write(fd, data, strlen(data)));
+	ASSERT_EQ(0, close(fd));
 }
 
 /* mount(2) a fuse filesystem with @opts; returns 0 or -errno */
