@@ -583,8 +583,8 @@ const struct fuse_iqueue_ops *fuse_bpf_fiq_ops(struct fuse_fs_context *ctx)
 	return ctx->no_daemon ? &fuse_bpf_no_daemon_fiq_ops : NULL;
 }
 
-/* Inode flags of the backing inode that the VFS enforces */
-#define FUSE_BPF_COPY_FLAGS (S_SYNC | S_APPEND | S_IMMUTABLE)
+/* Inode flags of the backing inode that the VFS enforces, as ovl_copyflags */
+#define FUSE_BPF_COPY_FLAGS (S_SYNC | S_NOATIME | S_APPEND | S_IMMUTABLE)
 
 /**
  * fuse_bpf_copyattr() - refresh a backed inode from its backing inode
@@ -1199,7 +1199,8 @@ static struct inode *fuse_bpf_iget(struct super_block *sb,
 		fuse_bpf_map_ino(idx, &attr.ino);
 		/* Set by fuse_change_attributes() on other inodes */
 		inode->i_ino = attr.ino;
-		inode->i_flags |= S_NOATIME | S_NOCMTIME;
+		/* atime follows the FUSE mount: see fuse_bpf_update_time() */
+		inode->i_flags |= S_NOCMTIME;
 		inode->i_generation = binode->i_generation;
 		fuse_init_inode(inode, &attr, get_fuse_conn_super(sb));
 		fuse_bpf_acl_dont_cache(inode);
@@ -1624,8 +1625,15 @@ bool fuse_bpf_open(struct inode *inode, struct file *file, int *err)
 	/* As on any filesystem, the creator may open what it created */
 	if (!(file->f_mode & FMODE_CREATED))
 		*err = inode_permission(idmap, binode, MAY_OPEN | acc_mode);
-	if (!*err && (flags & O_NOATIME) &&
-	    !inode_owner_or_capable(idmap, binode))
+	/*
+	 * The backing mount's atime rules must not apply: atime follows
+	 * the FUSE mount's, through the FUSE inode (fuse_bpf_update_time()).
+	 * As overlayfs, only where the backing credentials may ask for it;
+	 * the caller's O_NOATIME was checked on the FUSE inode.
+	 */
+	if (inode_owner_or_capable(idmap, binode))
+		flags |= O_NOATIME;
+	else
 		flags &= ~O_NOATIME;
 	bfile = NULL;
 	if (!*err)
@@ -1691,6 +1699,46 @@ bool fuse_bpf_fsync(struct file *file, loff_t start, loff_t end,
 	return true;
 }
 
+/**
+ * fuse_bpf_update_time() - update the atime of a backed inode
+ * @inode: the FUSE inode
+ * @flags: S_* times to update
+ * @ret: set to the result if @inode is backed
+ *
+ * Backing files are opened O_NOATIME, so that the backing mount's atime
+ * options do not apply. touch_atime() on the FUSE path applies the FUSE
+ * mount's (noatime, relatime, read-only...) and lands here: the backing
+ * inode's atime is updated as touch_atime() would on the backing path,
+ * but without the backing mount's atime options: only its write access,
+ * idmapping, and the backing inode's and superblock's own noatime count.
+ * Only atime: S_NOCMTIME leaves the others to the backing filesystem.
+ *
+ * Return: true if @inode is backed.
+ */
+bool fuse_bpf_update_time(struct inode *inode, int flags, int *ret)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct vfsmount *mnt = fi->backing_path.mnt;
+	struct inode *binode;
+
+	if (!fuse_inode_backed(inode))
+		return false;
+	binode = d_inode(fi->backing_path.dentry);
+	*ret = 0;
+	if (!(flags & S_ATIME) || IS_NOATIME(binode) ||
+	    HAS_UNMAPPED_ID(mnt_idmap(mnt), binode))
+		return true;
+	if (!sb_start_write_trylock(binode->i_sb))
+		return true;
+	if (!mnt_get_write_access(mnt)) {
+		*ret = inode_update_time(binode, S_ATIME);
+		mnt_put_write_access(mnt);
+	}
+	sb_end_write(binode->i_sb);
+	fuse_bpf_copyattr(inode);
+	return true;
+}
+
 /* Flags fcntl(F_SETFL) may have changed on the FUSE file since open */
 #define FUSE_BPF_SETFL_MASK (O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT)
 
@@ -1713,9 +1761,11 @@ static int fuse_bpf_sync_flags(struct file *file, struct file *bfile)
 	return 0;
 }
 
+/* The backing file is O_NOATIME: atime by the FUSE mount's rules */
 static void fuse_bpf_file_accessed(struct file *file)
 {
 	fuse_bpf_copyattr(file_inode(file));
+	file_accessed(file);
 }
 
 static void fuse_bpf_end_write(struct file *file, loff_t pos, ssize_t ret)
@@ -2372,7 +2422,8 @@ static int fuse_bpf_tmpfile_backing(struct path *dpath, void *args)
 		return PTR_ERR(cred);
 	old_cred = override_creds(cred);
 	put_cred(cred);
-	ta->bfile = backing_tmpfile_open(ta->file, ta->file->f_flags, dpath,
+	ta->bfile = backing_tmpfile_open(ta->file,
+					 ta->file->f_flags | O_NOATIME, dpath,
 					 ta->mode, current_cred());
 	revert_creds(old_cred);
 	if (IS_ERR(ta->bfile))

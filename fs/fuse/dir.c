@@ -2273,6 +2273,17 @@ static int fuse_getattr(struct mnt_idmap *idmap,
 	return fuse_update_get_attr(idmap, inode, NULL, stat, request_mask, flags);
 }
 
+static int fuse_update_time(struct inode *inode, int flags)
+{
+	int err;
+
+	if (fuse_bpf_update_time(inode, flags, &err))
+		return err;
+	/* It returns what it updated, ->update_time() an error */
+	generic_update_time(inode, flags);
+	return 0;
+}
+
 static const struct inode_operations fuse_dir_inode_operations = {
 	.lookup		= fuse_lookup,
 	.mkdir		= fuse_mkdir,
@@ -2294,6 +2305,7 @@ static const struct inode_operations fuse_dir_inode_operations = {
 	.set_acl	= fuse_set_acl,
 	.fileattr_get	= fuse_fileattr_get,
 	.fileattr_set	= fuse_fileattr_set,
+	.update_time	= fuse_update_time,
 };
 
 static const struct file_operations fuse_dir_operations = {
@@ -2317,6 +2329,7 @@ static const struct inode_operations fuse_common_inode_operations = {
 	.set_acl	= fuse_set_acl,
 	.fileattr_get	= fuse_fileattr_get,
 	.fileattr_set	= fuse_fileattr_set,
+	.update_time	= fuse_update_time,
 };
 
 static const struct inode_operations fuse_symlink_inode_operations = {
@@ -2324,6 +2337,7 @@ static const struct inode_operations fuse_symlink_inode_operations = {
 	.get_link	= fuse_get_link,
 	.getattr	= fuse_getattr,
 	.listxattr	= fuse_listxattr,
+	.update_time	= fuse_update_time,
 };
 
 void fuse_init_common(struct inode *inode)

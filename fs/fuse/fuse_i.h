@@ -1709,6 +1709,7 @@ bool fuse_bpf_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
 bool fuse_bpf_ioctl(struct file *file, long *ret);
 bool fuse_bpf_fallocate(struct file *file, int mode, loff_t offset,
 			loff_t length, int *err);
+bool fuse_bpf_update_time(struct inode *inode, int flags, int *ret);
 bool fuse_bpf_copy_file_range(struct file *in, loff_t pos_in,
 			      struct file *out, loff_t pos_out, size_t len,
 			      unsigned int flags, ssize_t *ret);
@@ -2083,6 +2084,12 @@ static inline bool fuse_bpf_ioctl(struct file *file, long *ret)
 
 static inline bool fuse_bpf_fallocate(struct file *file, int mode,
 				      loff_t offset, loff_t length, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_update_time(struct inode *inode, int flags,
+					int *ret)
 {
 	return false;
 }
