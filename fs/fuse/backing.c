@@ -1739,6 +1739,36 @@ bool fuse_bpf_update_time(struct inode *inode, int flags, int *ret)
 	return true;
 }
 
+/**
+ * fuse_bpf_fiemap() - the extent map of a backed file
+ * @inode: the FUSE inode
+ * @fieinfo: the request
+ * @start: first byte
+ * @len: length
+ * @err: set to the result if @inode is backed
+ *
+ * Return: true if @inode is backed.
+ */
+bool fuse_bpf_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
+		     u64 start, u64 len, int *err)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	const struct cred *old_cred;
+	struct inode *binode;
+
+	if (!fuse_inode_backed(inode))
+		return false;
+	binode = d_inode(fi->backing_path.dentry);
+	*err = -EOPNOTSUPP;
+	if (!binode->i_op->fiemap)
+		return true;
+	/* As overlayfs: under the backing credentials */
+	old_cred = override_creds(fi->backing_cred);
+	*err = binode->i_op->fiemap(binode, fieinfo, start, len);
+	revert_creds(old_cred);
+	return true;
+}
+
 /* Flags fcntl(F_SETFL) may have changed on the FUSE file since open */
 #define FUSE_BPF_SETFL_MASK (O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT)
 

@@ -2284,6 +2284,16 @@ static int fuse_update_time(struct inode *inode, int flags)
 	return 0;
 }
 
+static int fuse_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
+		       u64 start, u64 len)
+{
+	int err;
+
+	if (fuse_bpf_fiemap(inode, fieinfo, start, len, &err))
+		return err;
+	return -EOPNOTSUPP;
+}
+
 static const struct inode_operations fuse_dir_inode_operations = {
 	.lookup		= fuse_lookup,
 	.mkdir		= fuse_mkdir,
@@ -2306,6 +2316,7 @@ static const struct inode_operations fuse_dir_inode_operations = {
 	.fileattr_get	= fuse_fileattr_get,
 	.fileattr_set	= fuse_fileattr_set,
 	.update_time	= fuse_update_time,
+	.fiemap		= fuse_fiemap,
 };
 
 static const struct file_operations fuse_dir_operations = {
@@ -2330,6 +2341,7 @@ static const struct inode_operations fuse_common_inode_operations = {
 	.fileattr_get	= fuse_fileattr_get,
 	.fileattr_set	= fuse_fileattr_set,
 	.update_time	= fuse_update_time,
+	.fiemap		= fuse_fiemap,
 };
 
 static const struct inode_operations fuse_symlink_inode_operations = {

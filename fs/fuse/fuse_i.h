@@ -1710,6 +1710,8 @@ bool fuse_bpf_ioctl(struct file *file, long *ret);
 bool fuse_bpf_fallocate(struct file *file, int mode, loff_t offset,
 			loff_t length, int *err);
 bool fuse_bpf_update_time(struct inode *inode, int flags, int *ret);
+bool fuse_bpf_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
+		     u64 start, u64 len, int *err);
 bool fuse_bpf_copy_file_range(struct file *in, loff_t pos_in,
 			      struct file *out, loff_t pos_out, size_t len,
 			      unsigned int flags, ssize_t *ret);
@@ -2090,6 +2092,13 @@ static inline bool fuse_bpf_fallocate(struct file *file, int mode,
 
 static inline bool fuse_bpf_update_time(struct inode *inode, int flags,
 					int *ret)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_fiemap(struct inode *inode,
+				   struct fiemap_extent_info *fieinfo,
+				   u64 start, u64 len, int *err)
 {
 	return false;
 }
