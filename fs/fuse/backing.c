@@ -1203,6 +1203,9 @@ static struct inode *fuse_bpf_iget(struct super_block *sb,
 		inode->i_flags |= S_NOCMTIME;
 		inode->i_generation = binode->i_generation;
 		fuse_init_inode(inode, &attr, get_fuse_conn_super(sb));
+		if (S_ISREG(binode->i_mode) && binode->i_fop &&
+		    binode->i_fop->remap_file_range)
+			fuse_init_file_remap(inode);
 		fuse_bpf_acl_dont_cache(inode);
 		fuse_bpf_lockdep_annotate(inode);
 		fuse_bpf_copyattr(inode);
@@ -1766,6 +1769,53 @@ bool fuse_bpf_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 	old_cred = override_creds(fi->backing_cred);
 	*err = binode->i_op->fiemap(binode, fieinfo, start, len);
 	revert_creds(old_cred);
+	return true;
+}
+
+/**
+ * fuse_bpf_remap_file_range() - clone or dedupe between backed files
+ * @in: the source FUSE file
+ * @pos_in: its offset
+ * @out: the destination FUSE file
+ * @pos_out: its offset
+ * @len: length, 0 for up to the end of @in
+ * @flags: REMAP_FILE_*
+ * @ret: set to the result if a file is backed
+ *
+ * The VFS checked the FUSE files; the backing filesystem gets the same
+ * request on the backing files, as overlayfs passes it on, and answers it
+ * (EXDEV between backing filesystems, EOPNOTSUPP where it cannot).
+ *
+ * Return: true if @in or @out is backed.
+ */
+bool fuse_bpf_remap_file_range(struct file *in, loff_t pos_in,
+			       struct file *out, loff_t pos_out, loff_t len,
+			       unsigned int flags, loff_t *ret)
+{
+	struct file *bin = fuse_bpf_file(in), *bout = fuse_bpf_file(out);
+	struct inode *inode = file_inode(out);
+	const struct cred *old_cred;
+
+	if (!bin && !bout)
+		return false;
+	*ret = -EINVAL;
+	if (flags & ~(REMAP_FILE_DEDUP | REMAP_FILE_ADVISORY))
+		return true;
+	/* Between a backed and a plain file */
+	*ret = -EXDEV;
+	if (!bin || !bout)
+		return true;
+	inode_lock(inode);
+	old_cred = override_creds(bout->f_cred);
+	if (flags & REMAP_FILE_DEDUP)
+		*ret = vfs_dedupe_file_range_one(bin, pos_in, bout, pos_out,
+						 len, flags);
+	else
+		*ret = vfs_clone_file_range(bin, pos_in, bout, pos_out, len,
+					    flags);
+	revert_creds(old_cred);
+	fuse_bpf_copyattr(inode);
+	inode_unlock(inode);
 	return true;
 }
 

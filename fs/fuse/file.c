@@ -3423,25 +3423,47 @@ static ssize_t fuse_copy_file_range(struct file *src_file, loff_t src_off,
 	return ret;
 }
 
-static const struct file_operations fuse_file_operations = {
-	.llseek		= fuse_file_llseek,
-	.read_iter	= fuse_file_read_iter,
-	.write_iter	= fuse_file_write_iter,
-	.mmap		= fuse_file_mmap,
-	.open		= fuse_open,
-	.flush		= fuse_flush,
-	.release	= fuse_release,
-	.fsync		= fuse_fsync,
-	.lock		= fuse_file_lock,
-	.get_unmapped_area = thp_get_unmapped_area,
-	.flock		= fuse_file_flock,
-	.splice_read	= fuse_splice_read,
-	.splice_write	= fuse_splice_write,
-	.unlocked_ioctl	= fuse_file_ioctl,
-	.compat_ioctl	= fuse_file_compat_ioctl,
-	.poll		= fuse_file_poll,
-	.fallocate	= fuse_file_fallocate,
+static loff_t fuse_remap_file_range(struct file *in, loff_t pos_in,
+				    struct file *out, loff_t pos_out,
+				    loff_t len, unsigned int flags)
+{
+	loff_t ret;
+
+	if (fuse_bpf_remap_file_range(in, pos_in, out, pos_out, len, flags,
+				      &ret))
+		return ret;
+	return -EOPNOTSUPP;
+}
+
+/* The file operations of every FUSE file */
+#define FUSE_FILE_OPERATIONS						\
+	.llseek		= fuse_file_llseek,				\
+	.read_iter	= fuse_file_read_iter,				\
+	.write_iter	= fuse_file_write_iter,				\
+	.mmap		= fuse_file_mmap,				\
+	.open		= fuse_open,					\
+	.flush		= fuse_flush,					\
+	.release	= fuse_release,					\
+	.fsync		= fuse_fsync,					\
+	.lock		= fuse_file_lock,				\
+	.get_unmapped_area = thp_get_unmapped_area,			\
+	.flock		= fuse_file_flock,				\
+	.splice_read	= fuse_splice_read,				\
+	.splice_write	= fuse_splice_write,				\
+	.unlocked_ioctl	= fuse_file_ioctl,				\
+	.compat_ioctl	= fuse_file_compat_ioctl,			\
+	.poll		= fuse_file_poll,				\
+	.fallocate	= fuse_file_fallocate,				\
 	.copy_file_range = fuse_copy_file_range,
+
+static const struct file_operations fuse_file_operations = {
+	FUSE_FILE_OPERATIONS
+};
+
+/* fuse-bpf: those of a backed file whose backing can clone and dedupe */
+static const struct file_operations fuse_remap_file_operations = {
+	FUSE_FILE_OPERATIONS
+	.remap_file_range = fuse_remap_file_range,
 };
 
 static const struct address_space_operations fuse_file_aops  = {
@@ -3474,4 +3496,14 @@ void fuse_init_file_inode(struct inode *inode, unsigned int flags)
 
 	if (IS_ENABLED(CONFIG_FUSE_DAX))
 		fuse_dax_inode_init(inode, flags);
+}
+
+/*
+ * fuse-bpf: a backed file whose backing file can clone and dedupe gets the
+ * file operations that pass those on. Others have none, so that the VFS
+ * refuses them as it does on a filesystem that cannot.
+ */
+void fuse_init_file_remap(struct inode *inode)
+{
+	inode->i_fop = &fuse_remap_file_operations;
 }

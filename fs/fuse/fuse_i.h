@@ -1209,6 +1209,7 @@ int fuse_notify_poll_wakeup(struct fuse_conn *fc,
  * Initialize file operations on a regular file
  */
 void fuse_init_file_inode(struct inode *inode, unsigned int flags);
+void fuse_init_file_remap(struct inode *inode);
 
 /**
  * Initialize inode operations on regular files and special files
@@ -1712,6 +1713,9 @@ bool fuse_bpf_fallocate(struct file *file, int mode, loff_t offset,
 bool fuse_bpf_update_time(struct inode *inode, int flags, int *ret);
 bool fuse_bpf_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 		     u64 start, u64 len, int *err);
+bool fuse_bpf_remap_file_range(struct file *in, loff_t pos_in,
+			       struct file *out, loff_t pos_out, loff_t len,
+			       unsigned int flags, loff_t *ret);
 bool fuse_bpf_copy_file_range(struct file *in, loff_t pos_in,
 			      struct file *out, loff_t pos_out, size_t len,
 			      unsigned int flags, ssize_t *ret);
@@ -2099,6 +2103,14 @@ static inline bool fuse_bpf_update_time(struct inode *inode, int flags,
 static inline bool fuse_bpf_fiemap(struct inode *inode,
 				   struct fiemap_extent_info *fieinfo,
 				   u64 start, u64 len, int *err)
+{
+	return false;
+}
+
+static inline bool fuse_bpf_remap_file_range(struct file *in, loff_t pos_in,
+					     struct file *out, loff_t pos_out,
+					     loff_t len, unsigned int flags,
+					     loff_t *ret)
 {
 	return false;
 }
