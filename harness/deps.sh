@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
 	build-essential bc bison flex libelf-dev libssl-dev dwarves ccache
 	cpio rsync xz-utils kmod python3 git
-	qemu-system-x86 busybox-static e2fsprogs
+	qemu-system-x86 busybox-static e2fsprogs xfsprogs
 	clang llvm lld libbpf-dev bpftool libcap-dev zlib1g-dev libzstd-dev
 	pkg-config
 )
