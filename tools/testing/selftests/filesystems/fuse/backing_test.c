@@ -58,20 +58,6 @@
 /* How long to wait for an asynchronous request, in 10 ms steps */
 #define WAIT_STEPS		1000
 
-static void private_mount_ns(struct __test_metadata *_metadata)
-{
-	/* Nothing outside sees the mounts; they go with the test process */
-	ASSERT_EQ(0, unshare(CLONE_NEWNS));
-	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-}
-
-static void make_tmp_dir(struct __test_metadata *_metadata, char *dir,
-			 size_t size, const char *name)
-{
-	snprintf(dir, size, "/tmp/%s.XXXXXX", name);
-	ASSERT_NE(NULL, mkdtemp(dir));
-}
-
 /* Copy the program @from to @to, mode @mode */
 static void copy_program(struct __test_metadata *_metadata, const char *from,
 			 const char *to, mode_t mode)

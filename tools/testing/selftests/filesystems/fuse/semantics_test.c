@@ -65,20 +65,6 @@
 /* Extents a FIEMAP here asks for: more than any file has */
 #define FM_EXTENTS		64
 
-static void private_mount_ns(struct __test_metadata *_metadata)
-{
-	/* Nothing outside sees the mounts; they go with the test process */
-	ASSERT_EQ(0, unshare(CLONE_NEWNS));
-	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-}
-
-static void make_tmp_dir(struct __test_metadata *_metadata, char *dir,
-			 size_t size, const char *name)
-{
-	snprintf(dir, size, "/tmp/%s.XXXXXX", name);
-	ASSERT_NE(NULL, mkdtemp(dir));
-}
-
 /* A no_daemon fuse-bpf mount on @dir backed by @backing, with @flags */
 static void mount_bpf(struct __test_metadata *_metadata, const char *dir,
 		      const char *backing, unsigned long flags,

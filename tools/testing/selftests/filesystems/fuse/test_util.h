@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,21 @@ static inline int test_remove_entry(const char *path, const struct stat *st,
 static inline int remove_tree(const char *dir)
 {
 	return nftw(dir, test_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A private mount namespace: its mounts go with the test process */
+static inline void private_mount_ns(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+}
+
+/* A new directory /tmp/@name.XXXXXX in @dir (@size bytes) */
+static inline void make_tmp_dir(struct __test_metadata *_metadata, char *dir,
+				size_t size, const char *name)
+{
+	snprintf(dir, size, "/tmp/%s.XXXXXX", name);
+	ASSERT_NE(NULL, mkdtemp(dir));
 }
 
 /* Create @path (it must not exist) with @mode, holding @data */
