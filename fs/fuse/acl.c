@@ -7,6 +7,7 @@
  */
 
 #include "fuse_i.h"
+#include "fuse_bpf.h"
 
 #include <linux/posix_acl.h>
 #include <linux/posix_acl_xattr.h>
@@ -71,7 +72,8 @@ struct posix_acl *fuse_get_acl(struct mnt_idmap *idmap,
 	struct fuse_conn *fc = get_fuse_conn(inode);
 	struct posix_acl *acl;
 
-	if (fuse_bpf_get_acl(dentry, type, &acl))
+	if (fuse_inode_backed(d_inode(dentry)) &&
+	    fuse_backed_get_acl(dentry, type, &acl))
 		return acl;
 	if (fuse_no_acl(fc, inode))
 		return ERR_PTR(-EOPNOTSUPP);
@@ -84,7 +86,8 @@ struct posix_acl *fuse_get_inode_acl(struct inode *inode, int type, bool rcu)
 	struct fuse_conn *fc = get_fuse_conn(inode);
 	struct posix_acl *acl;
 
-	if (fuse_bpf_get_inode_acl(inode, type, rcu, &acl))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_get_inode_acl(inode, type, rcu, &acl))
 		return acl;
 
 	/*
@@ -110,7 +113,8 @@ int fuse_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 	if (fuse_is_bad(inode))
 		return -EIO;
 
-	if (fuse_bpf_set_acl(idmap, dentry, acl, type, &ret))
+	if (fuse_inode_backed(d_inode(dentry)) &&
+	    fuse_backed_set_acl(idmap, dentry, acl, type, &ret))
 		return ret;
 	if (fc->no_setxattr || fuse_no_acl(fc, inode))
 		return -EOPNOTSUPP;

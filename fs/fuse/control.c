@@ -7,6 +7,7 @@
 */
 
 #include "fuse_i.h"
+#include "fuse_bpf.h"
 
 #include <linux/init.h>
 #include <linux/module.h>
@@ -181,26 +182,26 @@ out:
 	return ret;
 }
 
-static int fuse_bpf_ctl_show(struct seq_file *m, void *v)
+static int fuse_backed_ctl_show(struct seq_file *m, void *v)
 {
-	fuse_bpf_show_backing(m, m->private);
+	fuse_backed_show_backing(m, m->private);
 	return 0;
 }
 
-static int fuse_bpf_ctl_open(struct inode *inode, struct file *file)
+static int fuse_backed_ctl_open(struct inode *inode, struct file *file)
 {
 	struct fuse_conn *fc = fuse_ctl_file_conn_get(file);
 	int err;
 
 	if (!fc)
 		return -ENOTCONN;
-	err = single_open(file, fuse_bpf_ctl_show, fc);
+	err = single_open(file, fuse_backed_ctl_show, fc);
 	if (err)
 		fuse_conn_put(fc);
 	return err;
 }
 
-static int fuse_bpf_ctl_release(struct inode *inode, struct file *file)
+static int fuse_backed_ctl_release(struct inode *inode, struct file *file)
 {
 	struct seq_file *m = file->private_data;
 	struct fuse_conn *fc = m->private;
@@ -211,11 +212,11 @@ static int fuse_bpf_ctl_release(struct inode *inode, struct file *file)
 }
 
 /* fuse-bpf: the filesystems the connection's backings come from */
-static const struct file_operations fuse_bpf_ctl_backing_ops = {
-	.open = fuse_bpf_ctl_open,
+static const struct file_operations fuse_backed_ctl_backing_ops = {
+	.open = fuse_backed_ctl_open,
 	.read = seq_read,
 	.llseek = seq_lseek,
-	.release = fuse_bpf_ctl_release,
+	.release = fuse_backed_ctl_release,
 };
 
 static const struct file_operations fuse_ctl_abort_ops = {
@@ -310,9 +311,9 @@ int fuse_ctl_add_conn(struct fuse_conn *fc)
 				 S_IFREG | 0600, 1, NULL,
 				 &fuse_conn_congestion_threshold_ops))
 		goto err;
-	if (fuse_bpf_ctl_backing(fc) &&
+	if (fuse_conn_bpf(fc) &&
 	    !fuse_ctl_add_dentry(parent, fc, "backing", S_IFREG | 0400, 1,
-				 NULL, &fuse_bpf_ctl_backing_ops))
+				 NULL, &fuse_backed_ctl_backing_ops))
 		goto err;
 
 	return 0;

@@ -7,6 +7,7 @@
 */
 
 #include "fuse_i.h"
+#include "fuse_bpf.h"
 
 #include <linux/init.h>
 #include <linux/module.h>
@@ -549,7 +550,7 @@ ssize_t __fuse_simple_request(struct mnt_idmap *idmap,
 	struct fuse_req *req;
 	ssize_t ret;
 
-	if (!fuse_bpf_nodeid_known(fc, args))
+	if (fuse_conn_bpf(fc) && !fuse_backed_nodeid_known(args))
 		return -EOPNOTSUPP;
 
 	if (args->force) {
@@ -616,7 +617,7 @@ int fuse_simple_background(struct fuse_mount *fm, struct fuse_args *args,
 {
 	struct fuse_req *req;
 
-	if (!fuse_bpf_nodeid_known(fm->fc, args))
+	if (fuse_conn_bpf(fm->fc) && !fuse_backed_nodeid_known(args))
 		return -EOPNOTSUPP;
 	/*
 	 * Without a daemon, a request ends as it is sent: flush_bg_queue()
@@ -2081,9 +2082,9 @@ static ssize_t fuse_dev_do_write(struct fuse_dev *fud,
 
 	/* Leave the request alone: the server may answer it again */
 	err = -EPERM;
-	if (!cs->fd_reply &&
-	    fuse_bpf_reply_needs_ioctl(fc, req->args,
-				       oh.error ? 0 : nbytes - sizeof(oh))) {
+	if (!cs->fd_reply && fuse_conn_bpf(fc) &&
+	    fuse_backed_reply_needs_ioctl(fc, req->args,
+					  oh.error ? 0 : nbytes - sizeof(oh))) {
 		spin_unlock(&fpq->lock);
 		goto copy_finish;
 	}
@@ -2102,8 +2103,8 @@ static ssize_t fuse_dev_do_write(struct fuse_dev *fud,
 	else
 		err = copy_out_args(cs, req->args, nbytes);
 	fuse_copy_finish(cs);
-	if (!err && !oh.error)
-		err = fuse_bpf_reply_fds(fc, req->args, cs->fd_reply);
+	if (!err && !oh.error && fuse_conn_bpf(fc))
+		err = fuse_backed_reply_fds(fc, req->args, cs->fd_reply);
 
 	spin_lock(&fpq->lock);
 	clear_bit(FR_LOCKED, &req->flags);
@@ -2480,7 +2481,7 @@ static long fuse_dev_ioctl_bpf_reply(struct file *file,
 	if (!IS_ENABLED(CONFIG_FUSE_BPF))
 		return -ENOTTY;
 	/* Only mounts that enable fuse-bpf take replies with descriptors */
-	if (!fud || !fuse_bpf_init_flags(fud->fc))
+	if (!fud || !fuse_conn_bpf(fud->fc))
 		return -EPERM;
 	if (copy_from_user(&reply, argp, sizeof(reply)))
 		return -EFAULT;

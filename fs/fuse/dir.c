@@ -7,6 +7,7 @@
 */
 
 #include "fuse_i.h"
+#include "fuse_bpf.h"
 
 #include <linux/pagemap.h>
 #include <linux/file.h>
@@ -200,7 +201,8 @@ static int fuse_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	struct fuse_inode *fi;
 	int ret;
 
-	if (fuse_bpf_dentry_revalidate(entry, flags, &ret))
+	if (fuse_conn_bpf(get_fuse_conn_super(entry->d_sb)) &&
+	    fuse_backed_dentry_revalidate(entry, flags, &ret))
 		return ret;
 
 	inode = d_inode_rcu(entry);
@@ -209,7 +211,7 @@ static int fuse_dentry_revalidate(struct dentry *entry, unsigned int flags)
 	else if (time_before64(fuse_dentry_time(entry), get_jiffies_64()) ||
 		 (flags & (LOOKUP_EXCL | LOOKUP_REVAL | LOOKUP_RENAME_TARGET))) {
 		struct fuse_entry_out outarg;
-		struct fuse_bpf_entry feb = {};
+		struct fuse_backed_entry feb = {};
 		FUSE_ARGS(args);
 		struct fuse_forget_link *forget;
 		u64 attr_version;
@@ -235,7 +237,8 @@ static int fuse_dentry_revalidate(struct dentry *entry, unsigned int flags)
 		parent = dget_parent(entry);
 		fuse_lookup_init(fm->fc, &args, get_node_id(d_inode(parent)),
 				 &entry->d_name, &outarg);
-		fuse_bpf_lookup_init(fm->fc, &args, &feb);
+		if (fuse_conn_bpf(fm->fc))
+			fuse_backed_lookup_init(&args, &feb);
 		ret = fuse_simple_request(fm, &args);
 		/* The size of a fuse-bpf extension */
 		if (ret > 0)
@@ -243,11 +246,12 @@ static int fuse_dentry_revalidate(struct dentry *entry, unsigned int flags)
 		/* Zero nodeid is same as -ENOENT */
 		if (!ret && !outarg.nodeid)
 			ret = -ENOENT;
-		changed = !ret && fuse_bpf_entry_changed(d_inode(parent),
-							 &entry->d_name, inode,
-							 &feb);
+		changed = !ret && fuse_conn_bpf(fm->fc) &&
+			  fuse_backed_entry_changed(d_inode(parent),
+						    &entry->d_name, inode, &feb);
 		dput(parent);
-		fuse_bpf_entry_put(&feb);
+		if (fuse_conn_bpf(fm->fc))
+			fuse_backed_entry_put(&feb);
 		if (!ret) {
 			fi = get_fuse_inode(inode);
 			if (changed || outarg.nodeid != get_node_id(inode) ||
@@ -379,7 +383,7 @@ static int fuse_do_lookup(struct super_block *sb, struct inode *dir,
 			  struct fuse_entry_out *outarg, struct inode **inode)
 {
 	struct fuse_mount *fm = get_fuse_mount_super(sb);
-	struct fuse_bpf_entry feb = {};
+	struct fuse_backed_entry feb = {};
 	FUSE_ARGS(args);
 	struct fuse_forget_link *forget;
 	u64 attr_version, evict_ctr;
@@ -400,7 +404,8 @@ static int fuse_do_lookup(struct super_block *sb, struct inode *dir,
 	evict_ctr = fuse_get_evict_ctr(fm->fc);
 
 	fuse_lookup_init(fm->fc, &args, nodeid, name, outarg);
-	fuse_bpf_lookup_init(fm->fc, &args, &feb);
+	if (fuse_conn_bpf(fm->fc))
+		fuse_backed_lookup_init(&args, &feb);
 	err = fuse_simple_request(fm, &args);
 	/* The size of a fuse-bpf extension */
 	if (err > 0)
@@ -417,10 +422,13 @@ static int fuse_do_lookup(struct super_block *sb, struct inode *dir,
 		outarg->generation = 0;
 	}
 
-	err = fuse_bpf_lookup_iget(sb, dir, name, outarg, &feb, inode);
-	if (err) {
-		fuse_queue_forget(fm->fc, forget, outarg->nodeid, 1);
-		goto out;
+	if (fuse_conn_bpf(fm->fc)) {
+		err = fuse_backed_lookup_iget(sb, dir, name, outarg, &feb,
+					      inode);
+		if (err) {
+			fuse_queue_forget(fm->fc, forget, outarg->nodeid, 1);
+			goto out;
+		}
 	}
 	if (!*inode)
 		*inode = fuse_iget(sb, outarg->nodeid, outarg->generation,
@@ -436,7 +444,8 @@ static int fuse_do_lookup(struct super_block *sb, struct inode *dir,
  out_put_forget:
 	kfree(forget);
  out:
-	fuse_bpf_entry_put(&feb);
+	if (fuse_conn_bpf(fm->fc))
+		fuse_backed_entry_put(&feb);
 	return err;
 }
 
@@ -459,7 +468,7 @@ static struct dentry *fuse_lookup(struct inode *dir, struct dentry *entry,
 	if (fuse_is_bad(dir))
 		return ERR_PTR(-EIO);
 
-	if (fuse_bpf_lookup(dir, entry, &newent))
+	if (fuse_inode_backed(dir) && fuse_backed_lookup(dir, entry, &newent))
 		return newent;
 
 	locked = fuse_lock_inode(dir);
@@ -793,7 +802,8 @@ static int fuse_atomic_open(struct inode *dir, struct dentry *entry,
 	/* Only creates */
 	file->f_mode |= FMODE_CREATED;
 
-	if (fuse_bpf_create_open(idmap, dir, entry, file, mode, &err))
+	if (fuse_inode_backed(dir) &&
+	    fuse_backed_create_open(idmap, dir, entry, file, mode, &err))
 		goto out_dput;
 
 	if (fc->no_create)
@@ -898,7 +908,8 @@ static int fuse_mknod(struct mnt_idmap *idmap, struct inode *dir,
 	FUSE_ARGS(args);
 	int err;
 
-	if (fuse_bpf_mknod(idmap, dir, entry, mode, rdev, &err))
+	if (fuse_inode_backed(dir) &&
+	    fuse_backed_mknod(idmap, dir, entry, mode, rdev, &err))
 		return err;
 
 	if (!fm->fc->dont_mask)
@@ -929,7 +940,8 @@ static int fuse_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 	struct fuse_conn *fc = get_fuse_conn(dir);
 	int err;
 
-	if (fuse_bpf_tmpfile(idmap, dir, file, mode, &err))
+	if (fuse_inode_backed(dir) &&
+	    fuse_backed_tmpfile(idmap, dir, file, mode, &err))
 		return err;
 
 	if (fc->no_tmpfile)
@@ -952,7 +964,8 @@ static int fuse_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 	FUSE_ARGS(args);
 	int err;
 
-	if (fuse_bpf_mkdir(idmap, dir, entry, mode, &err))
+	if (fuse_inode_backed(dir) &&
+	    fuse_backed_mkdir(idmap, dir, entry, mode, &err))
 		return err;
 
 	if (!fm->fc->dont_mask)
@@ -978,7 +991,8 @@ static int fuse_symlink(struct mnt_idmap *idmap, struct inode *dir,
 	FUSE_ARGS(args);
 	int err;
 
-	if (fuse_bpf_symlink(idmap, dir, entry, link, &err))
+	if (fuse_inode_backed(dir) &&
+	    fuse_backed_symlink(idmap, dir, entry, link, &err))
 		return err;
 
 	args.opcode = FUSE_SYMLINK;
@@ -1044,7 +1058,7 @@ static int fuse_unlink(struct inode *dir, struct dentry *entry)
 	if (fuse_is_bad(dir))
 		return -EIO;
 
-	if (fuse_bpf_remove(dir, entry, &err))
+	if (fuse_inode_backed(dir) && fuse_backed_remove(dir, entry, &err))
 		return err;
 
 	args.opcode = FUSE_UNLINK;
@@ -1070,7 +1084,7 @@ static int fuse_rmdir(struct inode *dir, struct dentry *entry)
 	if (fuse_is_bad(dir))
 		return -EIO;
 
-	if (fuse_bpf_remove(dir, entry, &err))
+	if (fuse_inode_backed(dir) && fuse_backed_remove(dir, entry, &err))
 		return err;
 
 	args.opcode = FUSE_RMDIR;
@@ -1150,7 +1164,8 @@ static int fuse_rename2(struct mnt_idmap *idmap, struct inode *olddir,
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
 		return -EINVAL;
 
-	if (fuse_bpf_rename(olddir, oldent, newdir, newent, flags, &err))
+	if ((fuse_inode_backed(olddir) || fuse_inode_backed(newdir)) &&
+	    fuse_backed_rename(olddir, oldent, newdir, newent, flags, &err))
 		return err;
 
 	if (flags) {
@@ -1183,7 +1198,8 @@ static int fuse_link(struct dentry *entry, struct inode *newdir,
 	struct fuse_mount *fm = get_fuse_mount(inode);
 	FUSE_ARGS(args);
 
-	if (fuse_bpf_link(entry, newdir, newent, &err))
+	if ((fuse_inode_backed(newdir) || fuse_inode_backed(d_inode(entry))) &&
+	    fuse_backed_link(entry, newdir, newent, &err))
 		return err;
 
 	memset(&inarg, 0, sizeof(inarg));
@@ -1604,7 +1620,8 @@ static int fuse_permission(struct mnt_idmap *idmap,
 	if (!fuse_allow_current_process(fc))
 		return -EACCES;
 
-	if (fuse_bpf_permission(idmap, inode, mask, &err))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_permission(idmap, inode, mask, &err))
 		return err;
 
 	/*
@@ -1704,7 +1721,8 @@ static const char *fuse_get_link(struct dentry *dentry, struct inode *inode,
 	if (fuse_is_bad(inode))
 		goto out_err;
 
-	if (fuse_bpf_get_link(dentry, inode, callback, &link))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_get_link(dentry, inode, callback, &link))
 		return link;
 
 	if (fc->cache_symlinks)
@@ -1737,7 +1755,8 @@ static loff_t fuse_dir_llseek(struct file *file, loff_t offset, int whence)
 {
 	loff_t ret;
 
-	if (fuse_bpf_llseek(file, offset, whence, &ret))
+	if (fuse_file_backed(file) &&
+	    fuse_backed_llseek(file, offset, whence, &ret))
 		return ret;
 	return generic_file_llseek(file, offset, whence);
 }
@@ -1754,7 +1773,7 @@ static int fuse_dir_open(struct inode *inode, struct file *file)
 	if (err)
 		return err;
 
-	if (fuse_bpf_open(inode, file, &err))
+	if (fuse_inode_backed(inode) && fuse_backed_open(inode, file, &err))
 		return err;
 
 	err = fuse_do_open(fm, get_node_id(inode), file, true);
@@ -1777,7 +1796,7 @@ static int fuse_dir_open(struct inode *inode, struct file *file)
 
 static int fuse_dir_release(struct inode *inode, struct file *file)
 {
-	if (fuse_bpf_release(file))
+	if (fuse_file_backed(file) && fuse_backed_release(file))
 		return 0;
 
 	fuse_release_common(file, true);
@@ -1795,7 +1814,8 @@ static int fuse_dir_fsync(struct file *file, loff_t start, loff_t end,
 	if (fuse_is_bad(inode))
 		return -EIO;
 
-	if (fuse_bpf_fsync(file, start, end, datasync, &err))
+	if (fuse_file_backed(file) &&
+	    fuse_backed_fsync(file, start, end, datasync, &err))
 		return err;
 
 	if (fc->no_fsyncdir)
@@ -2191,7 +2211,8 @@ static int fuse_setattr(struct mnt_idmap *idmap, struct dentry *entry,
 	if (!fuse_allow_current_process(get_fuse_conn(inode)))
 		return -EACCES;
 
-	if (fuse_bpf_setattr(idmap, entry, attr, &ret))
+	if (fuse_inode_backed(d_inode(entry)) &&
+	    fuse_backed_setattr(idmap, entry, attr, &ret))
 		return ret;
 
 	if (attr->ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID)) {
@@ -2267,7 +2288,8 @@ static int fuse_getattr(struct mnt_idmap *idmap,
 		return -EACCES;
 	}
 
-	if (fuse_bpf_getattr(inode, stat, request_mask, flags, &err))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_getattr(inode, stat, request_mask, flags, &err))
 		return err;
 
 	return fuse_update_get_attr(idmap, inode, NULL, stat, request_mask, flags);
@@ -2277,7 +2299,8 @@ static int fuse_update_time(struct inode *inode, int flags)
 {
 	int err;
 
-	if (fuse_bpf_update_time(inode, flags, &err))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_update_time(inode, flags, &err))
 		return err;
 	/* It returns what it updated, ->update_time() an error */
 	generic_update_time(inode, flags);
@@ -2289,7 +2312,8 @@ static int fuse_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 {
 	int err;
 
-	if (fuse_bpf_fiemap(inode, fieinfo, start, len, &err))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_fiemap(inode, fieinfo, start, len, &err))
 		return err;
 	return -EOPNOTSUPP;
 }

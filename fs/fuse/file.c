@@ -7,6 +7,7 @@
 */
 
 #include "fuse_i.h"
+#include "fuse_bpf.h"
 
 #include <linux/pagemap.h>
 #include <linux/slab.h>
@@ -260,7 +261,7 @@ static int fuse_open(struct inode *inode, struct file *file)
 	if (err)
 		return err;
 
-	if (fuse_bpf_open(inode, file, &err))
+	if (fuse_inode_backed(inode) && fuse_backed_open(inode, file, &err))
 		return err;
 
 	if (is_wb_truncate || dax_truncate)
@@ -396,7 +397,7 @@ static int fuse_release(struct inode *inode, struct file *file)
 {
 	struct fuse_conn *fc = get_fuse_conn(inode);
 
-	if (fuse_bpf_release(file))
+	if (fuse_file_backed(file) && fuse_backed_release(file))
 		return 0;
 
 	/*
@@ -540,7 +541,7 @@ static int fuse_flush(struct file *file, fl_owner_t id)
 	if (fuse_is_bad(inode))
 		return -EIO;
 
-	if (fuse_bpf_flush(file, id, &err))
+	if (fuse_file_backed(file) && fuse_backed_flush(file, id, &err))
 		return err;
 
 	if (ff->open_flags & FOPEN_NOFLUSH && !fm->fc->writeback_cache)
@@ -618,7 +619,8 @@ static int fuse_fsync(struct file *file, loff_t start, loff_t end,
 	if (fuse_is_bad(inode))
 		return -EIO;
 
-	if (fuse_bpf_fsync(file, start, end, datasync, &err))
+	if (fuse_file_backed(file) &&
+	    fuse_backed_fsync(file, start, end, datasync, &err))
 		return err;
 
 	inode_lock(inode);
@@ -1768,7 +1770,8 @@ static ssize_t fuse_file_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	if (fuse_is_bad(inode))
 		return -EIO;
 
-	if (fuse_bpf_read_iter(iocb, to, &ret))
+	if (fuse_file_backed(iocb->ki_filp) &&
+	    fuse_backed_read_iter(iocb, to, &ret))
 		return ret;
 
 	if (FUSE_IS_DAX(inode))
@@ -1793,7 +1796,8 @@ static ssize_t fuse_file_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (fuse_is_bad(inode))
 		return -EIO;
 
-	if (fuse_bpf_write_iter(iocb, from, &ret))
+	if (fuse_file_backed(iocb->ki_filp) &&
+	    fuse_backed_write_iter(iocb, from, &ret))
 		return ret;
 
 	if (FUSE_IS_DAX(inode))
@@ -1815,7 +1819,8 @@ static ssize_t fuse_splice_read(struct file *in, loff_t *ppos,
 	struct fuse_file *ff = in->private_data;
 	ssize_t ret;
 
-	if (fuse_bpf_splice_read(in, ppos, pipe, len, flags, &ret))
+	if (fuse_file_backed(in) &&
+	    fuse_backed_splice_read(in, ppos, pipe, len, flags, &ret))
 		return ret;
 
 	/* FOPEN_DIRECT_IO overrides FOPEN_PASSTHROUGH */
@@ -1831,7 +1836,8 @@ static ssize_t fuse_splice_write(struct pipe_inode_info *pipe, struct file *out,
 	struct fuse_file *ff = out->private_data;
 	ssize_t ret;
 
-	if (fuse_bpf_splice_write(pipe, out, ppos, len, flags, &ret))
+	if (fuse_file_backed(out) &&
+	    fuse_backed_splice_write(pipe, out, ppos, len, flags, &ret))
 		return ret;
 
 	/* FOPEN_DIRECT_IO overrides FOPEN_PASSTHROUGH */
@@ -2635,7 +2641,7 @@ static int fuse_file_mmap(struct file *file, struct vm_area_struct *vma)
 	struct inode *inode = file_inode(file);
 	int rc;
 
-	if (fuse_bpf_mmap(file, vma, &rc))
+	if (fuse_file_backed(file) && fuse_backed_mmap(file, vma, &rc))
 		return rc;
 
 	/* DAX mmap is superior to direct_io mmap */
@@ -2803,13 +2809,13 @@ static int fuse_file_lock(struct file *file, int cmd, struct file_lock *fl)
 	if (cmd == F_CANCELLK) {
 		err = 0;
 	} else if (cmd == F_GETLK) {
-		if (fc->no_lock || fuse_bpf_local_locks(file)) {
+		if (fc->no_lock || fuse_file_backed(file)) {
 			posix_test_lock(file, fl);
 			err = 0;
 		} else
 			err = fuse_getlk(file, fl);
 	} else {
-		if (fc->no_lock || fuse_bpf_local_locks(file))
+		if (fc->no_lock || fuse_file_backed(file))
 			err = posix_lock_file(file, fl, NULL);
 		else
 			err = fuse_setlk(file, fl, 0);
@@ -2823,7 +2829,7 @@ static int fuse_file_flock(struct file *file, int cmd, struct file_lock *fl)
 	struct fuse_conn *fc = get_fuse_conn(inode);
 	int err;
 
-	if (fc->no_flock || fuse_bpf_local_locks(file)) {
+	if (fc->no_flock || fuse_file_backed(file)) {
 		err = locks_lock_file_wait(file, fl);
 	} else {
 		struct fuse_file *ff = file->private_data;
@@ -2916,7 +2922,8 @@ static loff_t fuse_file_llseek(struct file *file, loff_t offset, int whence)
 	loff_t retval;
 	struct inode *inode = file_inode(file);
 
-	if (fuse_bpf_llseek(file, offset, whence, &retval))
+	if (fuse_file_backed(file) &&
+	    fuse_backed_llseek(file, offset, whence, &retval))
 		return retval;
 
 	switch (whence) {
@@ -3006,7 +3013,7 @@ __poll_t fuse_file_poll(struct file *file, poll_table *wait)
 	__poll_t mask;
 	int err;
 
-	if (fuse_bpf_poll(file, wait, &mask))
+	if (fuse_file_backed(file) && fuse_backed_poll(file, wait, &mask))
 		return mask;
 
 	if (fm->fc->no_poll)
@@ -3213,7 +3220,8 @@ static long fuse_file_fallocate(struct file *file, int mode, loff_t offset,
 		 (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)));
 
 	/* The backing filesystem decides which modes it supports */
-	if (fuse_bpf_fallocate(file, mode, offset, length, &err))
+	if (fuse_file_backed(file) &&
+	    fuse_backed_fallocate(file, mode, offset, length, &err))
 		return err;
 
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
@@ -3412,8 +3420,9 @@ static ssize_t fuse_copy_file_range(struct file *src_file, loff_t src_off,
 {
 	ssize_t ret;
 
-	if (!fuse_bpf_copy_file_range(src_file, src_off, dst_file, dst_off,
-				      len, flags, &ret))
+	if (!(fuse_file_backed(src_file) || fuse_file_backed(dst_file)) ||
+	    !fuse_backed_copy_file_range(src_file, src_off, dst_file, dst_off,
+					 len, flags, &ret))
 		ret = __fuse_copy_file_range(src_file, src_off, dst_file,
 					     dst_off, len, flags);
 
@@ -3429,8 +3438,9 @@ static loff_t fuse_remap_file_range(struct file *in, loff_t pos_in,
 {
 	loff_t ret;
 
-	if (fuse_bpf_remap_file_range(in, pos_in, out, pos_out, len, flags,
-				      &ret))
+	if ((fuse_file_backed(in) || fuse_file_backed(out)) &&
+	    fuse_backed_remap_file_range(in, pos_in, out, pos_out, len, flags,
+					 &ret))
 		return ret;
 	return -EOPNOTSUPP;
 }

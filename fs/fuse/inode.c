@@ -7,6 +7,7 @@
 */
 
 #include "fuse_i.h"
+#include "fuse_bpf.h"
 
 #include <linux/pagemap.h>
 #include <linux/slab.h>
@@ -131,7 +132,7 @@ static void fuse_free_inode(struct inode *inode)
 #endif
 	if (IS_ENABLED(CONFIG_FUSE_PASSTHROUGH))
 		fuse_backing_put(fuse_inode_backing(fi));
-	fuse_bpf_free_inode(fi);
+	fuse_backed_free_inode(fi);
 
 	kmem_cache_free(fuse_inode_cachep, fi);
 }
@@ -156,7 +157,8 @@ static void fuse_evict_inode(struct inode *inode)
 
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
-	fuse_bpf_evict_inode(fi);
+	if (fuse_inode_backed(inode))
+		fuse_backed_evict_inode(fi);
 	if (inode->i_sb->s_flags & SB_ACTIVE) {
 		struct fuse_conn *fc = get_fuse_conn(inode);
 
@@ -327,7 +329,7 @@ static void fuse_change_attributes_i(struct inode *inode, struct fuse_attr *attr
 
 	/* A backed inode has its backing inode's attributes, not the server's */
 	if (fuse_inode_backed(inode)) {
-		fuse_bpf_copyattr(inode);
+		fuse_backed_copyattr(inode);
 		return;
 	}
 
@@ -657,7 +659,8 @@ static int fuse_statfs(struct dentry *dentry, struct kstatfs *buf)
 		return 0;
 	}
 
-	if (fuse_bpf_statfs(dentry, buf, &err))
+	if (fuse_inode_backed(d_inode(dentry)) &&
+	    fuse_backed_statfs(dentry, buf, &err))
 		return err;
 
 	memset(&outarg, 0, sizeof(outarg));
@@ -743,9 +746,13 @@ static int fuse_sync_fs(struct super_block *sb, int wait)
 	if (!sb->s_root)
 		return 0;
 
-	err = fuse_bpf_sync_fs(fc);
-	if (err || !fc->sync_fs)
-		return err;
+	if (fuse_conn_bpf(fc)) {
+		err = fuse_backed_sync_fs(fc);
+		if (err)
+			return err;
+	}
+	if (!fc->sync_fs)
+		return 0;
 
 	fuse_sync_fs_writes(fc);
 
@@ -777,10 +784,6 @@ enum {
 	OPT_ALLOW_OTHER,
 	OPT_MAX_READ,
 	OPT_BLKSIZE,
-	OPT_ROOT_DIR,
-	OPT_ROOT_BPF,
-	OPT_NO_DAEMON,
-	OPT_FUSE_BPF,
 	OPT_ERR
 };
 
@@ -795,10 +798,6 @@ static const struct fs_parameter_spec fuse_fs_parameters[] = {
 	fsparam_u32	("max_read",		OPT_MAX_READ),
 	fsparam_u32	("blksize",		OPT_BLKSIZE),
 	fsparam_string	("subtype",		OPT_SUBTYPE),
-	fsparam_fd("root_dir", OPT_ROOT_DIR),
-	fsparam_fd("root_bpf", OPT_ROOT_BPF),
-	fsparam_flag("no_daemon", OPT_NO_DAEMON),
-	fsparam_flag("fuse_bpf", OPT_FUSE_BPF),
 	{}
 };
 
@@ -822,6 +821,8 @@ static int fuse_parse_param(struct fs_context *fsc, struct fs_parameter *param)
 	}
 
 	opt = fs_parse(fsc, fuse_fs_parameters, param, &result);
+	if (opt == -ENOPARAM && IS_ENABLED(CONFIG_FUSE_BPF))
+		return fuse_backed_parse_param(fsc, param);
 	if (opt < 0)
 		return opt;
 
@@ -894,18 +895,6 @@ static int fuse_parse_param(struct fs_context *fsc, struct fs_parameter *param)
 		ctx->blksize = result.uint_32;
 		break;
 
-	case OPT_ROOT_DIR:
-		return fuse_bpf_parse_root_dir(fsc, param, result.uint_32);
-
-	case OPT_ROOT_BPF:
-		return fuse_bpf_parse_root_bpf(fsc, result.uint_32);
-
-	case OPT_NO_DAEMON:
-		return fuse_bpf_parse_no_daemon(fsc);
-
-	case OPT_FUSE_BPF:
-		return fuse_bpf_parse_enable(fsc);
-
 	default:
 		return -EINVAL;
 	}
@@ -918,7 +907,8 @@ static void fuse_free_fsc(struct fs_context *fsc)
 	struct fuse_fs_context *ctx = fsc->fs_private;
 
 	if (ctx) {
-		fuse_bpf_free_fsc(ctx);
+		if (fuse_fsc_bpf(ctx))
+			fuse_backed_free_fsc(ctx);
 		kfree(ctx->subtype);
 		kfree(ctx);
 	}
@@ -951,7 +941,8 @@ static int fuse_show_options(struct seq_file *m, struct dentry *root)
 	else if (fc->dax_mode == FUSE_DAX_INODE_USER)
 		seq_puts(m, ",dax=inode");
 #endif
-	fuse_bpf_show_options(m, fc);
+	if (fuse_conn_bpf(fc))
+		fuse_backed_show_options(m, fc);
 
 	return 0;
 }
@@ -1048,7 +1039,8 @@ void fuse_conn_put(struct fuse_conn *fc)
 		}
 		if (IS_ENABLED(CONFIG_FUSE_PASSTHROUGH))
 			fuse_backing_files_free(fc);
-		fuse_bpf_conn_free(fc);
+		if (fuse_conn_bpf(fc))
+			fuse_backed_conn_free(fc);
 		call_rcu(&fc->rcu, delayed_release);
 	}
 }
@@ -1131,7 +1123,8 @@ static int fuse_encode_fh(struct inode *inode, u32 *fh, int *max_len,
 	u64 nodeid;
 	u32 generation;
 
-	if (fuse_bpf_encode_fh(inode, fh, max_len, &len))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_encode_fh(inode, fh, max_len, &len))
 		return len;
 	if (*max_len < len) {
 		*max_len = len;
@@ -1416,7 +1409,8 @@ static void process_init_reply(struct fuse_mount *fm, struct fuse_args *args,
 				fc->max_stack_depth = arg->max_stack_depth;
 				fm->sb->s_stack_depth = arg->max_stack_depth;
 			}
-			fuse_bpf_init_reply(fm, flags, arg);
+			if (fuse_conn_bpf(fc))
+				fuse_backed_init_reply(fm, flags, arg);
 			if (flags & FUSE_NO_EXPORT_SUPPORT)
 				fm->sb->s_export_op = &fuse_export_fid_operations;
 			/* Backed inodes do not map owners: no idmapped mounts */
@@ -1485,7 +1479,8 @@ void fuse_send_init(struct fuse_mount *fm)
 	if (IS_ENABLED(CONFIG_FUSE_PASSTHROUGH))
 		flags |= FUSE_PASSTHROUGH;
 
-	flags |= fuse_bpf_init_flags(fm->fc);
+	if (fuse_conn_bpf(fm->fc))
+		flags |= FUSE_BPF;
 	ia->in.flags = flags;
 	ia->in.flags2 = flags >> 32;
 
@@ -1830,8 +1825,8 @@ int fuse_fill_super_common(struct super_block *sb, struct fuse_fs_context *ctx)
 
 	err = -ENOMEM;
 	root = fuse_get_root_inode(sb, ctx->rootmode);
-	if (root)
-		fuse_bpf_fill_super(sb, root, ctx);
+	if (root && fuse_fsc_bpf(ctx))
+		fuse_backed_fill_super(sb, root, ctx);
 	sb->s_d_op = &fuse_root_dentry_operations;
 	root_dentry = d_make_root(root);
 	if (!root_dentry)
@@ -1874,7 +1869,7 @@ static int fuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 	struct fuse_fs_context *ctx = fsc->fs_private;
 	int err;
 
-	if ((!ctx->file && !fuse_bpf_fsc_no_daemon(ctx)) ||
+	if ((!ctx->file && !fuse_fsc_no_daemon(ctx)) ||
 	    !ctx->rootmode_present ||
 	    !ctx->user_id_present || !ctx->group_id_present)
 		return -EINVAL;
@@ -1895,7 +1890,9 @@ static int fuse_fill_super(struct super_block *sb, struct fs_context *fsc)
 		return err;
 	/* file->private_data shall be visible on all CPUs after this */
 	smp_mb();
-	if (!fuse_bpf_start_no_daemon(get_fuse_conn_super(sb)))
+	if (fuse_conn_no_daemon(get_fuse_conn_super(sb)))
+		fuse_backed_start_no_daemon(get_fuse_conn_super(sb));
+	else
 		fuse_send_init(get_fuse_mount_super(sb));
 	return 0;
 }
@@ -1924,9 +1921,11 @@ static int fuse_get_tree(struct fs_context *fsc)
 	struct super_block *sb;
 	int err;
 
-	err = fuse_bpf_check_fsc(fsc);
-	if (err)
-		return err;
+	if (fuse_fsc_bpf(ctx)) {
+		err = fuse_backed_check_fsc(fsc);
+		if (err)
+			return err;
+	}
 
 	fc = kmalloc(sizeof(*fc), GFP_KERNEL);
 	if (!fc)
@@ -1939,7 +1938,8 @@ static int fuse_get_tree(struct fs_context *fsc)
 	}
 
 	fuse_conn_init(fc, fm, fsc->user_ns,
-		       fuse_bpf_fiq_ops(ctx) ?: &fuse_dev_fiq_ops, NULL);
+		       fuse_fsc_no_daemon(ctx) ? &fuse_backed_no_daemon_fiq_ops :
+		       &fuse_dev_fiq_ops, NULL);
 	fc->release = fuse_free_conn;
 
 	fsc->s_fs_info = fm;
@@ -1951,7 +1951,7 @@ static int fuse_get_tree(struct fs_context *fsc)
 		err = get_tree_bdev(fsc, fuse_fill_super);
 		goto out;
 	}
-	if (fuse_bpf_fsc_no_daemon(ctx)) {
+	if (fuse_fsc_no_daemon(ctx)) {
 		err = get_tree_nodev(fsc, fuse_fill_super);
 		goto out;
 	}
@@ -2062,7 +2062,8 @@ static void fuse_sb_destroy(struct super_block *sb)
 		last = fuse_mount_remove(fm);
 		if (last) {
 			fuse_conn_destroy(fm);
-			fuse_bpf_conn_destroy(fm->fc);
+			if (fuse_conn_bpf(fm->fc))
+				fuse_backed_conn_destroy(fm->fc);
 		}
 	}
 }
@@ -2195,9 +2196,11 @@ static int fuse_sysfs_init(void)
 	if (err)
 		goto out_fuse_unregister;
 
-	err = fuse_bpf_sysfs_init(fuse_kobj);
-	if (err)
-		goto out_remove_mount_point;
+	if (IS_ENABLED(CONFIG_FUSE_BPF)) {
+		err = fuse_backed_sysfs_init(fuse_kobj);
+		if (err)
+			goto out_remove_mount_point;
+	}
 
 	return 0;
 
@@ -2211,7 +2214,8 @@ static int fuse_sysfs_init(void)
 
 static void fuse_sysfs_cleanup(void)
 {
-	fuse_bpf_sysfs_cleanup(fuse_kobj);
+	if (IS_ENABLED(CONFIG_FUSE_BPF))
+		fuse_backed_sysfs_cleanup(fuse_kobj);
 	sysfs_remove_mount_point(fuse_kobj, "connections");
 	kobject_put(fuse_kobj);
 }

@@ -4,6 +4,7 @@
  */
 
 #include "fuse_i.h"
+#include "fuse_bpf.h"
 
 #include <linux/uio.h>
 #include <linux/compat.h>
@@ -413,7 +414,6 @@ long fuse_ioctl_common(struct file *file, unsigned int cmd,
 {
 	struct inode *inode = file_inode(file);
 	struct fuse_conn *fc = get_fuse_conn(inode);
-	long ret;
 
 	if (!fuse_allow_current_process(fc))
 		return -EACCES;
@@ -421,8 +421,12 @@ long fuse_ioctl_common(struct file *file, unsigned int cmd,
 	if (fuse_is_bad(inode))
 		return -EIO;
 
-	if (fuse_bpf_ioctl(file, &ret))
-		return ret;
+	/*
+	 * fuse-bpf: the server does not know backed files, it cannot serve
+	 * their ioctls. Inode flags go through fileattr.
+	 */
+	if (fuse_file_backed(file))
+		return -ENOTTY;
 
 	return fuse_do_ioctl(file, cmd, arg, flags);
 }
@@ -513,7 +517,8 @@ int fuse_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 	struct fsxattr xfa;
 	int err;
 
-	if (fuse_bpf_fileattr_get(dentry, fa, &err))
+	if (fuse_inode_backed(d_inode(dentry)) &&
+	    fuse_backed_fileattr_get(dentry, fa, &err))
 		return err;
 
 	ff = fuse_priv_ioctl_prepare(inode);
@@ -554,7 +559,8 @@ int fuse_fileattr_set(struct mnt_idmap *idmap,
 	struct fsxattr xfa;
 	int err;
 
-	if (fuse_bpf_fileattr_set(idmap, dentry, fa, &err))
+	if (fuse_inode_backed(d_inode(dentry)) &&
+	    fuse_backed_fileattr_set(idmap, dentry, fa, &err))
 		return err;
 
 	ff = fuse_priv_ioctl_prepare(inode);

@@ -8,6 +8,7 @@
 
 
 #include "fuse_i.h"
+#include "fuse_bpf.h"
 #include <linux/iversion.h>
 #include <linux/posix_acl.h>
 #include <linux/pagemap.h>
@@ -600,7 +601,7 @@ int fuse_readdir(struct file *file, struct dir_context *ctx)
 	if (fuse_is_bad(inode))
 		return -EIO;
 
-	if (fuse_bpf_readdir(file, ctx, &err))
+	if (fuse_file_backed(file) && fuse_backed_readdir(file, ctx, &err))
 		return err;
 
 	err = UNCACHED;

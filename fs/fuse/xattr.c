@@ -7,6 +7,7 @@
  */
 
 #include "fuse_i.h"
+#include "fuse_bpf.h"
 
 #include <linux/xattr.h>
 #include <linux/posix_acl_xattr.h>
@@ -19,7 +20,8 @@ int fuse_setxattr(struct inode *inode, const char *name, const void *value,
 	struct fuse_setxattr_in inarg;
 	int err;
 
-	if (fuse_bpf_setxattr(inode, name, value, size, flags, &err))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_setxattr(inode, name, value, size, flags, &err))
 		return err;
 
 	if (fm->fc->no_setxattr)
@@ -60,7 +62,8 @@ ssize_t fuse_getxattr(struct inode *inode, const char *name, void *value,
 	struct fuse_getxattr_out outarg;
 	ssize_t ret;
 
-	if (fuse_bpf_getxattr(inode, name, value, size, &ret))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_getxattr(inode, name, value, size, &ret))
 		return ret;
 
 	if (fm->fc->no_getxattr)
@@ -127,7 +130,8 @@ ssize_t fuse_listxattr(struct dentry *entry, char *list, size_t size)
 	if (!fuse_allow_current_process(fm->fc))
 		return -EACCES;
 
-	if (fuse_bpf_listxattr(entry, list, size, &ret))
+	if (fuse_inode_backed(d_inode(entry)) &&
+	    fuse_backed_listxattr(entry, list, size, &ret))
 		return ret;
 
 	if (fm->fc->no_listxattr)
@@ -168,7 +172,8 @@ int fuse_removexattr(struct inode *inode, const char *name)
 	FUSE_ARGS(args);
 	int err;
 
-	if (fuse_bpf_setxattr(inode, name, NULL, 0, 0, &err))
+	if (fuse_inode_backed(inode) &&
+	    fuse_backed_setxattr(inode, name, NULL, 0, 0, &err))
 		return err;
 
 	if (fm->fc->no_removexattr)

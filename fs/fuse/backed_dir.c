@@ -1,0 +1,912 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuse-bpf: names and directories of backed inodes: lookup,
+ * revalidation, creation, removal, rename, links and readdir.
+ *
+ * Copyright (c) 2026 The fuse-bpf authors
+ */
+
+#include "fuse_i.h"
+#include "fuse_bpf.h"
+
+#include <linux/bpf.h>
+#include <linux/bpf_fuse.h>
+#include <linux/backing-file.h>
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
+
+/*
+ * The FUSE inode of an entry of the backed directory @dir: it inherits the
+ * backing credentials and the program of @dir.
+ */
+static struct inode *fuse_backed_iget_child(struct inode *dir,
+					    const struct path *path)
+{
+	struct bpf_prog *prog = fuse_bpf_get_prog(dir);
+	struct inode *inode;
+
+	inode = fuse_backed_iget(dir->i_sb, path,
+				 get_fuse_inode(dir)->backing_cred, prog);
+	if (prog)
+		bpf_prog_put(prog);
+	return inode;
+}
+
+struct fuse_backed_lookup_args {
+	const struct qstr *name;
+	struct dentry *bentry;		/* the backing entry found */
+};
+
+static void fuse_backed_lookup_init_args(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_lookup_args *la = args;
+
+	/* As in FUSE_LOOKUP: the name and its NUL */
+	fa->in_numargs = 1;
+	fa->in_args[0].value = (void *)la->name->name;
+	fa->in_args[0].size = la->name->len + 1;
+	fa->in_args[0].end_offset = fa->in_args[0].value + fa->in_args[0].size;
+}
+
+static int fuse_backed_lookup_backing(struct path *dpath, void *args)
+{
+	struct fuse_backed_lookup_args *la = args;
+
+	la->bentry = lookup_one_unlocked(mnt_idmap(dpath->mnt),
+					 la->name->name, dpath->dentry,
+					 la->name->len);
+	return PTR_ERR_OR_ZERO(la->bentry);
+}
+
+static const struct fuse_bpf_op fuse_backed_lookup_op = {
+	.init_args = fuse_backed_lookup_init_args,
+	.backing = fuse_backed_lookup_backing,
+};
+
+/**
+ * fuse_backed_lookup() - look a name up in the backing directory
+ * @dir: the FUSE directory
+ * @entry: the FUSE dentry to look up
+ * @newent: set to the result of the lookup if it ran here
+ *
+ * The child inherits the backing of the directory: it is backed by the
+ * entry of the same name in the backing directory, if there is one, and
+ * the server is not asked unless the program of @dir says so.
+ *
+ * Return: true if @dir is backed and the lookup ran here.
+ */
+bool fuse_backed_lookup(struct inode *dir, struct dentry *entry,
+			struct dentry **newent)
+{
+	struct fuse_backed_lookup_args la = { .name = &entry->d_name };
+	struct fuse_inode *dfi = get_fuse_inode(dir);
+	struct inode *inode = NULL;
+	struct path path;
+	int err;
+
+	if (!fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err))
+		return false;
+	if (!err && d_is_positive(la.bentry)) {
+		path.mnt = dfi->backing_path.mnt;
+		path.dentry = la.bentry;
+		inode = fuse_backed_iget_child(dir, &path);
+		if (IS_ERR(inode))
+			err = PTR_ERR(inode);
+	}
+	if (!IS_ERR_OR_NULL(la.bentry))
+		dput(la.bentry);
+	if (err) {
+		*newent = ERR_PTR(err);
+		return true;
+	}
+
+	*newent = d_splice_alias(inode, entry);
+	/* Valid as long as the backing entry is: see revalidate */
+	if (!IS_ERR(*newent))
+		fuse_dentry_settime(*newent ?: entry, U64_MAX);
+	return true;
+}
+
+/* Is @bentry (still) the backing entry of the FUSE inode @inode? */
+static bool fuse_backed_is_backing(struct inode *inode, struct dentry *bentry)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+
+	return fi->backing_path.dentry && d_is_positive(bentry) &&
+	       d_inode(bentry) == d_inode(fi->backing_path.dentry);
+}
+
+/*
+ * Path walk in RCU mode cannot look the name up in the backing directory,
+ * but it can check that the backing dentry of a positive entry's inode is
+ * still hashed under the same name in the parent's backing directory. It
+ * is the common case; anything else (negative entries, hard links, a
+ * rename in progress) is left to the walk with references (-ECHILD).
+ */
+static int fuse_backed_revalidate_rcu(struct inode *dir, struct dentry *entry,
+				      unsigned int flags)
+{
+	struct inode *inode = d_inode_rcu(entry);
+	struct dentry *bparent, *bentry;
+	unsigned int seq;
+	bool same;
+	int ret;
+
+	bparent = READ_ONCE(get_fuse_inode(dir)->backing_path.dentry);
+	if (!inode || !bparent || (flags & LOOKUP_REVAL))
+		return -ECHILD;
+	/* NULL once the inode is evicted; dentries are freed after RCU */
+	bentry = READ_ONCE(get_fuse_inode(inode)->backing_path.dentry);
+	if (!bentry)
+		return -ECHILD;
+	/* ->d_compare() needs a stable name: leave it to the walk with refs */
+	if (bparent->d_flags & DCACHE_OP_COMPARE)
+		return -ECHILD;
+	seq = raw_seqcount_begin(&bentry->d_seq);
+	if (d_unhashed(bentry) || READ_ONCE(bentry->d_parent) != bparent)
+		return -ECHILD;
+	spin_lock(&entry->d_lock);
+	same = d_same_name(bentry, bparent, &entry->d_name);
+	spin_unlock(&entry->d_lock);
+	if (!same || read_seqcount_retry(&bentry->d_seq, seq))
+		return -ECHILD;
+	if (bentry->d_flags & DCACHE_OP_REVALIDATE) {
+		ret = bentry->d_op->d_revalidate(bentry, flags);
+		/* Whatever the reason, the walk with references decides */
+		if (ret <= 0)
+			return -ECHILD;
+	}
+	/* Fresh attributes for the checks the walk's caller makes */
+	fuse_backed_copyattr(inode);
+	return 1;
+}
+
+/* Look @name up in the backing directory of @dir, not locked */
+struct dentry *fuse_backed_lookup_unlocked(struct inode *dir,
+					   const struct qstr *name)
+{
+	struct fuse_inode *dfi = get_fuse_inode(dir);
+	const struct cred *old_cred;
+	struct dentry *bentry;
+
+	old_cred = override_creds(dfi->backing_cred);
+	bentry = lookup_one_unlocked(mnt_idmap(dfi->backing_path.mnt),
+				     name->name, dfi->backing_path.dentry,
+				     name->len);
+	revert_creds(old_cred);
+	return bentry;
+}
+
+/*
+ * An entry the server made, answering a LOOKUP the program sent it: it
+ * times out as the server said, and the server revalidates it. Entries
+ * made from the backing directory never time out (see fuse_backed_lookup()).
+ */
+static bool fuse_backed_servers_entry(struct dentry *entry)
+{
+	return fuse_dentry_time(entry) != U64_MAX;
+}
+
+/**
+ * fuse_backed_dentry_revalidate() - check a dentry of a backed directory
+ * @entry: the FUSE dentry
+ * @flags: LOOKUP_* flags
+ * @ret: set to the verdict (1 valid, 0 invalid, or a negative errno)
+ *
+ * The dentry is valid while the backing directory still has the same
+ * entry under that name: still absent for a negative dentry, still the
+ * backing inode of the FUSE inode for a positive one.
+ *
+ * Return: true if the parent of @entry is backed.
+ */
+bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
+				   int *ret)
+{
+	struct dentry *parent, *bentry;
+	struct inode *dir, *inode;
+
+	if (flags & LOOKUP_RCU) {
+		parent = READ_ONCE(entry->d_parent);
+		dir = d_inode_rcu(parent);
+		if (!dir || !fuse_inode_backed(dir))
+			return false;
+		if (fuse_backed_servers_entry(entry))
+			return false;
+		*ret = fuse_backed_revalidate_rcu(dir, entry, flags);
+		return true;
+	}
+
+	parent = dget_parent(entry);
+	dir = d_inode(parent);
+	inode = d_inode(entry);
+	if (!fuse_inode_backed(dir) || fuse_backed_servers_entry(entry)) {
+		dput(parent);
+		return false;
+	}
+	bentry = fuse_backed_lookup_unlocked(dir, &entry->d_name);
+	dput(parent);
+	if (IS_ERR(bentry)) {
+		/*
+		 * Only an entry that is gone is invalid: invalidating it on
+		 * any other error (EIO, ENOMEM, EACCES) would detach the
+		 * mounts on it. The walk fails with the error instead.
+		 */
+		*ret = PTR_ERR(bentry);
+		if (*ret == -ENOENT || *ret == -ESTALE)
+			*ret = 0;
+		return true;
+	}
+
+	if (!inode)
+		*ret = d_is_negative(bentry);
+	else
+		*ret = fuse_backed_is_backing(inode, bentry);
+	if (*ret && inode)
+		fuse_backed_copyattr(inode);
+	dput(bentry);
+	return true;
+}
+
+/**
+ * fuse_backed_nodeid_known() - may this request go to the server?
+ * @args: the request
+ *
+ * Inodes fuse-bpf made from backing inodes have nodeid 0, which no server
+ * could resolve. Their operations that have no backing implementation
+ * fail instead of sending that nodeid.
+ *
+ * Return: false if the request names nodeid 0 and must not be sent.
+ */
+bool fuse_backed_nodeid_known(struct fuse_args *args)
+{
+	return args->nodeid ||
+	       args->opcode == FUSE_INIT || args->opcode == FUSE_DESTROY;
+}
+
+struct fuse_backed_dir_ctx {
+	struct dir_context ctx;
+	struct dir_context *orig;
+	unsigned int backing_fs;
+};
+
+/* Entries go through unchanged: their offsets are the backing cookies */
+static bool fuse_backed_filldir(struct dir_context *ctx, const char *name,
+				int namelen, loff_t offset, u64 ino,
+				unsigned int d_type)
+{
+	struct fuse_backed_dir_ctx *dc = container_of(ctx, struct fuse_backed_dir_ctx,
+						      ctx);
+
+	/* The inode numbers stat() reports */
+	fuse_backed_map_ino(dc->backing_fs, &ino);
+	return dc->orig->actor(dc->orig, name, namelen, offset, ino, d_type);
+}
+
+/**
+ * fuse_backed_readdir() - read a backed directory
+ * @file: the FUSE directory
+ * @ctx: where the entries go
+ * @err: set to the result if @file is backed
+ *
+ * Positions are those of the backing directory, so they stay valid across
+ * calls, telldir() and seekdir().
+ *
+ * Return: true if @file is backed.
+ */
+bool fuse_backed_readdir(struct file *file, struct dir_context *ctx, int *err)
+{
+	struct file *bfile = fuse_backed_file(file);
+	struct fuse_backed_dir_ctx dc = {
+		.ctx.actor = fuse_backed_filldir,
+		.ctx.pos = ctx->pos,
+		.orig = ctx,
+		.backing_fs = get_fuse_inode(file_inode(file))->backing_fs,
+	};
+	const struct cred *old_cred;
+
+	bfile->f_pos = ctx->pos;
+	old_cred = override_creds(bfile->f_cred);
+	*err = iterate_dir(bfile, &dc.ctx);
+	revert_creds(old_cred);
+	ctx->pos = dc.ctx.pos;
+	fuse_backed_copyattr(file_inode(file));
+	return true;
+}
+
+/*
+ * The backing entry of @entry's name in @dir's backing directory, which
+ * the caller has locked.
+ */
+static struct dentry *fuse_backed_lookup_locked(struct inode *dir,
+						struct dentry *entry)
+{
+	struct path *dpath = &get_fuse_inode(dir)->backing_path;
+
+	return lookup_one(mnt_idmap(dpath->mnt), entry->d_name.name,
+			  dpath->dentry, entry->d_name.len);
+}
+
+/*
+ * The backing credentials, which are current, but with the caller's fsuid
+ * and fsgid if they are privileged, so that a new object belongs to the
+ * caller as on any filesystem, and is labelled for it (as overlayfs does).
+ *
+ * Return: new credentials to override_creds() with, or an ERR_PTR().
+ */
+static struct cred *fuse_backed_creator_creds(struct mnt_idmap *idmap,
+					      struct inode *dir,
+					      struct dentry *entry, umode_t mode,
+					      const struct cred *caller)
+{
+	struct user_namespace *bns =
+		get_fuse_inode(dir)->backing_path.dentry->d_sb->s_user_ns;
+	struct cred *cred;
+	int err;
+
+	cred = prepare_creds();
+	if (!cred)
+		return ERR_PTR(-ENOMEM);
+	/*
+	 * Backing credentials that may override permissions and give objects
+	 * away (a privileged mounter or server) create on behalf of the
+	 * caller, as overlayfs does. Those of an unprivileged server create
+	 * as the server, as it would itself: with the caller's fsuid they
+	 * could neither be checked as the server's nor own the result.
+	 */
+	if (ns_capable_noaudit(bns, CAP_DAC_OVERRIDE) &&
+	    ns_capable_noaudit(bns, CAP_CHOWN)) {
+		cred->fsuid = from_vfsuid(idmap, i_user_ns(dir),
+					  VFSUIDT_INIT(caller->fsuid));
+		cred->fsgid = from_vfsgid(idmap, i_user_ns(dir),
+					  VFSGIDT_INIT(caller->fsgid));
+	}
+	err = security_dentry_create_files_as(entry, mode, &entry->d_name,
+					      caller, cred);
+	if (err) {
+		put_cred(cred);
+		return ERR_PTR(err);
+	}
+	return cred;
+}
+
+/* What a create-type operation makes in a backed directory */
+struct fuse_backed_new_entry {
+	umode_t mode;
+	dev_t rdev;
+	const char *link;	/* symlink target */
+	struct dentry *old;	/* link: the backing entry to link to */
+	/* Filled in by fuse_backed_new_entry() */
+	struct mnt_idmap *idmap;
+	struct dentry *entry;
+	const struct cred *caller;
+};
+
+static int fuse_backed_create_backing(struct path *dpath, struct dentry *bentry,
+				      struct fuse_backed_new_entry *ne)
+{
+	struct mnt_idmap *idmap = mnt_idmap(dpath->mnt);
+	struct inode *bdir = d_inode(dpath->dentry);
+
+	/*
+	 * The umask is not applied yet (FUSE superblocks have SB_POSIXACL):
+	 * the vfs_*() calls apply it as the backing directory wants.
+	 */
+	if (ne->old)
+		return vfs_link(ne->old, idmap, bdir, bentry, NULL);
+	switch (ne->mode & S_IFMT) {
+	case S_IFREG:
+		return vfs_create(idmap, bdir, bentry, ne->mode, true);
+	case S_IFDIR:
+		return vfs_mkdir(idmap, bdir, bentry, ne->mode);
+	case S_IFLNK:
+		return vfs_symlink(idmap, bdir, bentry, ne->link);
+	default:
+		return vfs_mknod(idmap, bdir, bentry, ne->mode, ne->rdev);
+	}
+}
+
+/*
+ * Create the backing object and instantiate the FUSE dentry with its
+ * inode, which inherits the directory's backing credentials.
+ */
+static int fuse_backed_new_entry_backing(struct path *dpath, void *args)
+{
+	struct fuse_backed_new_entry *ne = args;
+	struct inode *dir = d_inode(ne->entry->d_parent);
+	struct inode *bdir = d_inode(dpath->dentry);
+	struct path path = { .mnt = dpath->mnt };
+	const struct cred *old_cred;
+	struct inode *inode;
+	struct cred *cred;
+	struct dentry *d;
+	int err;
+
+	cred = fuse_backed_creator_creds(ne->idmap, dir, ne->entry, ne->mode,
+					 ne->caller);
+	if (IS_ERR(cred))
+		return PTR_ERR(cred);
+	old_cred = override_creds(cred);
+	put_cred(cred);
+
+	inode_lock_nested(bdir, I_MUTEX_PARENT);
+	path.dentry = fuse_backed_lookup_locked(dir, ne->entry);
+	err = PTR_ERR(path.dentry);
+	if (IS_ERR(path.dentry))
+		goto out_unlock;
+	/* Created behind our back since the lookup */
+	err = -EEXIST;
+	if (d_is_positive(path.dentry))
+		goto out_dput;
+	err = fuse_backed_create_backing(dpath, path.dentry, ne);
+	if (!err && (d_unhashed(path.dentry) || d_is_negative(path.dentry))) {
+		/* Some filesystems leave the new dentry unhashed (mkdir) */
+		d = fuse_backed_lookup_locked(dir, ne->entry);
+		dput(path.dentry);
+		path.dentry = d;
+		if (IS_ERR(d))
+			err = PTR_ERR(d);
+		else if (d_is_negative(d))
+			err = -ENOENT;
+	}
+	if (!err) {
+		inode = fuse_backed_iget_child(dir, &path);
+		if (IS_ERR(inode))
+			err = PTR_ERR(inode);
+		else
+			d_instantiate(ne->entry, inode);
+	}
+out_dput:
+	if (!IS_ERR(path.dentry))
+		dput(path.dentry);
+out_unlock:
+	inode_unlock(bdir);
+	revert_creds(old_cred);
+	return err;
+}
+
+static void fuse_backed_new_entry_finalize(struct inode *dir, void *args)
+{
+	struct fuse_backed_new_entry *ne = args;
+
+	fuse_dentry_settime(ne->entry, U64_MAX);
+	fuse_backed_copyattr(dir);
+	/* A link changed the link count of an existing inode */
+	fuse_backed_copyattr(d_inode(ne->entry));
+}
+
+static const struct fuse_bpf_op fuse_backed_new_entry_op = {
+	.backing = fuse_backed_new_entry_backing,
+	.finalize = fuse_backed_new_entry_finalize,
+	.write = true,
+};
+
+/**
+ * fuse_backed_new_entry() - create an entry of a backed directory
+ * @idmap: idmap of the FUSE mount
+ * @dir: the FUSE directory
+ * @entry: the negative FUSE dentry to create
+ * @ne: what to create
+ * @opcode: the FUSE opcode of the operation
+ * @err: set to the result, if it ran here
+ *
+ * The object is created in the backing directory, owned by the caller, and
+ * @entry instantiated with its FUSE inode. No request goes to the server.
+ *
+ * Return: true if it ran here, false if it goes to the server.
+ */
+static bool fuse_backed_new_entry(struct mnt_idmap *idmap, struct inode *dir,
+				  struct dentry *entry,
+				  struct fuse_backed_new_entry *ne, u32 opcode,
+				  int *err)
+{
+	ne->idmap = idmap;
+	ne->entry = entry;
+	ne->caller = current_cred();
+	return fuse_bpf_run(&fuse_backed_new_entry_op, opcode, dir, ne, err);
+}
+
+/**
+ * fuse_backed_mknod() - create a file, device, fifo or socket in a backed dir
+ * @idmap: idmap of the FUSE mount
+ * @dir: the FUSE directory
+ * @entry: the negative FUSE dentry
+ * @mode: type and mode, before the umask
+ * @rdev: device number
+ * @err: set to the result if @dir is backed
+ *
+ * Return: true if @dir is backed.
+ */
+bool fuse_backed_mknod(struct mnt_idmap *idmap, struct inode *dir,
+		       struct dentry *entry, umode_t mode, dev_t rdev, int *err)
+{
+	struct fuse_backed_new_entry ne = { .mode = mode, .rdev = rdev };
+
+	return fuse_backed_new_entry(idmap, dir, entry, &ne, FUSE_MKNOD, err);
+}
+
+bool fuse_backed_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+		       struct dentry *entry, umode_t mode, int *err)
+{
+	struct fuse_backed_new_entry ne = { .mode = S_IFDIR | mode };
+
+	return fuse_backed_new_entry(idmap, dir, entry, &ne, FUSE_MKDIR, err);
+}
+
+bool fuse_backed_symlink(struct mnt_idmap *idmap, struct inode *dir,
+			 struct dentry *entry, const char *link, int *err)
+{
+	struct fuse_backed_new_entry ne = { .mode = S_IFLNK, .link = link };
+
+	return fuse_backed_new_entry(idmap, dir, entry, &ne, FUSE_SYMLINK, err);
+}
+
+/**
+ * fuse_backed_create_open() - create and open a regular file in a backed dir
+ * @idmap: idmap of the FUSE mount
+ * @dir: the FUSE directory
+ * @entry: the negative FUSE dentry
+ * @file: the file being opened
+ * @mode: mode, before the umask
+ * @err: set to the result if @dir is backed
+ *
+ * Return: true if @dir is backed.
+ */
+bool fuse_backed_create_open(struct mnt_idmap *idmap, struct inode *dir,
+			     struct dentry *entry, struct file *file,
+			     umode_t mode, int *err)
+{
+	struct fuse_backed_new_entry ne = { .mode = S_IFREG | mode };
+
+	if (!fuse_backed_new_entry(idmap, dir, entry, &ne, FUSE_CREATE, err))
+		return false;
+	/* fuse_open() opens the backing file */
+	if (!*err)
+		*err = finish_open(file, entry, NULL);
+	return true;
+}
+
+struct fuse_backed_tmpfile_args {
+	struct mnt_idmap *idmap;
+	struct file *file;
+	umode_t mode;
+	struct file *bfile;	/* the backing file, opened */
+};
+
+static int fuse_backed_tmpfile_backing(struct path *dpath, void *args)
+{
+	struct fuse_backed_tmpfile_args *ta = args;
+	struct dentry *entry = ta->file->f_path.dentry;
+	struct inode *dir = d_inode(entry->d_parent);
+	const struct cred *old_cred;
+	struct inode *inode;
+	struct cred *cred;
+
+	cred = fuse_backed_creator_creds(ta->idmap, dir, entry, ta->mode,
+					 ta->file->f_cred);
+	if (IS_ERR(cred))
+		return PTR_ERR(cred);
+	old_cred = override_creds(cred);
+	put_cred(cred);
+	ta->bfile = backing_tmpfile_open(ta->file,
+					 ta->file->f_flags | O_NOATIME, dpath,
+					 ta->mode, current_cred());
+	revert_creds(old_cred);
+	if (IS_ERR(ta->bfile))
+		return PTR_ERR(ta->bfile);
+
+	inode = fuse_backed_iget_child(dir, &ta->bfile->f_path);
+	if (IS_ERR(inode)) {
+		/* Not put again by fuse_backed_tmpfile() */
+		fput(ta->bfile);
+		ta->bfile = NULL;
+		return PTR_ERR(inode);
+	}
+	d_mark_tmpfile(ta->file, inode);
+	d_instantiate(entry, inode);
+	return 0;
+}
+
+static const struct fuse_bpf_op fuse_backed_tmpfile_op = {
+	.backing = fuse_backed_tmpfile_backing,
+	.write = true,
+};
+
+static int fuse_backed_tmpfile_opened(struct inode *inode, struct file *file)
+{
+	return 0;
+}
+
+/**
+ * fuse_backed_tmpfile() - open an unnamed file in a backed directory
+ * @idmap: idmap of the FUSE mount
+ * @dir: the FUSE directory
+ * @file: the file being opened, its dentry negative
+ * @mode: mode, before the umask
+ * @err: set to the result if @dir is backed
+ *
+ * Return: true if @dir is backed.
+ */
+bool fuse_backed_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
+			 struct file *file, umode_t mode, int *err)
+{
+	struct fuse_backed_tmpfile_args args = {
+		.idmap = idmap,
+		.file = file,
+		.mode = mode,
+	};
+	struct fuse_file *ff;
+
+	ff = fuse_file_alloc(get_fuse_mount(dir), false);
+	*err = -ENOMEM;
+	if (!ff)
+		return true;
+	if (!fuse_bpf_run(&fuse_backed_tmpfile_op, FUSE_TMPFILE, dir, &args,
+			  err)) {
+		fuse_file_free(ff);
+		return false;
+	}
+	if (*err) {
+		/* Opened, then failed by the program's post-filter */
+		if (!IS_ERR_OR_NULL(args.bfile))
+			fput(args.bfile);
+		goto out_free;
+	}
+	ff->backing_file = args.bfile;
+	file->private_data = ff;
+	*err = finish_open(file, file->f_path.dentry, fuse_backed_tmpfile_opened);
+	/* Once opened, the file is released by fuse_release() */
+	if (!*err || (file->f_mode & FMODE_OPENED))
+		return true;
+	file->private_data = NULL;
+	fput(args.bfile);
+out_free:
+	fuse_file_free(ff);
+	return true;
+}
+
+/**
+ * fuse_backed_link() - make a hard link in a backed directory
+ * @entry: the FUSE dentry of the existing file
+ * @dir: the FUSE directory of the new name
+ * @newent: the negative FUSE dentry of the new name
+ * @err: set to the result if either inode is backed
+ *
+ * Backed and plain nodes, or nodes on different backing mounts, cannot
+ * be linked to each other: that fails with EXDEV.
+ *
+ * Return: true if the file or @dir is backed.
+ */
+bool fuse_backed_link(struct dentry *entry, struct inode *dir,
+		      struct dentry *newent, int *err)
+{
+	struct fuse_inode *fi = get_fuse_inode(d_inode(entry));
+	struct fuse_backed_new_entry ne = {
+		.mode = d_inode(entry)->i_mode,
+		.old = fi->backing_path.dentry,
+	};
+
+	if (!fuse_inode_backed(dir) || !fuse_inode_backed(d_inode(entry)) ||
+	    fi->backing_path.mnt != get_fuse_inode(dir)->backing_path.mnt) {
+		*err = -EXDEV;
+		return true;
+	}
+	return fuse_backed_new_entry(&nop_mnt_idmap, dir, newent, &ne, FUSE_LINK,
+				     err);
+}
+
+static int fuse_backed_remove_backing(struct path *dpath, void *args)
+{
+	struct dentry *entry = args;
+	struct inode *dir = d_inode(entry->d_parent);
+	struct inode *bdir = d_inode(dpath->dentry);
+	struct inode *inode = d_inode(entry);
+	struct dentry *bentry;
+	int err;
+
+	inode_lock_nested(bdir, I_MUTEX_PARENT);
+	bentry = fuse_backed_lookup_locked(dir, entry);
+	err = PTR_ERR(bentry);
+	if (IS_ERR(bentry))
+		goto out_unlock;
+	if (!fuse_backed_is_backing(inode, bentry))
+		err = -ESTALE;
+	else if (S_ISDIR(inode->i_mode))
+		err = vfs_rmdir(mnt_idmap(dpath->mnt), bdir, bentry);
+	else
+		err = vfs_unlink(mnt_idmap(dpath->mnt), bdir, bentry, NULL);
+	dput(bentry);
+out_unlock:
+	inode_unlock(bdir);
+	return err;
+}
+
+static void fuse_backed_remove_finalize(struct inode *dir, void *args)
+{
+	struct dentry *entry = args;
+
+	fuse_backed_copyattr(dir);
+	fuse_backed_copyattr(d_inode(entry));
+}
+
+static const struct fuse_bpf_op fuse_backed_remove_op = {
+	.backing = fuse_backed_remove_backing,
+	.finalize = fuse_backed_remove_finalize,
+	.write = true,
+};
+
+/**
+ * fuse_backed_remove() - unlink or rmdir in a backed directory
+ * @dir: the FUSE directory
+ * @entry: the FUSE dentry to remove
+ * @err: set to the result if @dir is backed
+ *
+ * Return: true if @dir is backed.
+ */
+bool fuse_backed_remove(struct inode *dir, struct dentry *entry, int *err)
+{
+	return fuse_bpf_run(&fuse_backed_remove_op,
+			    d_is_dir(entry) ? FUSE_RMDIR : FUSE_UNLINK, dir,
+			    entry, err);
+}
+
+struct fuse_backed_rename_args {
+	struct dentry *oldent;
+	struct inode *newdir;
+	struct dentry *newent;
+	unsigned int flags;
+};
+
+static int fuse_backed_rename_backing(struct path *opath, void *args)
+{
+	struct fuse_backed_rename_args *ra = args;
+	struct path *npath = &get_fuse_inode(ra->newdir)->backing_path;
+	struct inode *olddir = d_inode(ra->oldent->d_parent);
+	struct inode *target = d_inode(ra->newent);
+	struct renamedata rd = { .flags = ra->flags };
+	struct dentry *bold, *bnew, *trap;
+	int err;
+
+	trap = lock_rename(npath->dentry, opath->dentry);
+	if (IS_ERR(trap))
+		return PTR_ERR(trap);
+	bold = fuse_backed_lookup_locked(olddir, ra->oldent);
+	err = PTR_ERR(bold);
+	if (IS_ERR(bold))
+		goto out_unlock;
+	bnew = fuse_backed_lookup_locked(ra->newdir, ra->newent);
+	err = PTR_ERR(bnew);
+	if (IS_ERR(bnew))
+		goto out_dput_old;
+
+	/* Both names must still be what the FUSE dentries say they are */
+	err = -ESTALE;
+	if (!fuse_backed_is_backing(d_inode(ra->oldent), bold))
+		goto out_dput_new;
+	if (target ? !fuse_backed_is_backing(target, bnew) :
+		     d_is_positive(bnew))
+		goto out_dput_new;
+	/* The errnos of do_renameat2() for its traps */
+	err = -EINVAL;
+	if (bold == trap)
+		goto out_dput_new;
+	if (!(ra->flags & RENAME_EXCHANGE))
+		err = -ENOTEMPTY;
+	if (bnew == trap)
+		goto out_dput_new;
+
+	rd.old_mnt_idmap = mnt_idmap(opath->mnt);
+	rd.old_dir = d_inode(opath->dentry);
+	rd.old_dentry = bold;
+	rd.new_mnt_idmap = mnt_idmap(npath->mnt);
+	rd.new_dir = d_inode(npath->dentry);
+	rd.new_dentry = bnew;
+	err = vfs_rename(&rd);
+out_dput_new:
+	dput(bnew);
+out_dput_old:
+	dput(bold);
+out_unlock:
+	unlock_rename(npath->dentry, opath->dentry);
+	return err;
+}
+
+static void fuse_backed_rename_finalize(struct inode *olddir, void *args)
+{
+	struct fuse_backed_rename_args *ra = args;
+
+	fuse_backed_copyattr(olddir);
+	fuse_backed_copyattr(ra->newdir);
+	fuse_backed_copyattr(d_inode(ra->oldent));
+	if (d_really_is_positive(ra->newent))
+		fuse_backed_copyattr(d_inode(ra->newent));
+}
+
+static const struct fuse_bpf_op fuse_backed_rename_op = {
+	.backing = fuse_backed_rename_backing,
+	.finalize = fuse_backed_rename_finalize,
+	.write = true,
+};
+
+/**
+ * fuse_backed_rename() - rename between backed directories
+ * @olddir: the FUSE directory of the old name
+ * @oldent: the FUSE dentry of the old name
+ * @newdir: the FUSE directory of the new name
+ * @newent: the FUSE dentry of the new name
+ * @flags: RENAME_* flags
+ * @err: set to the result if either directory is backed
+ *
+ * The backing entries are renamed, with the checks overlayfs makes after
+ * lock_rename(). Between a backed and a plain directory, or different
+ * backing mounts, that fails with EXDEV.
+ *
+ * Return: true if either directory is backed.
+ */
+bool fuse_backed_rename(struct inode *olddir, struct dentry *oldent,
+			struct inode *newdir, struct dentry *newent,
+			unsigned int flags, int *err)
+{
+	struct fuse_backed_rename_args args = {
+		.oldent = oldent,
+		.newdir = newdir,
+		.newent = newent,
+		.flags = flags,
+	};
+
+	if (!fuse_inode_backed(olddir) || !fuse_inode_backed(newdir) ||
+	    get_fuse_inode(olddir)->backing_path.mnt !=
+	    get_fuse_inode(newdir)->backing_path.mnt) {
+		*err = -EXDEV;
+		return true;
+	}
+	return fuse_bpf_run(&fuse_backed_rename_op, FUSE_RENAME2,
+			    olddir, &args, err);
+}
+
+struct fuse_backed_get_link_args {
+	struct delayed_call *done;
+	const char *link;
+};
+
+static int fuse_backed_get_link_backing(struct path *backing_path, void *args)
+{
+	struct fuse_backed_get_link_args *la = args;
+
+	la->link = vfs_get_link(backing_path->dentry, la->done);
+	return PTR_ERR_OR_ZERO(la->link);
+}
+
+static const struct fuse_bpf_op fuse_backed_get_link_op = {
+	.backing = fuse_backed_get_link_backing,
+};
+
+/**
+ * fuse_backed_get_link() - read the target of a backed symlink
+ * @dentry: the FUSE dentry, NULL under RCU walk
+ * @inode: the FUSE inode
+ * @done: frees the target
+ * @link: set to the target or an ERR_PTR() if @inode is backed
+ *
+ * Return: true if @inode is backed.
+ */
+bool fuse_backed_get_link(struct dentry *dentry, struct inode *inode,
+			  struct delayed_call *done, const char **link)
+{
+	struct fuse_backed_get_link_args args = { .done = done };
+	int err;
+
+	if (!dentry)
+		err = -ECHILD;
+	else if (!fuse_bpf_run(&fuse_backed_get_link_op, FUSE_READLINK, inode,
+			       &args, &err))
+		return false;
+	/* Failed by the post-filter: callers do not run @done on errors */
+	if (err && !IS_ERR_OR_NULL(args.link)) {
+		do_delayed_call(done);
+		clear_delayed_call(done);
+	}
+	*link = err ? ERR_PTR(err) : args.link;
+	return true;
+}

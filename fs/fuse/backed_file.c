@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fuse-bpf: files of backed inodes: open, I/O on the backing file, and
+ * the other file operations.
+ *
+ * Copyright (c) 2026 The fuse-bpf authors
+ */
+
+#include "fuse_i.h"
+#include "fuse_bpf.h"
+
+#include <linux/backing-file.h>
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/fileattr.h>
+#include <linux/mount.h>
+#include <linux/poll.h>
+
+/**
+ * fuse_backed_open() - open the backing file of a backed inode
+ * @inode: the FUSE inode
+ * @file: the FUSE file being opened
+ * @err: set to the result if the inode is backed
+ *
+ * As overlayfs: the backing credentials must be allowed to open the
+ * backing inode that way, then it is opened as a backing file.
+ *
+ * Return: true if the inode is backed.
+ */
+bool fuse_backed_open(struct inode *inode, struct file *file, int *err)
+{
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct inode *binode;
+	const struct cred *old_cred;
+	struct mnt_idmap *idmap;
+	int flags, acc_mode;
+	struct fuse_file *ff;
+	struct file *bfile;
+
+	binode = d_inode(fi->backing_path.dentry);
+	idmap = mnt_idmap(fi->backing_path.mnt);
+	/* Truncation was, or will be, done by setattr */
+	flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+	acc_mode = ACC_MODE(flags);
+	if (flags & O_APPEND)
+		acc_mode |= MAY_APPEND;
+
+	ff = fuse_file_alloc(get_fuse_mount(inode), false);
+	if (!ff) {
+		*err = -ENOMEM;
+		return true;
+	}
+
+	/* As overlayfs: the backing file is opened under the backing creds */
+	old_cred = override_creds(fi->backing_cred);
+	*err = 0;
+	/* As on any filesystem, the creator may open what it created */
+	if (!(file->f_mode & FMODE_CREATED))
+		*err = inode_permission(idmap, binode, MAY_OPEN | acc_mode);
+	/*
+	 * The backing mount's atime rules must not apply: atime follows
+	 * the FUSE mount's, through the FUSE inode (fuse_backed_update_time()).
+	 * As overlayfs, only where the backing credentials may ask for it;
+	 * the caller's O_NOATIME was checked on the FUSE inode.
+	 */
+	if (inode_owner_or_capable(idmap, binode))
+		flags |= O_NOATIME;
+	else
+		flags &= ~O_NOATIME;
+	bfile = NULL;
+	if (!*err)
+		bfile = backing_file_open(file, flags, &fi->backing_path,
+					  fi->backing_cred);
+	revert_creds(old_cred);
+	if (!*err && IS_ERR(bfile))
+		*err = PTR_ERR(bfile);
+	if (*err) {
+		fuse_file_free(ff);
+		return true;
+	}
+	ff->backing_file = bfile;
+	file->private_data = ff;
+	return true;
+}
+
+/**
+ * fuse_backed_release() - release a backed FUSE file
+ * @file: the FUSE file
+ *
+ * Return: true if @file was backed and is released.
+ */
+bool fuse_backed_release(struct file *file)
+{
+	struct fuse_file *ff = file->private_data;
+
+	fput(ff->backing_file);
+	fuse_file_free(ff);
+	return true;
+}
+
+bool fuse_backed_flush(struct file *file, fl_owner_t id, int *err)
+{
+	struct file *bfile = fuse_backed_file(file);
+	const struct cred *old_cred;
+
+	*err = 0;
+	if (bfile->f_op->flush) {
+		old_cred = override_creds(bfile->f_cred);
+		*err = bfile->f_op->flush(bfile, id);
+		revert_creds(old_cred);
+	}
+	return true;
+}
+
+bool fuse_backed_fsync(struct file *file, loff_t start, loff_t end,
+		       int datasync, int *err)
+{
+	struct file *bfile = fuse_backed_file(file);
+	const struct cred *old_cred;
+
+	old_cred = override_creds(bfile->f_cred);
+	*err = vfs_fsync_range(bfile, start, end, datasync);
+	revert_creds(old_cred);
+	fuse_backed_copyattr(file_inode(file));
+	return true;
+}
+
+/**
+ * fuse_backed_remap_file_range() - clone or dedupe between backed files
+ * @in: the source FUSE file
+ * @pos_in: its offset
+ * @out: the destination FUSE file
+ * @pos_out: its offset
+ * @len: length, 0 for up to the end of @in
+ * @flags: REMAP_FILE_*
+ * @ret: set to the result if a file is backed
+ *
+ * The VFS checked the FUSE files; the backing filesystem gets the same
+ * request on the backing files, as overlayfs passes it on, and answers it
+ * (EXDEV between backing filesystems, EOPNOTSUPP where it cannot).
+ *
+ * Return: true if @in or @out is backed.
+ */
+bool fuse_backed_remap_file_range(struct file *in, loff_t pos_in,
+				  struct file *out, loff_t pos_out, loff_t len,
+				  unsigned int flags, loff_t *ret)
+{
+	struct file *bin = fuse_backed_file(in), *bout = fuse_backed_file(out);
+	struct inode *inode = file_inode(out);
+	const struct cred *old_cred;
+
+	*ret = -EINVAL;
+	if (flags & ~(REMAP_FILE_DEDUP | REMAP_FILE_ADVISORY))
+		return true;
+	/* Between a backed and a plain file */
+	*ret = -EXDEV;
+	if (!bin || !bout)
+		return true;
+	inode_lock(inode);
+	old_cred = override_creds(bout->f_cred);
+	if (flags & REMAP_FILE_DEDUP)
+		*ret = vfs_dedupe_file_range_one(bin, pos_in, bout, pos_out,
+						 len, flags);
+	else
+		*ret = vfs_clone_file_range(bin, pos_in, bout, pos_out, len,
+					    flags);
+	revert_creds(old_cred);
+	fuse_backed_copyattr(inode);
+	inode_unlock(inode);
+	return true;
+}
+
+/* Flags fcntl(F_SETFL) may have changed on the FUSE file since open */
+#define FUSE_BACKED_SETFL_MASK (O_APPEND | O_NONBLOCK | O_NDELAY | O_DIRECT)
+
+/*
+ * Bring the backing file's status flags in line with the FUSE file's, as
+ * overlayfs does, so that the backing I/O honours them.
+ */
+static int fuse_backed_sync_flags(struct file *file, struct file *bfile)
+{
+	unsigned int flags = file->f_flags & FUSE_BACKED_SETFL_MASK;
+
+	if (!((flags ^ bfile->f_flags) & FUSE_BACKED_SETFL_MASK))
+		return 0;
+	if ((flags & O_DIRECT) && !(bfile->f_mode & FMODE_CAN_ODIRECT))
+		return -EINVAL;
+	spin_lock(&bfile->f_lock);
+	bfile->f_flags = (bfile->f_flags & ~FUSE_BACKED_SETFL_MASK) | flags;
+	bfile->f_iocb_flags = iocb_flags(bfile);
+	spin_unlock(&bfile->f_lock);
+	return 0;
+}
+
+/* The backing file is O_NOATIME: atime by the FUSE mount's rules */
+static void fuse_backed_file_accessed(struct file *file)
+{
+	fuse_backed_copyattr(file_inode(file));
+	file_accessed(file);
+}
+
+static void fuse_backed_end_write(struct file *file, loff_t pos, ssize_t ret)
+{
+	fuse_backed_copyattr(file_inode(file));
+}
+
+static void fuse_backed_file_ctx(struct backing_file_ctx *ctx, struct file *file,
+				 struct file *bfile)
+{
+	*ctx = (struct backing_file_ctx) {
+		.cred = bfile->f_cred,
+		.user_file = file,
+		.accessed = fuse_backed_file_accessed,
+		.end_write = fuse_backed_end_write,
+	};
+}
+
+bool fuse_backed_read_iter(struct kiocb *iocb, struct iov_iter *to, ssize_t *ret)
+{
+	struct file *file = iocb->ki_filp;
+	struct file *bfile = fuse_backed_file(file);
+	struct backing_file_ctx ctx;
+
+	*ret = fuse_backed_sync_flags(file, bfile);
+	if (*ret || !iov_iter_count(to))
+		return true;
+	fuse_backed_file_ctx(&ctx, file, bfile);
+	*ret = backing_file_read_iter(bfile, to, iocb, iocb->ki_flags, &ctx);
+	return true;
+}
+
+bool fuse_backed_write_iter(struct kiocb *iocb, struct iov_iter *from,
+			    ssize_t *ret)
+{
+	struct file *file = iocb->ki_filp;
+	struct file *bfile = fuse_backed_file(file);
+	struct inode *inode = file_inode(file);
+	struct backing_file_ctx ctx;
+
+	*ret = fuse_backed_sync_flags(file, bfile);
+	if (*ret || !iov_iter_count(from))
+		return true;
+	fuse_backed_file_ctx(&ctx, file, bfile);
+	inode_lock(inode);
+	/* As overlayfs: a fresh mode for file_remove_privs() */
+	fuse_backed_copyattr(inode);
+	*ret = backing_file_write_iter(bfile, from, iocb, iocb->ki_flags,
+				       &ctx);
+	inode_unlock(inode);
+	return true;
+}
+
+bool fuse_backed_splice_read(struct file *in, loff_t *ppos,
+			     struct pipe_inode_info *pipe, size_t len,
+			     unsigned int flags, ssize_t *ret)
+{
+	struct file *bfile = fuse_backed_file(in);
+	struct backing_file_ctx ctx;
+
+	fuse_backed_file_ctx(&ctx, in, bfile);
+	*ret = backing_file_splice_read(bfile, ppos, pipe, len, flags, &ctx);
+	return true;
+}
+
+bool fuse_backed_splice_write(struct pipe_inode_info *pipe, struct file *out,
+			      loff_t *ppos, size_t len, unsigned int flags,
+			      ssize_t *ret)
+{
+	struct file *bfile = fuse_backed_file(out);
+	struct inode *inode = file_inode(out);
+	struct backing_file_ctx ctx;
+
+	fuse_backed_file_ctx(&ctx, out, bfile);
+	inode_lock(inode);
+	fuse_backed_copyattr(inode);
+	*ret = backing_file_splice_write(pipe, bfile, ppos, len, flags, &ctx);
+	inode_unlock(inode);
+	return true;
+}
+
+bool fuse_backed_mmap(struct file *file, struct vm_area_struct *vma, int *err)
+{
+	struct file *bfile = fuse_backed_file(file);
+	struct backing_file_ctx ctx;
+
+	/* As do_mmap() does on a noexec mount, for the backing mount */
+	if (path_noexec(&bfile->f_path)) {
+		if (vma->vm_flags & VM_EXEC) {
+			*err = -EPERM;
+			return true;
+		}
+		vm_flags_clear(vma, VM_MAYEXEC);
+	}
+	fuse_backed_file_ctx(&ctx, file, bfile);
+	*err = backing_file_mmap(bfile, vma, &ctx);
+	return true;
+}
+
+/**
+ * fuse_backed_llseek() - seek in a backed file or directory
+ * @file: the FUSE file
+ * @offset: offset
+ * @whence: SEEK_*
+ * @ret: set to the new position or a negative errno if @file is backed
+ *
+ * The backing file decides (SEEK_DATA, SEEK_HOLE, SEEK_END, directory
+ * cookies); the FUSE file's position only changes on success.
+ *
+ * Return: true if @file is backed.
+ */
+bool fuse_backed_llseek(struct file *file, loff_t offset, int whence,
+			loff_t *ret)
+{
+	struct file *bfile = fuse_backed_file(file);
+	const struct cred *old_cred;
+
+	bfile->f_pos = file->f_pos;
+	old_cred = override_creds(bfile->f_cred);
+	*ret = vfs_llseek(bfile, offset, whence);
+	revert_creds(old_cred);
+	if (*ret >= 0)
+		file->f_pos = bfile->f_pos;
+	return true;
+}
+
+bool fuse_backed_poll(struct file *file, poll_table *wait, __poll_t *mask)
+{
+	struct file *bfile = fuse_backed_file(file);
+
+	*mask = vfs_poll(bfile, wait);
+	return true;
+}
+
+/**
+ * fuse_backed_fallocate() - allocate or punch space in a backed file
+ * @file: the FUSE file
+ * @mode: FALLOC_FL_* flags, as the backing filesystem supports them
+ * @offset: start
+ * @length: length
+ * @err: set to the result if @file is backed
+ *
+ * Return: true if @file is backed.
+ */
+bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
+			   loff_t length, int *err)
+{
+	struct file *bfile = fuse_backed_file(file);
+	struct inode *inode = file_inode(file);
+	const struct cred *old_cred;
+
+	inode_lock(inode);
+	/* As overlayfs: a fresh mode for file_remove_privs() */
+	fuse_backed_copyattr(inode);
+	*err = file_remove_privs(file);
+	if (!*err) {
+		old_cred = override_creds(bfile->f_cred);
+		*err = vfs_fallocate(bfile, mode, offset, length);
+		revert_creds(old_cred);
+	}
+	fuse_backed_copyattr(inode);
+	inode_unlock(inode);
+	return true;
+}
+
+/**
+ * fuse_backed_copy_file_range() - copy between backed files
+ * @in: the FUSE file to copy from
+ * @pos_in: where
+ * @out: the FUSE file to copy to
+ * @pos_out: where
+ * @len: how much
+ * @flags: copy_file_range() flags
+ * @ret: set to the bytes copied or a negative errno if a file is backed
+ *
+ * A copy between a backed and a plain file fails with EXDEV, for the
+ * caller to fall back to splice.
+ *
+ * Return: true if @in or @out is backed.
+ */
+bool fuse_backed_copy_file_range(struct file *in, loff_t pos_in,
+				 struct file *out, loff_t pos_out, size_t len,
+				 unsigned int flags, ssize_t *ret)
+{
+	struct file *bin = fuse_backed_file(in), *bout = fuse_backed_file(out);
+	struct inode *inode = file_inode(out);
+	const struct cred *old_cred;
+
+	*ret = -EXDEV;
+	if (!bin || !bout)
+		return true;
+	inode_lock(inode);
+	fuse_backed_copyattr(inode);
+	*ret = file_remove_privs(out);
+	if (!*ret) {
+		old_cred = override_creds(bout->f_cred);
+		*ret = vfs_copy_file_range(bin, pos_in, bout, pos_out, len,
+					   flags);
+		revert_creds(old_cred);
+	}
+	fuse_backed_copyattr(inode);
+	inode_unlock(inode);
+	return true;
+}

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * fuse-bpf: FUSE inodes backed by another filesystem, with BPF filters.
+ * Private to fs/fuse; see Documentation/filesystems/fuse-bpf.rst.
+ *
+ * Call sites test one of the predicates below, then call the backed
+ * implementation: without CONFIG_FUSE_BPF the predicates are constant
+ * false and the calls go away, so the declarations need no stubs.
+ *
+ * Copyright (c) 2026 The fuse-bpf authors
+ */
+#ifndef _FS_FUSE_BPF_H
+#define _FS_FUSE_BPF_H
+
+#include "fuse_i.h"
+
+#include <linux/bpf_fuse.h>
+#include <linux/cred.h>
+
+/**
+ * fuse_inode_backed() - is @inode backed by an inode of another filesystem?
+ * @inode: a FUSE inode
+ *
+ * Its backing inode's attributes are then authoritative, and the kernel
+ * checks every caller on it (see Documentation/filesystems/fuse-bpf.rst).
+ */
+static inline bool fuse_inode_backed(struct inode *inode)
+{
+#ifdef CONFIG_FUSE_BPF
+	return READ_ONCE(get_fuse_inode(inode)->backing_path.dentry);
+#else
+	return false;
+#endif
+}
+
+/* The backing file of an open FUSE file, NULL if it has none */
+static inline struct file *fuse_backed_file(struct file *file)
+{
+#ifdef CONFIG_FUSE_BPF
+	struct fuse_file *ff = file->private_data;
+
+	return ff ? ff->backing_file : NULL;
+#else
+	return NULL;
+#endif
+}
+
+/* Is @file the open file of a backed inode? */
+static inline bool fuse_file_backed(struct file *file)
+{
+	return fuse_backed_file(file);
+}
+
+/* fuse-bpf is enabled on the connection, by a mount option */
+static inline bool fuse_conn_bpf(struct fuse_conn *fc)
+{
+#ifdef CONFIG_FUSE_BPF
+	return fc->bpf_enabled;
+#else
+	return false;
+#endif
+}
+
+/* fuse-bpf: no daemon serves the connection (the no_daemon option) */
+static inline bool fuse_conn_no_daemon(struct fuse_conn *fc)
+{
+#ifdef CONFIG_FUSE_BPF
+	return fc->no_daemon;
+#else
+	return false;
+#endif
+}
+
+/* A fuse-bpf option was given to the mount */
+static inline bool fuse_fsc_bpf(struct fuse_fs_context *ctx)
+{
+#ifdef CONFIG_FUSE_BPF
+	return ctx->bpf_enabled;
+#else
+	return false;
+#endif
+}
+
+/* The no_daemon option was given to the mount */
+static inline bool fuse_fsc_no_daemon(struct fuse_fs_context *ctx)
+{
+#ifdef CONFIG_FUSE_BPF
+	return ctx->no_daemon;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Free what RCU walks may still use of an inode, an RCU grace period after
+ * its eviction: a walk in RCU mode may see an evicted inode and run an
+ * operation under its backing credentials. Eviction has cleared what
+ * fuse_inode_backed() tests, so this one has no predicate.
+ */
+static inline void fuse_backed_free_inode(struct fuse_inode *fi)
+{
+#ifdef CONFIG_FUSE_BPF
+	if (fi->backing_cred)
+		put_cred(fi->backing_cred);
+#endif
+}
+
+/**
+ * struct fuse_backed_entry - fuse-bpf extension of a LOOKUP reply, as received
+ * @out: the extension, as the server sent it
+ * @backing_path: with FUSE_ACTION_REPLACE, the new backing object
+ * @cred: the server's credentials, to use @backing_path with
+ * @prog: with FUSE_ACTION_REPLACE, the new program
+ * @ext: the reply carried a valid extension
+ *
+ * The LOOKUP paths keep one on their stack: it is empty without fuse-bpf.
+ */
+struct fuse_backed_entry {
+#ifdef CONFIG_FUSE_BPF
+	struct fuse_entry_bpf_out out;
+	struct path backing_path;
+	const struct cred *cred;
+	struct bpf_prog *prog;
+	bool ext;
+#endif
+};
+
+/**
+ * struct fuse_bpf_op - one operation on a backing object
+ * @init_args: describe the arguments to the program, as in the FUSE request
+ * @backing: the operation on the backing object, under the backing creds
+ * @finalize: bring the FUSE side up to date after a successful backing call
+ * @write: it modifies the backing filesystem: take mnt_want_write()
+ *
+ * All the flow common to the operations lives in fuse_bpf_run(); an
+ * operation only says how it runs on the backing object and what it then
+ * does to the FUSE side.
+ */
+struct fuse_bpf_op {
+	void (*init_args)(struct bpf_fuse_args *fa, void *args);
+	int (*backing)(struct path *backing_path, void *args);
+	void (*finalize)(struct inode *inode, void *args);
+	bool write;
+};
+
+struct fuse_backed_conn;
+
+/* backed_mount.c */
+int fuse_backed_sysfs_init(struct kobject *fuse_kobj);
+void fuse_backed_sysfs_cleanup(struct kobject *fuse_kobj);
+bool fuse_backed_backing_ok(const struct path *path);
+int fuse_backed_capture_backing(struct fuse_backed_conn *bc,
+				struct file *file, struct path *path,
+				const struct cred **credp);
+unsigned int fuse_backed_fs_index(struct fuse_conn *fc,
+				  struct super_block *sb);
+int fuse_backed_fs_add(struct fuse_conn *fc, const struct path *path);
+bool fuse_backed_map_ino(unsigned int idx, u64 *ino);
+bool fuse_backed_encode_fh(struct inode *inode, u32 *fh, int *max_len,
+			   int *type);
+int fuse_backed_sync_fs(struct fuse_conn *fc);
+void fuse_backed_conn_destroy(struct fuse_conn *fc);
+void fuse_backed_conn_free(struct fuse_conn *fc);
+void fuse_backed_show_backing(struct seq_file *m, struct fuse_conn *fc);
+int fuse_backed_parse_param(struct fs_context *fsc, struct fs_parameter *param);
+int fuse_backed_check_fsc(struct fs_context *fsc);
+void fuse_backed_free_fsc(struct fuse_fs_context *ctx);
+void fuse_backed_fill_super(struct super_block *sb, struct inode *root,
+			    struct fuse_fs_context *ctx);
+void fuse_backed_start_no_daemon(struct fuse_conn *fc);
+void fuse_backed_show_options(struct seq_file *m, struct fuse_conn *fc);
+extern const struct fuse_iqueue_ops fuse_backed_no_daemon_fiq_ops;
+
+/* bpf_filter.c */
+void fuse_bpf_set_prog(struct fuse_inode *fi, struct bpf_prog *prog);
+bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
+		  struct inode *inode, void *args, int *err);
+struct bpf_prog *fuse_bpf_get_prog(struct inode *inode);
+
+/* backed_inode.c */
+void fuse_backed_copyattr(struct inode *inode);
+void fuse_backed_lockdep_annotate(struct inode *inode);
+void fuse_backed_lockdep_annotate_sb(struct super_block *sb);
+void fuse_backed_acl_dont_cache(struct inode *inode);
+void fuse_backed_evict_inode(struct fuse_inode *fi);
+bool fuse_backed_getattr(struct inode *inode, struct kstat *stat,
+			 u32 request_mask, unsigned int flags, int *err);
+bool fuse_backed_statfs(struct dentry *dentry, struct kstatfs *buf, int *err);
+bool fuse_backed_permission(struct mnt_idmap *idmap, struct inode *inode,
+			    int mask, int *err);
+struct inode *fuse_backed_iget(struct super_block *sb,
+			       const struct path *path,
+			       const struct cred *cred,
+			       struct bpf_prog *prog);
+void fuse_backed_copyattr_finalize(struct inode *inode, void *args);
+bool fuse_backed_setattr(struct mnt_idmap *idmap, struct dentry *entry,
+			 struct iattr *attr, int *err);
+bool fuse_backed_update_time(struct inode *inode, int flags, int *ret);
+bool fuse_backed_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
+			u64 start, u64 len, int *err);
+
+/* backed_dir.c */
+bool fuse_backed_lookup(struct inode *dir, struct dentry *entry,
+			struct dentry **newent);
+struct dentry *fuse_backed_lookup_unlocked(struct inode *dir,
+					   const struct qstr *name);
+bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
+				   int *ret);
+bool fuse_backed_nodeid_known(struct fuse_args *args);
+bool fuse_backed_readdir(struct file *file, struct dir_context *ctx, int *err);
+bool fuse_backed_mknod(struct mnt_idmap *idmap, struct inode *dir,
+		       struct dentry *entry, umode_t mode, dev_t rdev, int *err);
+bool fuse_backed_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+		       struct dentry *entry, umode_t mode, int *err);
+bool fuse_backed_symlink(struct mnt_idmap *idmap, struct inode *dir,
+			 struct dentry *entry, const char *link, int *err);
+bool fuse_backed_create_open(struct mnt_idmap *idmap, struct inode *dir,
+			     struct dentry *entry, struct file *file,
+			     umode_t mode, int *err);
+bool fuse_backed_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
+			 struct file *file, umode_t mode, int *err);
+bool fuse_backed_link(struct dentry *entry, struct inode *dir,
+		      struct dentry *newent, int *err);
+bool fuse_backed_remove(struct inode *dir, struct dentry *entry, int *err);
+bool fuse_backed_rename(struct inode *olddir, struct dentry *oldent,
+			struct inode *newdir, struct dentry *newent,
+			unsigned int flags, int *err);
+bool fuse_backed_get_link(struct dentry *dentry, struct inode *inode,
+			  struct delayed_call *done, const char **link);
+
+/* backed_file.c */
+bool fuse_backed_open(struct inode *inode, struct file *file, int *err);
+bool fuse_backed_release(struct file *file);
+bool fuse_backed_flush(struct file *file, fl_owner_t id, int *err);
+bool fuse_backed_fsync(struct file *file, loff_t start, loff_t end,
+		       int datasync, int *err);
+bool fuse_backed_remap_file_range(struct file *in, loff_t pos_in,
+				  struct file *out, loff_t pos_out, loff_t len,
+				  unsigned int flags, loff_t *ret);
+bool fuse_backed_read_iter(struct kiocb *iocb, struct iov_iter *to, ssize_t *ret);
+bool fuse_backed_write_iter(struct kiocb *iocb, struct iov_iter *from,
+			    ssize_t *ret);
+bool fuse_backed_splice_read(struct file *in, loff_t *ppos,
+			     struct pipe_inode_info *pipe, size_t len,
+			     unsigned int flags, ssize_t *ret);
+bool fuse_backed_splice_write(struct pipe_inode_info *pipe, struct file *out,
+			      loff_t *ppos, size_t len, unsigned int flags,
+			      ssize_t *ret);
+bool fuse_backed_mmap(struct file *file, struct vm_area_struct *vma, int *err);
+bool fuse_backed_llseek(struct file *file, loff_t offset, int whence,
+			loff_t *ret);
+bool fuse_backed_poll(struct file *file, poll_table *wait, __poll_t *mask);
+bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
+			   loff_t length, int *err);
+bool fuse_backed_copy_file_range(struct file *in, loff_t pos_in,
+				 struct file *out, loff_t pos_out, size_t len,
+				 unsigned int flags, ssize_t *ret);
+
+/* backed_xattr.c */
+bool fuse_backed_getxattr(struct inode *inode, const char *name, void *value,
+			  size_t size, ssize_t *ret);
+bool fuse_backed_listxattr(struct dentry *entry, char *list, size_t size,
+			   ssize_t *ret);
+bool fuse_backed_get_acl(struct dentry *dentry, int type, struct posix_acl **acl);
+bool fuse_backed_get_inode_acl(struct inode *inode, int type, bool rcu,
+			       struct posix_acl **acl);
+bool fuse_backed_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
+			 struct posix_acl *acl, int type, int *err);
+bool fuse_backed_setxattr(struct inode *inode, const char *name,
+			  const void *value, size_t size, int flags, int *err);
+bool fuse_backed_fileattr_get(struct dentry *dentry, struct fileattr *fa,
+			      int *err);
+bool fuse_backed_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
+			      struct fileattr *fa, int *err);
+
+/* backed_reply.c */
+void fuse_backed_init_reply(struct fuse_mount *fm, u64 flags,
+			    struct fuse_init_out *arg);
+void fuse_backed_lookup_init(struct fuse_args *args,
+			     struct fuse_backed_entry *feb);
+void fuse_backed_entry_put(struct fuse_backed_entry *feb);
+bool fuse_backed_reply_needs_ioctl(struct fuse_conn *fc, struct fuse_args *args,
+				   size_t len);
+int fuse_backed_reply_fds(struct fuse_conn *fc, struct fuse_args *args,
+			  bool fd_reply);
+int fuse_backed_lookup_iget(struct super_block *sb, struct inode *dir,
+			    const struct qstr *name, struct fuse_entry_out *outarg,
+			    struct fuse_backed_entry *feb, struct inode **inode);
+bool fuse_backed_entry_changed(struct inode *dir, const struct qstr *name,
+			       struct inode *inode, struct fuse_backed_entry *feb);
+
+#endif /* _FS_FUSE_BPF_H */
