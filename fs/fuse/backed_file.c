@@ -199,54 +199,47 @@ static void fuse_backed_file_accessed(struct file *file)
 	file_accessed(file);
 }
 
+/* As overlayfs: a fresh mode for file_remove_privs() */
+static void fuse_backed_start_write(struct file *file)
+{
+	fuse_backed_copyattr(file_inode(file));
+}
+
 static void fuse_backed_end_write(struct file *file, loff_t pos, ssize_t ret)
 {
 	fuse_backed_copyattr(file_inode(file));
 }
 
-static void fuse_backed_file_ctx(struct backing_file_ctx *ctx, struct file *file,
-				 struct file *bfile)
+static struct fuse_backing_io fuse_backed_io(struct file *bfile)
 {
-	*ctx = (struct backing_file_ctx) {
+	return (struct fuse_backing_io) {
 		.cred = bfile->f_cred,
-		.user_file = file,
 		.accessed = fuse_backed_file_accessed,
+		.start_write = fuse_backed_start_write,
 		.end_write = fuse_backed_end_write,
 	};
 }
 
 bool fuse_backed_read_iter(struct kiocb *iocb, struct iov_iter *to, ssize_t *ret)
 {
-	struct file *file = iocb->ki_filp;
-	struct file *bfile = fuse_backed_file(file);
-	struct backing_file_ctx ctx;
+	struct file *bfile = fuse_backed_file(iocb->ki_filp);
+	struct fuse_backing_io io = fuse_backed_io(bfile);
 
-	*ret = fuse_backed_sync_flags(file, bfile);
-	if (*ret || !iov_iter_count(to))
-		return true;
-	fuse_backed_file_ctx(&ctx, file, bfile);
-	*ret = backing_file_read_iter(bfile, to, iocb, iocb->ki_flags, &ctx);
+	*ret = fuse_backed_sync_flags(iocb->ki_filp, bfile);
+	if (!*ret)
+		*ret = fuse_backing_read_iter(bfile, &io, iocb, to);
 	return true;
 }
 
 bool fuse_backed_write_iter(struct kiocb *iocb, struct iov_iter *from,
 			    ssize_t *ret)
 {
-	struct file *file = iocb->ki_filp;
-	struct file *bfile = fuse_backed_file(file);
-	struct inode *inode = file_inode(file);
-	struct backing_file_ctx ctx;
+	struct file *bfile = fuse_backed_file(iocb->ki_filp);
+	struct fuse_backing_io io = fuse_backed_io(bfile);
 
-	*ret = fuse_backed_sync_flags(file, bfile);
-	if (*ret || !iov_iter_count(from))
-		return true;
-	fuse_backed_file_ctx(&ctx, file, bfile);
-	inode_lock(inode);
-	/* As overlayfs: a fresh mode for file_remove_privs() */
-	fuse_backed_copyattr(inode);
-	*ret = backing_file_write_iter(bfile, from, iocb, iocb->ki_flags,
-				       &ctx);
-	inode_unlock(inode);
+	*ret = fuse_backed_sync_flags(iocb->ki_filp, bfile);
+	if (!*ret)
+		*ret = fuse_backing_write_iter(bfile, &io, iocb, from);
 	return true;
 }
 
@@ -255,10 +248,9 @@ bool fuse_backed_splice_read(struct file *in, loff_t *ppos,
 			     unsigned int flags, ssize_t *ret)
 {
 	struct file *bfile = fuse_backed_file(in);
-	struct backing_file_ctx ctx;
+	struct fuse_backing_io io = fuse_backed_io(bfile);
 
-	fuse_backed_file_ctx(&ctx, in, bfile);
-	*ret = backing_file_splice_read(bfile, ppos, pipe, len, flags, &ctx);
+	*ret = fuse_backing_splice_read(bfile, &io, in, ppos, pipe, len, flags);
 	return true;
 }
 
@@ -267,21 +259,17 @@ bool fuse_backed_splice_write(struct pipe_inode_info *pipe, struct file *out,
 			      ssize_t *ret)
 {
 	struct file *bfile = fuse_backed_file(out);
-	struct inode *inode = file_inode(out);
-	struct backing_file_ctx ctx;
+	struct fuse_backing_io io = fuse_backed_io(bfile);
 
-	fuse_backed_file_ctx(&ctx, out, bfile);
-	inode_lock(inode);
-	fuse_backed_copyattr(inode);
-	*ret = backing_file_splice_write(pipe, bfile, ppos, len, flags, &ctx);
-	inode_unlock(inode);
+	*ret = fuse_backing_splice_write(bfile, &io, pipe, out, ppos, len,
+					 flags);
 	return true;
 }
 
 bool fuse_backed_mmap(struct file *file, struct vm_area_struct *vma, int *err)
 {
 	struct file *bfile = fuse_backed_file(file);
-	struct backing_file_ctx ctx;
+	struct fuse_backing_io io = fuse_backed_io(bfile);
 
 	/* As do_mmap() does on a noexec mount, for the backing mount */
 	if (path_noexec(&bfile->f_path)) {
@@ -291,8 +279,7 @@ bool fuse_backed_mmap(struct file *file, struct vm_area_struct *vma, int *err)
 		}
 		vm_flags_clear(vma, VM_MAYEXEC);
 	}
-	fuse_backed_file_ctx(&ctx, file, bfile);
-	*err = backing_file_mmap(bfile, vma, &ctx);
+	*err = fuse_backing_mmap(bfile, &io, file, vma);
 	return true;
 }
 

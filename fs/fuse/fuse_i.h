@@ -1543,6 +1543,41 @@ static inline struct file *fuse_file_passthrough(struct fuse_file *ff)
 #endif
 }
 
+/**
+ * struct fuse_backing_io - how a FUSE file does I/O on its backing file
+ * @cred: the credentials of the I/O
+ * @accessed: the backing file was read
+ * @start_write: a write is about to start, under the inode lock
+ * @end_write: a write ended with @ret
+ *
+ * Shared by FOPEN_PASSTHROUGH and fuse-bpf files.
+ */
+struct fuse_backing_io {
+	const struct cred *cred;
+	void (*accessed)(struct file *file);
+	void (*start_write)(struct file *file);
+	void (*end_write)(struct file *file, loff_t pos, ssize_t ret);
+};
+
+ssize_t fuse_backing_read_iter(struct file *backing_file,
+			       const struct fuse_backing_io *io,
+			       struct kiocb *iocb, struct iov_iter *iter);
+ssize_t fuse_backing_write_iter(struct file *backing_file,
+				const struct fuse_backing_io *io,
+				struct kiocb *iocb, struct iov_iter *iter);
+ssize_t fuse_backing_splice_read(struct file *backing_file,
+				 const struct fuse_backing_io *io,
+				 struct file *in, loff_t *ppos,
+				 struct pipe_inode_info *pipe,
+				 size_t len, unsigned int flags);
+ssize_t fuse_backing_splice_write(struct file *backing_file,
+				  const struct fuse_backing_io *io,
+				  struct pipe_inode_info *pipe,
+				  struct file *out, loff_t *ppos,
+				  size_t len, unsigned int flags);
+ssize_t fuse_backing_mmap(struct file *backing_file,
+			  const struct fuse_backing_io *io,
+			  struct file *file, struct vm_area_struct *vma);
 ssize_t fuse_passthrough_read_iter(struct kiocb *iocb, struct iov_iter *iter);
 ssize_t fuse_passthrough_write_iter(struct kiocb *iocb, struct iov_iter *iter);
 ssize_t fuse_passthrough_splice_read(struct file *in, loff_t *ppos,

@@ -25,19 +25,28 @@ static void fuse_passthrough_end_write(struct file *file, loff_t pos, ssize_t re
 	fuse_write_update_attr(inode, pos, ret);
 }
 
-ssize_t fuse_passthrough_read_iter(struct kiocb *iocb, struct iov_iter *iter)
+/*
+ * The I/O of a FUSE file on its backing file, shared by FOPEN_PASSTHROUGH
+ * and fuse-bpf: @io gives the credentials, and how the FUSE inode follows
+ * the backing file.
+ */
+static void fuse_backing_ctx(struct backing_file_ctx *ctx, struct file *file,
+			     const struct fuse_backing_io *io)
 {
-	struct file *file = iocb->ki_filp;
-	struct fuse_file *ff = file->private_data;
-	struct file *backing_file = fuse_file_passthrough(ff);
-	size_t count = iov_iter_count(iter);
-	ssize_t ret;
-	struct backing_file_ctx ctx = {
-		.cred = ff->cred,
+	*ctx = (struct backing_file_ctx) {
+		.cred = io->cred,
 		.user_file = file,
-		.accessed = fuse_file_accessed,
+		.accessed = io->accessed,
+		.end_write = io->end_write,
 	};
+}
 
+ssize_t fuse_backing_read_iter(struct file *backing_file,
+			       const struct fuse_backing_io *io,
+			       struct kiocb *iocb, struct iov_iter *iter)
+{
+	size_t count = iov_iter_count(iter);
+	struct backing_file_ctx ctx;
 
 	pr_debug("%s: backing_file=0x%p, pos=%lld, len=%zu\n", __func__,
 		 backing_file, iocb->ki_pos, count);
@@ -45,26 +54,20 @@ ssize_t fuse_passthrough_read_iter(struct kiocb *iocb, struct iov_iter *iter)
 	if (!count)
 		return 0;
 
-	ret = backing_file_read_iter(backing_file, iter, iocb, iocb->ki_flags,
-				     &ctx);
-
-	return ret;
+	fuse_backing_ctx(&ctx, iocb->ki_filp, io);
+	return backing_file_read_iter(backing_file, iter, iocb, iocb->ki_flags,
+				      &ctx);
 }
 
-ssize_t fuse_passthrough_write_iter(struct kiocb *iocb,
-				    struct iov_iter *iter)
+ssize_t fuse_backing_write_iter(struct file *backing_file,
+				const struct fuse_backing_io *io,
+				struct kiocb *iocb, struct iov_iter *iter)
 {
 	struct file *file = iocb->ki_filp;
 	struct inode *inode = file_inode(file);
-	struct fuse_file *ff = file->private_data;
-	struct file *backing_file = fuse_file_passthrough(ff);
 	size_t count = iov_iter_count(iter);
+	struct backing_file_ctx ctx;
 	ssize_t ret;
-	struct backing_file_ctx ctx = {
-		.cred = ff->cred,
-		.user_file = file,
-		.end_write = fuse_passthrough_end_write,
-	};
 
 	pr_debug("%s: backing_file=0x%p, pos=%lld, len=%zu\n", __func__,
 		 backing_file, iocb->ki_pos, count);
@@ -72,7 +75,10 @@ ssize_t fuse_passthrough_write_iter(struct kiocb *iocb,
 	if (!count)
 		return 0;
 
+	fuse_backing_ctx(&ctx, file, io);
 	inode_lock(inode);
+	if (io->start_write)
+		io->start_write(file);
 	ret = backing_file_write_iter(backing_file, iter, iocb, iocb->ki_flags,
 				      &ctx);
 	inode_unlock(inode);
@@ -80,43 +86,39 @@ ssize_t fuse_passthrough_write_iter(struct kiocb *iocb,
 	return ret;
 }
 
-ssize_t fuse_passthrough_splice_read(struct file *in, loff_t *ppos,
-				     struct pipe_inode_info *pipe,
-				     size_t len, unsigned int flags)
+ssize_t fuse_backing_splice_read(struct file *backing_file,
+				 const struct fuse_backing_io *io,
+				 struct file *in, loff_t *ppos,
+				 struct pipe_inode_info *pipe,
+				 size_t len, unsigned int flags)
 {
-	struct fuse_file *ff = in->private_data;
-	struct file *backing_file = fuse_file_passthrough(ff);
-	struct backing_file_ctx ctx = {
-		.cred = ff->cred,
-		.user_file = in,
-		.accessed = fuse_file_accessed,
-	};
+	struct backing_file_ctx ctx;
 
 	pr_debug("%s: backing_file=0x%p, pos=%lld, len=%zu, flags=0x%x\n", __func__,
 		 backing_file, ppos ? *ppos : 0, len, flags);
 
+	fuse_backing_ctx(&ctx, in, io);
 	return backing_file_splice_read(backing_file, ppos, pipe, len, flags,
 					&ctx);
 }
 
-ssize_t fuse_passthrough_splice_write(struct pipe_inode_info *pipe,
-				      struct file *out, loff_t *ppos,
-				      size_t len, unsigned int flags)
+ssize_t fuse_backing_splice_write(struct file *backing_file,
+				  const struct fuse_backing_io *io,
+				  struct pipe_inode_info *pipe,
+				  struct file *out, loff_t *ppos,
+				  size_t len, unsigned int flags)
 {
-	struct fuse_file *ff = out->private_data;
-	struct file *backing_file = fuse_file_passthrough(ff);
 	struct inode *inode = file_inode(out);
+	struct backing_file_ctx ctx;
 	ssize_t ret;
-	struct backing_file_ctx ctx = {
-		.cred = ff->cred,
-		.user_file = out,
-		.end_write = fuse_passthrough_end_write,
-	};
 
 	pr_debug("%s: backing_file=0x%p, pos=%lld, len=%zu, flags=0x%x\n", __func__,
 		 backing_file, ppos ? *ppos : 0, len, flags);
 
+	fuse_backing_ctx(&ctx, out, io);
 	inode_lock(inode);
+	if (io->start_write)
+		io->start_write(out);
 	ret = backing_file_splice_write(pipe, backing_file, ppos, len, flags,
 					&ctx);
 	inode_unlock(inode);
@@ -124,20 +126,75 @@ ssize_t fuse_passthrough_splice_write(struct pipe_inode_info *pipe,
 	return ret;
 }
 
-ssize_t fuse_passthrough_mmap(struct file *file, struct vm_area_struct *vma)
+ssize_t fuse_backing_mmap(struct file *backing_file,
+			  const struct fuse_backing_io *io,
+			  struct file *file, struct vm_area_struct *vma)
 {
-	struct fuse_file *ff = file->private_data;
-	struct file *backing_file = fuse_file_passthrough(ff);
-	struct backing_file_ctx ctx = {
-		.cred = ff->cred,
-		.user_file = file,
-		.accessed = fuse_file_accessed,
-	};
+	struct backing_file_ctx ctx;
 
 	pr_debug("%s: backing_file=0x%p, start=%lu, end=%lu\n", __func__,
 		 backing_file, vma->vm_start, vma->vm_end);
 
+	fuse_backing_ctx(&ctx, file, io);
 	return backing_file_mmap(backing_file, vma, &ctx);
+}
+
+static struct fuse_backing_io fuse_passthrough_io(struct fuse_file *ff)
+{
+	return (struct fuse_backing_io) {
+		.cred = ff->cred,
+		.accessed = fuse_file_accessed,
+		.end_write = fuse_passthrough_end_write,
+	};
+}
+
+ssize_t fuse_passthrough_read_iter(struct kiocb *iocb, struct iov_iter *iter)
+{
+	struct fuse_file *ff = iocb->ki_filp->private_data;
+	struct fuse_backing_io io = fuse_passthrough_io(ff);
+
+	return fuse_backing_read_iter(fuse_file_passthrough(ff), &io, iocb,
+				      iter);
+}
+
+ssize_t fuse_passthrough_write_iter(struct kiocb *iocb,
+				    struct iov_iter *iter)
+{
+	struct fuse_file *ff = iocb->ki_filp->private_data;
+	struct fuse_backing_io io = fuse_passthrough_io(ff);
+
+	return fuse_backing_write_iter(fuse_file_passthrough(ff), &io, iocb,
+				       iter);
+}
+
+ssize_t fuse_passthrough_splice_read(struct file *in, loff_t *ppos,
+				     struct pipe_inode_info *pipe,
+				     size_t len, unsigned int flags)
+{
+	struct fuse_file *ff = in->private_data;
+	struct fuse_backing_io io = fuse_passthrough_io(ff);
+
+	return fuse_backing_splice_read(fuse_file_passthrough(ff), &io, in,
+					ppos, pipe, len, flags);
+}
+
+ssize_t fuse_passthrough_splice_write(struct pipe_inode_info *pipe,
+				      struct file *out, loff_t *ppos,
+				      size_t len, unsigned int flags)
+{
+	struct fuse_file *ff = out->private_data;
+	struct fuse_backing_io io = fuse_passthrough_io(ff);
+
+	return fuse_backing_splice_write(fuse_file_passthrough(ff), &io, pipe,
+					 out, ppos, len, flags);
+}
+
+ssize_t fuse_passthrough_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct fuse_file *ff = file->private_data;
+	struct fuse_backing_io io = fuse_passthrough_io(ff);
+
+	return fuse_backing_mmap(fuse_file_passthrough(ff), &io, file, vma);
 }
 
 struct fuse_backing *fuse_backing_get(struct fuse_backing *fb)
