@@ -26,7 +26,6 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -39,6 +38,7 @@
 #include "../../kselftest_harness.h"
 #include "test_util.h"
 #include "test_daemon.h"
+#include "fuse_bpf_util.h"
 
 /* The VM runs under TCG: be generous */
 #define BT_TIMEOUT		180
@@ -57,24 +57,6 @@
 
 /* How long to wait for an asynchronous request, in 10 ms steps */
 #define WAIT_STEPS		1000
-
-/* Copy the program @from to @to, mode @mode */
-static void copy_program(struct __test_metadata *_metadata, const char *from,
-			 const char *to, mode_t mode)
-{
-	struct stat st;
-	int in, out;
-
-	in = open(from, O_RDONLY);
-	ASSERT_LE(0, in) TH_LOG("open %s: %s", from, strerror(errno));
-	ASSERT_EQ(0, fstat(in, &st));
-	out = open(to, O_WRONLY | O_CREAT | O_EXCL, 0700);
-	ASSERT_LE(0, out);
-	ASSERT_EQ(st.st_size, sendfile(out, in, NULL, st.st_size));
-	ASSERT_EQ(0, close(in));
-	ASSERT_EQ(0, fchmod(out, mode));
-	ASSERT_EQ(0, close(out));
-}
 
 /* Read all of @path into @buf (NUL-terminated); its length or -errno */
 static ssize_t read_file(const char *path, char *buf, size_t size)
@@ -201,12 +183,6 @@ static int mount_no_daemon(const char *dir, int root_fd, const char *extra)
 	snprintf(opts, sizeof(opts), "root_dir=%d,no_daemon,%s%s",
 		 root_fd, extra, FUSE_BASE_OPTS);
 	return mount_fuse(dir, opts);
-}
-
-/* The daemon never replies to FORGET, whatever this returns */
-static int forget_noop(struct test_daemon *td, struct td_req *req)
-{
-	return 0;
 }
 
 /* Success with no payload: FLUSH, RELEASE, FSYNC, ACCESS */

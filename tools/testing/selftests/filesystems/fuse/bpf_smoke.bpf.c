@@ -7,6 +7,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "fuse_bpf_test.h"
+
 struct smoke_args {
 	__u32 in;
 	__u32 out;
@@ -18,9 +20,9 @@ __u32 runs;
 SEC("syscall")
 int smoke(struct smoke_args *args)
 {
-	args->out = args->in * 3 + 1;
+	args->out = SMOKE_OUT(args->in);
 	runs++;
-	return 42;
+	return SMOKE_RETVAL;
 }
 
 char LICENSE[] SEC("license") = "GPL";

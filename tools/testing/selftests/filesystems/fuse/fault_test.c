@@ -132,14 +132,6 @@ struct wl {
 
 static char pattern[FILE_SIZE];
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Write @val to the file @path; 0 or -errno */
 static int write_str(const char *path, const char *val)
 {

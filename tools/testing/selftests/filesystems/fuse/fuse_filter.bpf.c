@@ -7,6 +7,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+#include "fuse_bpf_test.h"
+
 /* #defines of uapi headers are not in the BTF */
 #define FUSE_OPCODE_FILTER	0x0ffff
 #define FUSE_PREFILTER		0x10000
@@ -17,8 +19,6 @@
 #define OP_MKNOD		8
 #define OP_MKDIR		9
 #define OP_CREATE		35
-#define EACCES			13
-#define ENOENT			2
 
 #define NR_OPS			64
 
@@ -52,7 +52,7 @@ int fuse_filter(struct __bpf_fuse_args *fa)
 		post[op]++;
 		post_error_in = fa->error_in;
 		/* Hide what exists: the caller sees ENOENT, not EACCES */
-		return fa->error_in ? (__s32)fa->error_in : -ENOENT;
+		return fa->error_in ? (__s32)fa->error_in : -FILTER_HIDE_ERRNO;
 	}
 	pre[op]++;
 	if (op == OP_READLINK && readlink_post)
@@ -67,7 +67,7 @@ int fuse_filter(struct __bpf_fuse_args *fa)
 	if (size == user_size)
 		return BPF_FUSE_USER;
 	if (size == deny_size)
-		return -EACCES;
+		return -FILTER_DENY_ERRNO;
 	if (size == hide_size)
 		return BPF_FUSE_POSTFILTER;
 	if (size == bogus_size)

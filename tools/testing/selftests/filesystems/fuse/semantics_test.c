@@ -45,6 +45,7 @@
 #include "../../kselftest_harness.h"
 #include "test_util.h"
 #include "test_daemon.h"
+#include "fuse_bpf_util.h"
 
 /* The VM runs under TCG: be generous */
 #define ST_TIMEOUT		120
@@ -1538,11 +1539,6 @@ static struct fsyncdir_state {
 	__u64 fh;
 	__u32 fsync_flags;
 } lower;
-
-static int forget_noop(struct test_daemon *td, struct td_req *req)
-{
-	return 0;
-}
 
 static int reply_ok(struct test_daemon *td, struct td_req *req)
 {
