@@ -9,13 +9,14 @@
 #include "fuse_i.h"
 #include "fuse_bpf.h"
 
+#include <linux/backing-file.h>
 #include <linux/bpf.h>
 #include <linux/bpf_fuse.h>
-#include <linux/backing-file.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
+#include <linux/security.h>
 
 /*
  * The FUSE inode of an entry of the backed directory @dir: it inherits the

@@ -125,6 +125,14 @@ bool fuse_backed_fsync(struct file *file, loff_t start, loff_t end,
 	return true;
 }
 
+/* Can the backing file of @inode, a regular file, clone and dedupe? */
+bool fuse_backed_can_remap(struct inode *inode)
+{
+	struct inode *binode = d_inode(get_fuse_inode(inode)->backing_path.dentry);
+
+	return binode->i_fop && binode->i_fop->remap_file_range;
+}
+
 /**
  * fuse_backed_remap_file_range() - clone or dedupe between backed files
  * @in: the source FUSE file

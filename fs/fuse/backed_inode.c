@@ -404,9 +404,6 @@ struct inode *fuse_backed_iget(struct super_block *sb,
 		inode->i_flags |= S_NOCMTIME;
 		inode->i_generation = binode->i_generation;
 		fuse_init_inode(inode, &attr, get_fuse_conn_super(sb));
-		if (S_ISREG(binode->i_mode) && binode->i_fop &&
-		    binode->i_fop->remap_file_range)
-			fuse_init_file_remap(inode);
 		fuse_backed_acl_dont_cache(inode);
 		fuse_backed_lockdep_annotate(inode);
 		fuse_backed_copyattr(inode);

@@ -3506,14 +3506,12 @@ void fuse_init_file_inode(struct inode *inode, unsigned int flags)
 
 	if (IS_ENABLED(CONFIG_FUSE_DAX))
 		fuse_dax_inode_init(inode, flags);
-}
 
-/*
- * fuse-bpf: a backed file whose backing file can clone and dedupe gets the
- * file operations that pass those on. Others have none, so that the VFS
- * refuses them as it does on a filesystem that cannot.
- */
-void fuse_init_file_remap(struct inode *inode)
-{
-	inode->i_fop = &fuse_remap_file_operations;
+	/*
+	 * fuse-bpf: a backed file whose backing file can clone and dedupe
+	 * gets the file operations that pass those on. Others have none, so
+	 * that the VFS refuses them as it does on a filesystem that cannot.
+	 */
+	if (fuse_inode_backed(inode) && fuse_backed_can_remap(inode))
+		inode->i_fop = &fuse_remap_file_operations;
 }

@@ -143,6 +143,8 @@ struct fuse_bpf_op {
 	bool write;
 };
 
+struct bpf_prog;
+struct fs_parameter;
 struct fuse_backed_conn;
 
 /* backed_mount.c */
@@ -234,6 +236,7 @@ bool fuse_backed_release(struct file *file);
 bool fuse_backed_flush(struct file *file, fl_owner_t id, int *err);
 bool fuse_backed_fsync(struct file *file, loff_t start, loff_t end,
 		       int datasync, int *err);
+bool fuse_backed_can_remap(struct inode *inode);
 bool fuse_backed_remap_file_range(struct file *in, loff_t pos_in,
 				  struct file *out, loff_t pos_out, loff_t len,
 				  unsigned int flags, loff_t *ret);

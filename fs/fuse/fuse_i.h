@@ -15,7 +15,6 @@
 
 #include <linux/fuse.h>
 #include <linux/fs.h>
-#include <linux/fs_context.h>
 #include <linux/mount.h>
 #include <linux/wait.h>
 #include <linux/list.h>
@@ -1110,8 +1109,14 @@ struct inode *fuse_iget(struct super_block *sb, u64 nodeid,
 			u64 attr_valid, u64 attr_version,
 			u64 evict_ctr);
 
+void fuse_init_inode(struct inode *inode, struct fuse_attr *attr,
+		     struct fuse_conn *fc);
+
 int fuse_lookup_name(struct super_block *sb, u64 nodeid, const struct qstr *name,
 		     struct fuse_entry_out *outarg, struct inode **inode);
+
+void fuse_dentry_settime(struct dentry *dentry, u64 time);
+u64 fuse_dentry_time(const struct dentry *entry);
 
 /**
  * Send FORGET command
@@ -1173,7 +1178,6 @@ int fuse_notify_poll_wakeup(struct fuse_conn *fc,
  * Initialize file operations on a regular file
  */
 void fuse_init_file_inode(struct inode *inode, unsigned int flags);
-void fuse_init_file_remap(struct inode *inode);
 
 /**
  * Initialize inode operations on regular files and special files
@@ -1587,10 +1591,5 @@ ssize_t fuse_passthrough_splice_write(struct pipe_inode_info *pipe,
 				      struct file *out, loff_t *ppos,
 				      size_t len, unsigned int flags);
 ssize_t fuse_passthrough_mmap(struct file *file, struct vm_area_struct *vma);
-
-void fuse_init_inode(struct inode *inode, struct fuse_attr *attr,
-		     struct fuse_conn *fc);
-void fuse_dentry_settime(struct dentry *dentry, u64 time);
-u64 fuse_dentry_time(const struct dentry *entry);
 
 #endif /* _FS_FUSE_I_H */
