@@ -11,13 +11,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VARIANT=release RUNS=5
-while [ $# -gt 0 ]; do
-	case $1 in
-	--variant) VARIANT=$2; shift 2 ;;
-	--runs) RUNS=$2; shift 2 ;;
-	*) die "usage: bench.sh [--variant V] [--runs N]" ;;
-	esac
-done
+parse_opts "usage: bench.sh [--variant V] [--runs N]" variant=VARIANT runs=RUNS -- "$@"
+[ ${#ARGS[@]} -eq 0 ] || die "usage: bench.sh [--variant V] [--runs N]"
 
 "$HARNESS/deps.sh"
 "$HARNESS/base.sh" fetch

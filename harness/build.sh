@@ -8,14 +8,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VARIANT=release
-while [ $# -gt 0 ]; do
-	case $1 in
-	--variant) VARIANT=$2; shift 2 ;;
-	--variant=*) VARIANT=${1#*=}; shift ;;
-	*) break ;;
-	esac
-done
-WHAT=${1:-all}
+parse_opts "usage: build.sh [--variant debug|release] [kernel|tools|all]" variant=VARIANT -- "$@"
+WHAT=${ARGS[0]:-all}
 [ -f "$HARNESS/kconfig/$VARIANT.config" ] || die "unknown variant '$VARIANT'"
 OUT=$(variant_dir "$VARIANT")
 LOGS=$CACHE/logs

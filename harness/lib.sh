@@ -36,3 +36,48 @@ variant_dir() { echo "$CACHE/build-$1"; }
 repo_kernel_files() {
 	git -C "$REPO" ls-files -- "${KERNEL_PATHS[@]}"
 }
+
+# parse_opts USAGE SPEC... -- "$@": the option parser of every harness
+# script. A SPEC is NAME=VAR (--NAME VALUE or --NAME=VALUE sets VAR) or
+# NAME!VAR (--NAME sets VAR to 1). Arguments after the options, or after
+# "--", are left in the ARGS array; an unknown option dies with USAGE.
+parse_opts() {
+	local usage=$1 spec name val found
+	local -a specs=()
+
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		specs+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	ARGS=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--) shift; ARGS+=("$@"); return 0 ;;
+		--*) ;;
+		*) ARGS+=("$1"); shift; continue ;;
+		esac
+		name=${1#--} val=
+		found=
+		[[ $name == *=* ]] && { val=${name#*=}; name=${name%%=*}; found=inline; }
+		for spec in "${specs[@]}"; do
+			if [ "${spec%%=*}" = "$name" ] && [[ $spec == *=* ]]; then
+				if [ -z "$found" ]; then
+					[ $# -ge 2 ] || die "$usage"
+					val=$2
+					shift
+				fi
+				printf -v "${spec#*=}" '%s' "$val"
+				found=1
+				break
+			elif [ "${spec%%!*}" = "$name" ] && [[ $spec == *!* ]] && [ -z "$found" ]; then
+				printf -v "${spec#*!}" '%s' 1
+				found=1
+				break
+			fi
+		done
+		[ "$found" = 1 ] || die "$usage"
+		shift
+	done
+}

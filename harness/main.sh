@@ -4,7 +4,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-VARIANT=${1:-release}
+VARIANT=release
+parse_opts "usage: main.sh [--variant V]" variant=VARIANT -- "$@"
+[ ${#ARGS[@]} -eq 0 ] || VARIANT=${ARGS[0]}	# the old positional form
 "$HARNESS/deps.sh"
 "$HARNESS/base.sh"
 "$HARNESS/build.sh" --variant "$VARIANT" kernel

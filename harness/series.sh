@@ -4,71 +4,162 @@
 #
 #   series.sh export [DIR]	write the series (git format-patch, cover letter)
 #   series.sh check [DIR]	export, then run checkpatch.pl --strict on it
-#
-# The series is every commit that changes a kernel path, restricted to the
-# kernel paths, except the commits that import pristine base files. Export
-# applies each patch with 'git am' to a repository holding the pristine base
-# files, so a series that does not apply cleanly is never written.
+#   series.sh build		build every patch of the last export, with
+#				CONFIG_FUSE_BPF=y and =n
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 CMD=${1:-export}
 DIR=${2:-$CACHE/series}
 
-# is_pristine_import COMMIT: the commit only adds files identical to the base.
-is_pristine_import() {
-	local status path
-
-	while read -r status path; do
-		[ "$status" = A ] && [ -f "$BASE/$path" ] || return 1
-		git -C "$REPO" cat-file blob "$1:$path" | cmp -s - "$BASE/$path" || return 1
-	done < <(git -C "$REPO" diff-tree --no-commit-id -r --name-status "$1" -- "${KERNEL_PATHS[@]}")
-}
-
+# The series is generated from the plan (harness/series/plan): the change
+# from the pristine base to HEAD's kernel paths, cut into logical patches.
+# series.py commits them in a scratch repository; they are then written
+# with format-patch and applied again with 'git am' to the pristine base,
+# so a series that does not apply is never written.
 export_series() {
-	local work commits=() c f n
-	local -A files=()
+	local work am n
 
 	[ -d "$BASE" ] || die "no pristine base in $BASE (run harness/base.sh)"
-	for c in $(git -C "$REPO" rev-list --reverse --no-merges HEAD -- "${KERNEL_PATHS[@]}"); do
-		is_pristine_import "$c" && continue
-		commits+=("$c")
-		while IFS= read -r f; do
-			files[$f]=1
-		done < <(git -C "$REPO" diff-tree --no-commit-id -r --name-only "$c" -- "${KERNEL_PATHS[@]}")
-	done
-	[ ${#commits[@]} -gt 0 ] || die "no commits change kernel paths"
-
-	work=$(mktemp -d "${TMPDIR:-/tmp}/fuse-bpf-series.XXXXXX")
-	trap 'rm -rf "$work"' RETURN
-	export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-fuse-bpf harness}
-	export GIT_COMMITTER_NAME=${GIT_COMMITTER_NAME:-$(git -C "$REPO" config user.name || echo fuse-bpf harness)}
-	export GIT_COMMITTER_EMAIL=${GIT_COMMITTER_EMAIL:-$(git -C "$REPO" config user.email || echo harness@localhost)}
-	git -C "$work" init -q -b series
-	for f in "${!files[@]}"; do
-		[ -f "$BASE/$f" ] || continue
-		mkdir -p "$work/$(dirname "$f")"
-		cp "$BASE/$f" "$work/$f"
-	done
-	git -C "$work" add -A
-	git -C "$work" commit -q --allow-empty -m "pristine $DEB_PKG $DEB_VERSION"
-	git -C "$work" tag base
-
-	for c in "${commits[@]}"; do
-		unset GIT_AUTHOR_NAME
-		if ! git -C "$REPO" format-patch -1 --stdout "$c" -- "${KERNEL_PATHS[@]}" |
-			git -C "$work" am -q >/dev/null 2>&1; then
-			die "commit $(git -C "$REPO" log -1 --format='%h ("%s")' "$c") does not apply to the pristine base"
-		fi
-	done
+	work=$CACHE/series-work
+	am=$(mktemp -d "${TMPDIR:-/tmp}/fuse-bpf-series.XXXXXX")
+	trap 'rm -rf "$am"' RETURN
+	rm -rf "$work"
+	export GIT_AUTHOR_NAME=${GIT_AUTHOR_NAME:-$(git -C "$REPO" config user.name || echo fuse-bpf harness)}
+	export GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL:-$(git -C "$REPO" config user.email || echo harness@localhost)}
+	export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
+	python3 "$HARNESS/series/series.py" "$HARNESS/series/plan" "$BASE" \
+		"$REPO" "$work" >/dev/null || die "cannot cut the series from the plan"
 
 	git -C "$work" config branch.series.description "$(cat "$HARNESS/series/cover-letter.txt")"
 	rm -rf "$DIR"
 	mkdir -p "$DIR"
 	git -C "$work" format-patch -q --cover-letter --cover-from-description=subject \
 		--no-signature -o "$DIR" base..series
+
+	# Apply what was written to the pristine base files
+	git -C "$am" init -q -b series
+	git -C "$work" archive base | tar -x -C "$am"
+	git -C "$am" add -A
+	git -C "$am" commit -q --allow-empty -m base
+	for p in "$DIR"/*.patch; do
+		case ${p##*/} in 0000-*) continue ;; esac
+		git -C "$am" am -q "$p" >/dev/null 2>&1 ||
+			die "${p##*/} does not apply with git am to the pristine base"
+	done
+	[ "$(git -C "$am" rev-parse 'series^{tree}')" = \
+	  "$(git -C "$work" rev-parse 'series^{tree}')" ] ||
+		die "the applied series differs from the plan's"
 	n=$(find "$DIR" -name '*.patch' ! -name '0000-*' | wc -l)
 	say "series: $n patches and a cover letter in $DIR, applied with git am to the pristine base"
+}
+
+# A kernel config with fs/fuse and kernel/bpf for the build check: the
+# guest's fragments without the debug options, which only slow it down.
+series_config() {	# series_config DIR y|n
+	local src=$1 out=$2 opt=$3
+
+	mkdir -p "$out"
+	{
+		make -C "$src" O="$out" tinyconfig &&
+		make -C "$src" O="$out" kvm_guest.config &&
+		(cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m .config \
+			"$HARNESS/kconfig/harness.config" \
+			"$REPO/tools/testing/selftests/filesystems/fuse/config") &&
+		make -C "$src" O="$out" olddefconfig &&
+		if [ "$opt" = n ]; then
+			"$src/scripts/config" --file "$out/.config" -d FUSE_BPF &&
+			make -C "$src" O="$out" olddefconfig
+		fi
+	} >"$out.config.log" 2>&1 || { tail -n 30 "$out.config.log" >&2; return 1; }
+	grep -qx "CONFIG_FUSE_FS=y" "$out/.config" &&
+	grep -qx "CONFIG_BPF_SYSCALL=y" "$out/.config" ||
+		{ echo "series config $out lacks FUSE_FS or BPF_SYSCALL" >&2; return 1; }
+}
+
+# Every patch builds: fs/fuse and kernel/bpf, with CONFIG_FUSE_BPF=y and
+# =n, warning-free, and fs/fuse refers to no fuse-bpf symbol it lacks.
+build_series() {
+	local work=$CACHE/series-work src=$CACHE/series-src c f subj opt out log flag
+	local n=0 bad=0 undef
+	local -a commits paths objs
+
+	[ -d "$work/.git" ] || die "no generated series in $work (run export)"
+	if [ ! -f "$src/.fbh-prepared" ]; then
+		rm -rf "$src"
+		cp -a --reflink=auto "$BASE" "$src"
+		touch "$src/.fbh-prepared"
+	fi
+	mapfile -t paths < <(git -C "$work" ls-tree -r --name-only series)
+	mapfile -t commits < <(git -C "$work" rev-list --reverse base..series)
+	for opt in y n; do
+		out=$CACHE/series-build-$opt
+		[ -f "$out/.config" ] || series_config "$src" "$out" "$opt" ||
+			die "cannot configure $out"
+	done
+	for c in "${commits[@]}"; do
+		n=$((n + 1))
+		subj=$(git -C "$work" log -1 --format=%s "$c")
+		for f in "${paths[@]}"; do
+			if git -C "$work" cat-file -e "$c:$f" 2>/dev/null; then
+				mkdir -p "$(dirname "$src/$f")"
+				git -C "$work" cat-file blob "$c:$f" >"$src/$f.fbh-tmp"
+			elif [ -f "$BASE/$f" ]; then
+				cp "$BASE/$f" "$src/$f.fbh-tmp"
+			else
+				rm -f "$src/$f"
+				continue
+			fi
+			if cmp -s "$src/$f.fbh-tmp" "$src/$f"; then
+				rm -f "$src/$f.fbh-tmp"
+			else
+				mv -f "$src/$f.fbh-tmp" "$src/$f"
+			fi
+		done
+		for opt in y n; do
+			out=$CACHE/series-build-$opt
+			log=$out.patch-$n.log
+			# The option exists from the patch that adds it on
+			flag=--disable
+			[ $opt = n ] || flag=--enable
+			if ! { "$src/scripts/config" --file "$out/.config" $flag FUSE_BPF &&
+			       make -C "$src" O="$out" olddefconfig; } >"$log" 2>&1; then
+				echo "series: patch $n: cannot configure $out (log: $log)" >&2
+				bad=1
+				continue
+			fi
+			if ! make -C "$src" O="$out" -j"$JOBS" CC="ccache gcc" \
+				HOSTCC="ccache gcc" fs/fuse/ kernel/bpf/ >>"$log" 2>&1; then
+				grep -E "error|Error" "$log" | head -n 20 >&2
+				echo "series: patch $n ($subj) does not build with CONFIG_FUSE_BPF=$opt (log: $log)" >&2
+				bad=1
+				continue
+			fi
+			if [ $opt = y ] && grep -q "^config FUSE_BPF$" "$src/fs/fuse/Kconfig" &&
+			   ! grep -qx "CONFIG_FUSE_BPF=y" "$out/.config"; then
+				echo "series: patch $n: CONFIG_FUSE_BPF=y does not survive olddefconfig" >&2
+				bad=1
+			fi
+			if grep -E "^[^ ]*(fs/fuse|kernel/bpf)/.*: warning:" "$log" >&2; then
+				echo "series: patch $n ($subj) builds with warnings, CONFIG_FUSE_BPF=$opt" >&2
+				bad=1
+			fi
+			# The objects of this patch: others may be left from another
+			mapfile -t objs < <(cd "$out" && ar t fs/fuse/built-in.a | sed "s|^|$out/|")
+			undef=$(comm -23 \
+				<(nm -u "${objs[@]}" | awk '{ print $2 }' |
+				  grep -E "^(fuse_backed|fuse_bpf|fuse_backing)_" | sort -u) \
+				<(nm --defined-only "${objs[@]}" | awk 'NF == 3 { print $3 }' |
+				  sort -u) | tr '\n' ' ')
+			if [ -n "$undef" ]; then
+				echo "series: patch $n ($subj) leaves undefined, CONFIG_FUSE_BPF=$opt:" $undef >&2
+				bad=1
+			fi
+		done
+		[ $bad -eq 0 ] && say "series: patch $n builds with CONFIG_FUSE_BPF=y and =n: $subj"
+		[ $bad -eq 0 ] || break
+	done
+	return $bad
 }
 
 # Every file the series adds must be covered by an F: entry of MAINTAINERS.
@@ -143,5 +234,6 @@ check_series() {
 case $CMD in
 export) export_series ;;
 check) export_series && check_series ;;
-*) die "usage: series.sh export|check [DIR]" ;;
+build) build_series ;;
+*) die "usage: series.sh export|check|build [DIR]" ;;
 esac

@@ -10,13 +10,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VARIANT=debug
-while [ $# -gt 0 ]; do
-	case $1 in
-	--variant) VARIANT=$2; shift 2 ;;
-	--) shift; break ;;
-	*) die "usage: test.sh [--variant V] [-- kselftest args]" ;;
-	esac
-done
+parse_opts "usage: test.sh [--variant V] [-- kselftest args]" variant=VARIANT -- "$@"
+set -- "${ARGS[@]}"
 OUT=$(variant_dir "$VARIANT")
 RUN=$CACHE/run-$VARIANT
 PASSED=0 FAILED=0
@@ -46,6 +41,8 @@ SERIES=$CACHE/series
 result $? "host: series applies with git am to the pristine base"
 "$HARNESS/series.sh" check "$SERIES" >/dev/null
 result $? "host: checkpatch.pl --strict clean on the series"
+"$HARNESS/series.sh" build
+result $? "host: every patch of the series builds with CONFIG_FUSE_BPF=y and =n"
 
 t0=$SECONDS
 if ! "$HARNESS/build.sh" --variant "$VARIANT" all; then

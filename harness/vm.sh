@@ -13,16 +13,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VARIANT=release TIMEOUT=1800 JOB= SHELL_MODE= RUNDIR=
-while [ $# -gt 0 ]; do
-	case $1 in
-	--variant) VARIANT=$2; shift 2 ;;
-	--timeout) TIMEOUT=$2; shift 2 ;;
-	--job) JOB=$2; shift 2 ;;
-	--dir) RUNDIR=$2; shift 2 ;;
-	--shell) SHELL_MODE=1; shift ;;
-	*) die "usage: vm.sh [--variant V] [--timeout S] [--dir D] (--job SCRIPT | --shell)" ;;
-	esac
-done
+USAGE="usage: vm.sh [--variant V] [--timeout S] [--dir D] (--job SCRIPT | --shell)"
+parse_opts "$USAGE" variant=VARIANT timeout=TIMEOUT job=JOB dir=RUNDIR 'shell!SHELL_MODE' -- "$@"
+[ ${#ARGS[@]} -eq 0 ] || die "$USAGE"
 [ -n "$JOB$SHELL_MODE" ] || die "vm.sh: --job or --shell is required"
 OUT=$(variant_dir "$VARIANT")
 KERNEL=$OUT/arch/x86/boot/bzImage
