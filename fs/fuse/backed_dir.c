@@ -76,7 +76,8 @@ static const struct fuse_bpf_op fuse_backed_lookup_op = {
  * entry of the same name in the backing directory, if there is one, and
  * the server is not asked unless the program of @dir says so.
  *
- * Return: true if @dir is backed and the lookup ran here.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_lookup(struct inode *dir, struct dentry *entry,
 			struct dentry **newent)
@@ -200,7 +201,8 @@ static bool fuse_backed_servers_entry(struct dentry *entry)
  * entry under that name: still absent for a negative dentry, still the
  * backing inode of the FUSE inode for a positive one.
  *
- * Return: true if the parent of @entry is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 				   int *ret)
@@ -289,12 +291,13 @@ static bool fuse_backed_filldir(struct dir_context *ctx, const char *name,
  * fuse_backed_readdir() - read a backed directory
  * @file: the FUSE directory
  * @ctx: where the entries go
- * @err: set to the result if @file is backed
+ * @err: set to the result
  *
  * Positions are those of the backing directory, so they stay valid across
  * calls, telldir() and seekdir().
  *
- * Return: true if @file is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_readdir(struct file *file, struct dir_context *ctx, int *err)
 {
@@ -515,9 +518,10 @@ static bool fuse_backed_new_entry(struct mnt_idmap *idmap, struct inode *dir,
  * @entry: the negative FUSE dentry
  * @mode: type and mode, before the umask
  * @rdev: device number
- * @err: set to the result if @dir is backed
+ * @err: set to the result
  *
- * Return: true if @dir is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_mknod(struct mnt_idmap *idmap, struct inode *dir,
 		       struct dentry *entry, umode_t mode, dev_t rdev, int *err)
@@ -550,9 +554,10 @@ bool fuse_backed_symlink(struct mnt_idmap *idmap, struct inode *dir,
  * @entry: the negative FUSE dentry
  * @file: the file being opened
  * @mode: mode, before the umask
- * @err: set to the result if @dir is backed
+ * @err: set to the result
  *
- * Return: true if @dir is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_create_open(struct mnt_idmap *idmap, struct inode *dir,
 			     struct dentry *entry, struct file *file,
@@ -625,9 +630,10 @@ static int fuse_backed_tmpfile_opened(struct inode *inode, struct file *file)
  * @dir: the FUSE directory
  * @file: the file being opened, its dentry negative
  * @mode: mode, before the umask
- * @err: set to the result if @dir is backed
+ * @err: set to the result
  *
- * Return: true if @dir is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 			 struct file *file, umode_t mode, int *err)
@@ -672,12 +678,13 @@ out_free:
  * @entry: the FUSE dentry of the existing file
  * @dir: the FUSE directory of the new name
  * @newent: the negative FUSE dentry of the new name
- * @err: set to the result if either inode is backed
+ * @err: set to the result
  *
  * Backed and plain nodes, or nodes on different backing mounts, cannot
  * be linked to each other: that fails with EXDEV.
  *
- * Return: true if the file or @dir is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_link(struct dentry *entry, struct inode *dir,
 		      struct dentry *newent, int *err)
@@ -741,9 +748,10 @@ static const struct fuse_bpf_op fuse_backed_remove_op = {
  * fuse_backed_remove() - unlink or rmdir in a backed directory
  * @dir: the FUSE directory
  * @entry: the FUSE dentry to remove
- * @err: set to the result if @dir is backed
+ * @err: set to the result
  *
- * Return: true if @dir is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_remove(struct inode *dir, struct dentry *entry, int *err)
 {
@@ -837,13 +845,14 @@ static const struct fuse_bpf_op fuse_backed_rename_op = {
  * @newdir: the FUSE directory of the new name
  * @newent: the FUSE dentry of the new name
  * @flags: RENAME_* flags
- * @err: set to the result if either directory is backed
+ * @err: set to the result
  *
  * The backing entries are renamed, with the checks overlayfs makes after
  * lock_rename(). Between a backed and a plain directory, or different
  * backing mounts, that fails with EXDEV.
  *
- * Return: true if either directory is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_rename(struct inode *olddir, struct dentry *oldent,
 			struct inode *newdir, struct dentry *newent,
@@ -888,9 +897,10 @@ static const struct fuse_bpf_op fuse_backed_get_link_op = {
  * @dentry: the FUSE dentry, NULL under RCU walk
  * @inode: the FUSE inode
  * @done: frees the target
- * @link: set to the target or an ERR_PTR() if @inode is backed
+ * @link: set to the target or an ERR_PTR()
  *
- * Return: true if @inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_get_link(struct dentry *dentry, struct inode *inode,
 			  struct delayed_call *done, const char **link)

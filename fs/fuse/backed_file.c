@@ -20,12 +20,13 @@
  * fuse_backed_open() - open the backing file of a backed inode
  * @inode: the FUSE inode
  * @file: the FUSE file being opened
- * @err: set to the result if the inode is backed
+ * @err: set to the result
  *
  * As overlayfs: the backing credentials must be allowed to open the
  * backing inode that way, then it is opened as a backing file.
  *
- * Return: true if the inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_open(struct inode *inode, struct file *file, int *err)
 {
@@ -87,7 +88,7 @@ bool fuse_backed_open(struct inode *inode, struct file *file, int *err)
  * fuse_backed_release() - release a backed FUSE file
  * @file: the FUSE file
  *
- * Return: true if @file was backed and is released.
+ * Return: true, the file is released.
  */
 bool fuse_backed_release(struct file *file)
 {
@@ -141,13 +142,14 @@ bool fuse_backed_can_remap(struct inode *inode)
  * @pos_out: its offset
  * @len: length, 0 for up to the end of @in
  * @flags: REMAP_FILE_*
- * @ret: set to the result if a file is backed
+ * @ret: set to the result
  *
  * The VFS checked the FUSE files; the backing filesystem gets the same
  * request on the backing files, as overlayfs passes it on, and answers it
  * (EXDEV between backing filesystems, EOPNOTSUPP where it cannot).
  *
- * Return: true if @in or @out is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_remap_file_range(struct file *in, loff_t pos_in,
 				  struct file *out, loff_t pos_out, loff_t len,
@@ -296,12 +298,13 @@ bool fuse_backed_mmap(struct file *file, struct vm_area_struct *vma, int *err)
  * @file: the FUSE file
  * @offset: offset
  * @whence: SEEK_*
- * @ret: set to the new position or a negative errno if @file is backed
+ * @ret: set to the new position or a negative errno
  *
  * The backing file decides (SEEK_DATA, SEEK_HOLE, SEEK_END, directory
  * cookies); the FUSE file's position only changes on success.
  *
- * Return: true if @file is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_llseek(struct file *file, loff_t offset, int whence,
 			loff_t *ret)
@@ -332,9 +335,10 @@ bool fuse_backed_poll(struct file *file, poll_table *wait, __poll_t *mask)
  * @mode: FALLOC_FL_* flags, as the backing filesystem supports them
  * @offset: start
  * @length: length
- * @err: set to the result if @file is backed
+ * @err: set to the result
  *
- * Return: true if @file is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
 			   loff_t length, int *err)
@@ -365,12 +369,13 @@ bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
  * @pos_out: where
  * @len: how much
  * @flags: copy_file_range() flags
- * @ret: set to the bytes copied or a negative errno if a file is backed
+ * @ret: set to the bytes copied or a negative errno
  *
  * A copy between a backed and a plain file fails with EXDEV, for the
  * caller to fall back to splice.
  *
- * Return: true if @in or @out is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_copy_file_range(struct file *in, loff_t pos_in,
 				 struct file *out, loff_t pos_out, size_t len,

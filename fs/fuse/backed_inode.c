@@ -165,10 +165,10 @@ static const struct fuse_bpf_op fuse_backed_getattr_op = {
  * @stat: the attributes to fill in
  * @request_mask: STATX_* wanted
  * @flags: AT_STATX_* sync flags
- * @err: set to the result if the inode is backed
+ * @err: set to the result
  *
- * Return: true if @inode is backed and the operation ran on its backing
- * inode, false if it goes to the daemon as usual.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_getattr(struct inode *inode, struct kstat *stat,
 			 u32 request_mask, unsigned int flags, int *err)
@@ -204,7 +204,7 @@ static const struct fuse_bpf_op fuse_backed_statfs_op = {
  * fuse_backed_statfs() - statfs of a backed inode's filesystem
  * @dentry: the FUSE dentry
  * @buf: the statistics to fill in
- * @err: set to the result if the inode is backed
+ * @err: set to the result
  *
  * Return: true if the operation ran on the backing filesystem.
  */
@@ -296,7 +296,7 @@ static int fuse_backed_mount_allows(struct inode *inode, int mask)
  * @idmap: idmap of the FUSE mount
  * @inode: the FUSE inode
  * @mask: MAY_* to check; may include MAY_NOT_BLOCK
- * @err: set to the result if the inode is backed
+ * @err: set to the result
  *
  * As overlayfs checks its two layers: the caller against the FUSE inode's
  * fresh (backing) attributes and ACLs, then the backing credentials
@@ -305,7 +305,8 @@ static int fuse_backed_mount_allows(struct inode *inode, int mask)
  * program runs only once the caller passed: it can narrow access, never
  * widen it.
  *
- * Return: true if the inode is backed and @err holds the answer.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_permission(struct mnt_idmap *idmap, struct inode *inode,
 			    int mask, int *err)
@@ -477,14 +478,15 @@ static const struct fuse_bpf_op fuse_backed_setattr_op = {
  * @idmap: idmap of the FUSE mount
  * @entry: the FUSE dentry
  * @attr: the change
- * @err: set to the result if the inode is backed
+ * @err: set to the result
  *
  * The caller is checked on the FUSE inode, refreshed from the backing
  * inode first (notify_change() may have decided on stale attributes), with
  * or without default_permissions; the backing credentials are checked by
  * the backing filesystem.
  *
- * Return: true if the inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_setattr(struct mnt_idmap *idmap, struct dentry *entry,
 			 struct iattr *attr, int *err)
@@ -511,7 +513,7 @@ bool fuse_backed_setattr(struct mnt_idmap *idmap, struct dentry *entry,
  * fuse_backed_update_time() - update the atime of a backed inode
  * @inode: the FUSE inode
  * @flags: S_* times to update
- * @ret: set to the result if @inode is backed
+ * @ret: set to the result
  *
  * Backing files are opened O_NOATIME, so that the backing mount's atime
  * options do not apply. touch_atime() on the FUSE path applies the FUSE
@@ -521,7 +523,8 @@ bool fuse_backed_setattr(struct mnt_idmap *idmap, struct dentry *entry,
  * idmapping, and the backing inode's and superblock's own noatime count.
  * Only atime: S_NOCMTIME leaves the others to the backing filesystem.
  *
- * Return: true if @inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_update_time(struct inode *inode, int flags, int *ret)
 {
@@ -551,9 +554,10 @@ bool fuse_backed_update_time(struct inode *inode, int flags, int *ret)
  * @fieinfo: the request
  * @start: first byte
  * @len: length
- * @err: set to the result if @inode is backed
+ * @err: set to the result
  *
- * Return: true if @inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_fiemap(struct inode *inode, struct fiemap_extent_info *fieinfo,
 			u64 start, u64 len, int *err)

@@ -133,9 +133,10 @@ static const struct fuse_bpf_op fuse_backed_setxattr_op = {
  * @name: the attribute's full name
  * @value: the buffer, or NULL to ask for the size
  * @size: its size
- * @ret: set to the length or a negative errno if the inode is backed
+ * @ret: set to the length or a negative errno
  *
- * Return: true if the inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_getxattr(struct inode *inode, const char *name, void *value,
 			  size_t size, ssize_t *ret)
@@ -159,9 +160,10 @@ bool fuse_backed_getxattr(struct inode *inode, const char *name, void *value,
  * @entry: the FUSE dentry
  * @list: the buffer, or NULL to ask for the size
  * @size: its size
- * @ret: set to the length or a negative errno if the inode is backed
+ * @ret: set to the length or a negative errno
  *
- * Return: true if the inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_listxattr(struct dentry *entry, char *list, size_t size,
 			   ssize_t *ret)
@@ -211,7 +213,8 @@ static const struct fuse_bpf_op fuse_backed_get_acl_op = {
  * @type: ACL_TYPE_ACCESS or ACL_TYPE_DEFAULT
  * @acl: set to the ACL, NULL if it has none, or an ERR_PTR()
  *
- * Return: true if the inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_get_acl(struct dentry *dentry, int type, struct posix_acl **acl)
 {
@@ -268,7 +271,8 @@ static struct posix_acl *fuse_backed_idmap_acl(struct inode *binode,
  * backing inode's, cached by its filesystem, are authoritative. As for
  * overlayfs, no program filters this.
  *
- * Return: true if the inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_get_inode_acl(struct inode *inode, int type, bool rcu,
 			       struct posix_acl **acl)
@@ -344,11 +348,12 @@ static int fuse_backed_owner_again(struct mnt_idmap *idmap, struct inode *inode)
  * @dentry: the FUSE dentry
  * @acl: the ACL, NULL to remove it
  * @type: ACL_TYPE_ACCESS or ACL_TYPE_DEFAULT
- * @err: set to the result if the inode is backed
+ * @err: set to the result
  *
  * The caller's right to change it was checked on the FUSE inode.
  *
- * Return: true if the inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
 			 struct posix_acl *acl, int type, int *err)
@@ -386,9 +391,10 @@ bool fuse_backed_set_acl(struct mnt_idmap *idmap, struct dentry *dentry,
  * @value: its value, NULL to remove it
  * @size: the size of @value
  * @flags: XATTR_CREATE, XATTR_REPLACE
- * @err: set to the result if @inode is backed
+ * @err: set to the result
  *
- * Return: true if @inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_setxattr(struct inode *inode, const char *name,
 			  const void *value, size_t size, int flags, int *err)
@@ -432,9 +438,10 @@ static const struct fuse_bpf_op fuse_backed_fileattr_set_op = {
  * fuse_backed_fileattr_get() - read the inode flags of a backed inode
  * @dentry: the FUSE dentry
  * @fa: the flags to fill in
- * @err: set to the result if the inode is backed
+ * @err: set to the result
  *
- * Return: true if the inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_fileattr_get(struct dentry *dentry, struct fileattr *fa,
 			      int *err)
@@ -448,13 +455,14 @@ bool fuse_backed_fileattr_get(struct dentry *dentry, struct fileattr *fa,
  * @idmap: idmap of the FUSE mount
  * @dentry: the FUSE dentry
  * @fa: the new flags
- * @err: set to the result if the inode is backed
+ * @err: set to the result
  *
  * vfs_fileattr_set() checked the caller's ownership, and its right to
  * change the immutable and append-only flags against the backing inode's
  * current flags; the owner it checked may be stale, so check it again.
  *
- * Return: true if the inode is backed.
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
  */
 bool fuse_backed_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
 			      struct fileattr *fa, int *err)
