@@ -299,23 +299,46 @@ static bool fuse_backed_filldir(struct dir_context *ctx, const char *name,
  * Return: true if it ran here, false if the program sends it to the
  * server.
  */
-bool fuse_backed_readdir(struct file *file, struct dir_context *ctx, int *err)
+struct fuse_backed_readdir_args {
+	struct file *file;
+	struct dir_context *ctx;
+};
+
+static int fuse_backed_readdir_backing(struct path *bpath, void *args)
 {
-	struct file *bfile = fuse_backed_file(file);
+	struct fuse_backed_readdir_args *ra = args;
+	struct file *bfile = fuse_backed_file(ra->file);
 	struct fuse_backed_dir_ctx dc = {
 		.ctx.actor = fuse_backed_filldir,
-		.ctx.pos = ctx->pos,
-		.orig = ctx,
-		.backing_fs = get_fuse_inode(file_inode(file))->backing_fs,
+		.ctx.pos = ra->ctx->pos,
+		.orig = ra->ctx,
+		.backing_fs = get_fuse_inode(file_inode(ra->file))->backing_fs,
 	};
-	const struct cred *old_cred;
+	int err;
 
-	bfile->f_pos = ctx->pos;
-	old_cred = override_creds(bfile->f_cred);
-	*err = iterate_dir(bfile, &dc.ctx);
-	revert_creds(old_cred);
-	ctx->pos = dc.ctx.pos;
-	fuse_backed_copyattr(file_inode(file));
+	bfile->f_pos = ra->ctx->pos;
+	err = iterate_dir(bfile, &dc.ctx);
+	ra->ctx->pos = dc.ctx.pos;
+	return err;
+}
+
+static void fuse_backed_readdir_finalize(struct inode *inode, void *args)
+{
+	fuse_backed_copyattr(inode);
+}
+
+static const struct fuse_bpf_op fuse_backed_readdir_op = {
+	.backing = fuse_backed_readdir_backing,
+	.finalize = fuse_backed_readdir_finalize,
+};
+
+bool fuse_backed_readdir(struct file *file, struct dir_context *ctx, int *err)
+{
+	struct fuse_backed_readdir_args ra = { .file = file, .ctx = ctx };
+
+	if (!fuse_bpf_run(&fuse_backed_readdir_op, FUSE_READDIR,
+			  file_inode(file), &ra, err))
+		*err = -EOPNOTSUPP;
 	return true;
 }
 

@@ -16,48 +16,34 @@
 #include <linux/mount.h>
 #include <linux/poll.h>
 
-/**
- * fuse_backed_open() - open the backing file of a backed inode
- * @inode: the FUSE inode
- * @file: the FUSE file being opened
- * @err: set to the result
- *
- * As overlayfs: the backing credentials must be allowed to open the
- * backing inode that way, then it is opened as a backing file.
- *
- * Return: true if it ran here, false if the program sends it to the
- * server.
- */
-bool fuse_backed_open(struct inode *inode, struct file *file, int *err)
-{
-	struct fuse_inode *fi = get_fuse_inode(inode);
-	struct inode *binode;
-	const struct cred *old_cred;
-	struct mnt_idmap *idmap;
-	int flags, acc_mode;
+struct fuse_backed_open_args {
+	struct file *file;
 	struct fuse_file *ff;
-	struct file *bfile;
+};
 
-	binode = d_inode(fi->backing_path.dentry);
-	idmap = mnt_idmap(fi->backing_path.mnt);
+static int fuse_backed_open_backing(struct path *bpath, void *args)
+{
+	struct fuse_backed_open_args *oa = args;
+	struct file *file = oa->file;
+	struct inode *inode = file_inode(file);
+	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct inode *binode = d_inode(bpath->dentry);
+	struct mnt_idmap *idmap = mnt_idmap(bpath->mnt);
+	struct file *bfile;
+	int flags, acc_mode;
+	int err = 0;
+
 	/* Truncation was, or will be, done by setattr */
 	flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
 	acc_mode = ACC_MODE(flags);
 	if (flags & O_APPEND)
 		acc_mode |= MAY_APPEND;
 
-	ff = fuse_file_alloc(get_fuse_mount(inode), false);
-	if (!ff) {
-		*err = -ENOMEM;
-		return true;
-	}
-
-	/* As overlayfs: the backing file is opened under the backing creds */
-	old_cred = override_creds(fi->backing_cred);
-	*err = 0;
 	/* As on any filesystem, the creator may open what it created */
 	if (!(file->f_mode & FMODE_CREATED))
-		*err = inode_permission(idmap, binode, MAY_OPEN | acc_mode);
+		err = inode_permission(idmap, binode, MAY_OPEN | acc_mode);
+	if (err)
+		return err;
 	/*
 	 * The backing mount's atime rules must not apply: atime follows
 	 * the FUSE mount's, through the FUSE inode (fuse_backed_update_time()).
@@ -68,61 +54,168 @@ bool fuse_backed_open(struct inode *inode, struct file *file, int *err)
 		flags |= O_NOATIME;
 	else
 		flags &= ~O_NOATIME;
-	bfile = NULL;
-	if (!*err)
-		bfile = backing_file_open(file, flags, &fi->backing_path,
-					  fi->backing_cred);
-	revert_creds(old_cred);
-	if (!*err && IS_ERR(bfile))
-		*err = PTR_ERR(bfile);
-	if (*err) {
-		fuse_file_free(ff);
-		return true;
+	oa->ff = fuse_file_alloc(get_fuse_mount(inode), false);
+	if (!oa->ff)
+		return -ENOMEM;
+	bfile = backing_file_open(file, flags, bpath, fi->backing_cred);
+	if (IS_ERR(bfile)) {
+		fuse_file_free(oa->ff);
+		oa->ff = NULL;
+		return PTR_ERR(bfile);
 	}
-	ff->backing_file = bfile;
-	file->private_data = ff;
+	oa->ff->backing_file = bfile;
+	return 0;
+}
+
+static const struct fuse_bpf_op fuse_backed_open_op = {
+	.backing = fuse_backed_open_backing,
+};
+
+/**
+ * fuse_backed_open() - open the backing file of a backed inode
+ * @inode: the FUSE inode
+ * @file: the FUSE file being opened
+ * @err: set to the result
+ *
+ * As overlayfs: the backing credentials must be allowed to open the
+ * backing inode that way, then it is opened as a backing file, under
+ * them. A program that sends the open to the server makes the file the
+ * server's.
+ *
+ * Return: true if it ran here, false if the program sends it to the
+ * server.
+ */
+bool fuse_backed_open(struct inode *inode, struct file *file, int *err)
+{
+	struct fuse_backed_open_args oa = { .file = file };
+
+	if (!fuse_bpf_run(&fuse_backed_open_op,
+			  S_ISDIR(inode->i_mode) ? FUSE_OPENDIR : FUSE_OPEN,
+			  inode, &oa, err))
+		return false;
+	if (oa.ff && *err) {
+		/* Failed by the post-filter */
+		fput(oa.ff->backing_file);
+		fuse_file_free(oa.ff);
+	} else if (oa.ff) {
+		file->private_data = oa.ff;
+	}
 	return true;
 }
+
+/*
+ * The file operations of a backed file go through the dispatcher as the
+ * others do, with their FUSE opcode. The server does not know the file:
+ * a program cannot send it one.
+ */
+static int fuse_backed_file_run(const struct fuse_bpf_op *op, u32 opcode,
+				struct file *file, void *args)
+{
+	int err;
+
+	if (!fuse_bpf_run(op, opcode, file_inode(file), args, &err))
+		return -EOPNOTSUPP;
+	return err;
+}
+
+static int fuse_backed_nop_backing(struct path *bpath, void *args)
+{
+	return 0;
+}
+
+static const struct fuse_bpf_op fuse_backed_release_op = {
+	.backing = fuse_backed_nop_backing,
+};
 
 /**
  * fuse_backed_release() - release a backed FUSE file
  * @file: the FUSE file
+ *
+ * The program sees the release, but cannot stop it.
  *
  * Return: true, the file is released.
  */
 bool fuse_backed_release(struct file *file)
 {
 	struct fuse_file *ff = file->private_data;
+	struct inode *inode = file_inode(file);
 
+	fuse_backed_file_run(&fuse_backed_release_op,
+			     S_ISDIR(inode->i_mode) ? FUSE_RELEASEDIR :
+						      FUSE_RELEASE,
+			     file, NULL);
 	fput(ff->backing_file);
 	fuse_file_free(ff);
 	return true;
 }
 
+struct fuse_backed_flush_args {
+	struct file *bfile;
+	fl_owner_t id;
+};
+
+static int fuse_backed_flush_backing(struct path *bpath, void *args)
+{
+	struct fuse_backed_flush_args *fa = args;
+
+	return fa->bfile->f_op->flush ? fa->bfile->f_op->flush(fa->bfile,
+							       fa->id) : 0;
+}
+
+static const struct fuse_bpf_op fuse_backed_flush_op = {
+	.backing = fuse_backed_flush_backing,
+};
+
 bool fuse_backed_flush(struct file *file, fl_owner_t id, int *err)
 {
-	struct file *bfile = fuse_backed_file(file);
-	const struct cred *old_cred;
+	struct fuse_backed_flush_args fa = {
+		.bfile = fuse_backed_file(file),
+		.id = id,
+	};
 
-	*err = 0;
-	if (bfile->f_op->flush) {
-		old_cred = override_creds(bfile->f_cred);
-		*err = bfile->f_op->flush(bfile, id);
-		revert_creds(old_cred);
-	}
+	*err = fuse_backed_file_run(&fuse_backed_flush_op, FUSE_FLUSH, file,
+				    &fa);
 	return true;
 }
+
+struct fuse_backed_fsync_args {
+	struct file *file;
+	loff_t start;
+	loff_t end;
+	int datasync;
+};
+
+static int fuse_backed_fsync_backing(struct path *bpath, void *args)
+{
+	struct fuse_backed_fsync_args *fa = args;
+
+	return vfs_fsync_range(fuse_backed_file(fa->file), fa->start, fa->end,
+			       fa->datasync);
+}
+
+static void fuse_backed_file_finalize(struct inode *inode, void *args)
+{
+	fuse_backed_copyattr(inode);
+}
+
+static const struct fuse_bpf_op fuse_backed_fsync_op = {
+	.backing = fuse_backed_fsync_backing,
+	.finalize = fuse_backed_file_finalize,
+};
 
 bool fuse_backed_fsync(struct file *file, loff_t start, loff_t end,
 		       int datasync, int *err)
 {
-	struct file *bfile = fuse_backed_file(file);
-	const struct cred *old_cred;
+	struct fuse_backed_fsync_args fa = {
+		.file = file,
+		.start = start,
+		.end = end,
+		.datasync = datasync,
+	};
 
-	old_cred = override_creds(bfile->f_cred);
-	*err = vfs_fsync_range(bfile, start, end, datasync);
-	revert_creds(old_cred);
-	fuse_backed_copyattr(file_inode(file));
+	*err = fuse_backed_file_run(&fuse_backed_fsync_op,
+				    S_ISDIR(file_inode(file)->i_mode) ?
+				    FUSE_FSYNCDIR : FUSE_FSYNC, file, &fa);
 	return true;
 }
 
@@ -230,26 +323,101 @@ static struct fuse_backing_io fuse_backed_io(struct file *bfile)
 	};
 }
 
-bool fuse_backed_read_iter(struct kiocb *iocb, struct iov_iter *to, ssize_t *ret)
+/* The arguments of a read or a write, and its result */
+struct fuse_backed_rw_args {
+	struct file *file;
+	struct kiocb *iocb;
+	struct iov_iter *iter;
+	struct pipe_inode_info *pipe;
+	loff_t *ppos;
+	size_t len;
+	unsigned int flags;
+	ssize_t ret;
+};
+
+static int fuse_backed_rw_result(struct fuse_backed_rw_args *ra)
 {
-	struct file *bfile = fuse_backed_file(iocb->ki_filp);
+	return ra->ret < 0 ? ra->ret : 0;
+}
+
+static int fuse_backed_read_backing(struct path *bpath, void *args)
+{
+	struct fuse_backed_rw_args *ra = args;
+	struct file *bfile = fuse_backed_file(ra->file);
 	struct fuse_backing_io io = fuse_backed_io(bfile);
 
-	*ret = fuse_backed_sync_flags(iocb->ki_filp, bfile);
-	if (!*ret)
-		*ret = fuse_backing_read_iter(bfile, &io, iocb, to);
+	if (ra->pipe) {
+		ra->ret = fuse_backing_splice_read(bfile, &io, ra->file,
+						   ra->ppos, ra->pipe, ra->len,
+						   ra->flags);
+		return fuse_backed_rw_result(ra);
+	}
+	ra->ret = fuse_backed_sync_flags(ra->file, bfile);
+	if (!ra->ret)
+		ra->ret = fuse_backing_read_iter(bfile, &io, ra->iocb, ra->iter);
+	return fuse_backed_rw_result(ra);
+}
+
+static int fuse_backed_write_backing(struct path *bpath, void *args)
+{
+	struct fuse_backed_rw_args *ra = args;
+	struct file *bfile = fuse_backed_file(ra->file);
+	struct fuse_backing_io io = fuse_backed_io(bfile);
+
+	if (ra->pipe) {
+		ra->ret = fuse_backing_splice_write(bfile, &io, ra->pipe,
+						    ra->file, ra->ppos, ra->len,
+						    ra->flags);
+		return fuse_backed_rw_result(ra);
+	}
+	ra->ret = fuse_backed_sync_flags(ra->file, bfile);
+	if (!ra->ret)
+		ra->ret = fuse_backing_write_iter(bfile, &io, ra->iocb,
+						  ra->iter);
+	return fuse_backed_rw_result(ra);
+}
+
+static const struct fuse_bpf_op fuse_backed_read_op = {
+	.backing = fuse_backed_read_backing,
+};
+
+static const struct fuse_bpf_op fuse_backed_write_op = {
+	.backing = fuse_backed_write_backing,
+};
+
+/* Run a read (FUSE_READ) or a write (FUSE_WRITE): its count or an errno */
+static ssize_t fuse_backed_rw(struct fuse_backed_rw_args *ra, u32 opcode)
+{
+	int err;
+
+	err = fuse_backed_file_run(opcode == FUSE_READ ? &fuse_backed_read_op :
+							 &fuse_backed_write_op,
+				   opcode, ra->file, ra);
+	return err ?: ra->ret;
+}
+
+bool fuse_backed_read_iter(struct kiocb *iocb, struct iov_iter *to, ssize_t *ret)
+{
+	struct fuse_backed_rw_args ra = {
+		.file = iocb->ki_filp,
+		.iocb = iocb,
+		.iter = to,
+	};
+
+	*ret = fuse_backed_rw(&ra, FUSE_READ);
 	return true;
 }
 
 bool fuse_backed_write_iter(struct kiocb *iocb, struct iov_iter *from,
 			    ssize_t *ret)
 {
-	struct file *bfile = fuse_backed_file(iocb->ki_filp);
-	struct fuse_backing_io io = fuse_backed_io(bfile);
+	struct fuse_backed_rw_args ra = {
+		.file = iocb->ki_filp,
+		.iocb = iocb,
+		.iter = from,
+	};
 
-	*ret = fuse_backed_sync_flags(iocb->ki_filp, bfile);
-	if (!*ret)
-		*ret = fuse_backing_write_iter(bfile, &io, iocb, from);
+	*ret = fuse_backed_rw(&ra, FUSE_WRITE);
 	return true;
 }
 
@@ -257,10 +425,15 @@ bool fuse_backed_splice_read(struct file *in, loff_t *ppos,
 			     struct pipe_inode_info *pipe, size_t len,
 			     unsigned int flags, ssize_t *ret)
 {
-	struct file *bfile = fuse_backed_file(in);
-	struct fuse_backing_io io = fuse_backed_io(bfile);
+	struct fuse_backed_rw_args ra = {
+		.file = in,
+		.pipe = pipe,
+		.ppos = ppos,
+		.len = len,
+		.flags = flags,
+	};
 
-	*ret = fuse_backing_splice_read(bfile, &io, in, ppos, pipe, len, flags);
+	*ret = fuse_backed_rw(&ra, FUSE_READ);
 	return true;
 }
 
@@ -268,11 +441,15 @@ bool fuse_backed_splice_write(struct pipe_inode_info *pipe, struct file *out,
 			      loff_t *ppos, size_t len, unsigned int flags,
 			      ssize_t *ret)
 {
-	struct file *bfile = fuse_backed_file(out);
-	struct fuse_backing_io io = fuse_backed_io(bfile);
+	struct fuse_backed_rw_args ra = {
+		.file = out,
+		.pipe = pipe,
+		.ppos = ppos,
+		.len = len,
+		.flags = flags,
+	};
 
-	*ret = fuse_backing_splice_write(bfile, &io, pipe, out, ppos, len,
-					 flags);
+	*ret = fuse_backed_rw(&ra, FUSE_WRITE);
 	return true;
 }
 
@@ -293,6 +470,27 @@ bool fuse_backed_mmap(struct file *file, struct vm_area_struct *vma, int *err)
 	return true;
 }
 
+struct fuse_backed_llseek_args {
+	struct file *file;
+	loff_t offset;
+	int whence;
+	loff_t ret;
+};
+
+static int fuse_backed_llseek_backing(struct path *bpath, void *args)
+{
+	struct fuse_backed_llseek_args *la = args;
+	struct file *bfile = fuse_backed_file(la->file);
+
+	bfile->f_pos = la->file->f_pos;
+	la->ret = vfs_llseek(bfile, la->offset, la->whence);
+	return la->ret < 0 ? la->ret : 0;
+}
+
+static const struct fuse_bpf_op fuse_backed_llseek_op = {
+	.backing = fuse_backed_llseek_backing,
+};
+
 /**
  * fuse_backed_llseek() - seek in a backed file or directory
  * @file: the FUSE file
@@ -303,21 +501,23 @@ bool fuse_backed_mmap(struct file *file, struct vm_area_struct *vma, int *err)
  * The backing file decides (SEEK_DATA, SEEK_HOLE, SEEK_END, directory
  * cookies); the FUSE file's position only changes on success.
  *
- * Return: true if it ran here, false if the program sends it to the
- * server.
+ * Return: true, it ran here.
  */
 bool fuse_backed_llseek(struct file *file, loff_t offset, int whence,
 			loff_t *ret)
 {
-	struct file *bfile = fuse_backed_file(file);
-	const struct cred *old_cred;
+	struct fuse_backed_llseek_args la = {
+		.file = file,
+		.offset = offset,
+		.whence = whence,
+	};
+	int err;
 
-	bfile->f_pos = file->f_pos;
-	old_cred = override_creds(bfile->f_cred);
-	*ret = vfs_llseek(bfile, offset, whence);
-	revert_creds(old_cred);
+	err = fuse_backed_file_run(&fuse_backed_llseek_op, FUSE_LSEEK, file,
+				   &la);
+	*ret = err ?: la.ret;
 	if (*ret >= 0)
-		file->f_pos = bfile->f_pos;
+		file->f_pos = *ret;
 	return true;
 }
 
@@ -329,6 +529,35 @@ bool fuse_backed_poll(struct file *file, poll_table *wait, __poll_t *mask)
 	return true;
 }
 
+struct fuse_backed_fallocate_args {
+	struct file *file;
+	int mode;
+	loff_t offset;
+	loff_t length;
+};
+
+static int fuse_backed_fallocate_backing(struct path *bpath, void *args)
+{
+	struct fuse_backed_fallocate_args *fa = args;
+	struct inode *inode = file_inode(fa->file);
+	int err;
+
+	inode_lock(inode);
+	/* As overlayfs: a fresh mode for file_remove_privs() */
+	fuse_backed_copyattr(inode);
+	err = file_remove_privs(fa->file);
+	if (!err)
+		err = vfs_fallocate(fuse_backed_file(fa->file), fa->mode,
+				    fa->offset, fa->length);
+	fuse_backed_copyattr(inode);
+	inode_unlock(inode);
+	return err;
+}
+
+static const struct fuse_bpf_op fuse_backed_fallocate_op = {
+	.backing = fuse_backed_fallocate_backing,
+};
+
 /**
  * fuse_backed_fallocate() - allocate or punch space in a backed file
  * @file: the FUSE file
@@ -337,29 +566,54 @@ bool fuse_backed_poll(struct file *file, poll_table *wait, __poll_t *mask)
  * @length: length
  * @err: set to the result
  *
- * Return: true if it ran here, false if the program sends it to the
- * server.
+ * Return: true, it ran here.
  */
 bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
 			   loff_t length, int *err)
 {
-	struct file *bfile = fuse_backed_file(file);
-	struct inode *inode = file_inode(file);
-	const struct cred *old_cred;
+	struct fuse_backed_fallocate_args fa = {
+		.file = file,
+		.mode = mode,
+		.offset = offset,
+		.length = length,
+	};
 
-	inode_lock(inode);
-	/* As overlayfs: a fresh mode for file_remove_privs() */
-	fuse_backed_copyattr(inode);
-	*err = file_remove_privs(file);
-	if (!*err) {
-		old_cred = override_creds(bfile->f_cred);
-		*err = vfs_fallocate(bfile, mode, offset, length);
-		revert_creds(old_cred);
-	}
-	fuse_backed_copyattr(inode);
-	inode_unlock(inode);
+	*err = fuse_backed_file_run(&fuse_backed_fallocate_op, FUSE_FALLOCATE,
+				    file, &fa);
 	return true;
 }
+
+struct fuse_backed_copy_args {
+	struct file *in;
+	loff_t pos_in;
+	struct file *out;
+	loff_t pos_out;
+	size_t len;
+	unsigned int flags;
+	ssize_t ret;
+};
+
+static int fuse_backed_copy_backing(struct path *bpath, void *args)
+{
+	struct fuse_backed_copy_args *ca = args;
+	struct inode *inode = file_inode(ca->out);
+
+	inode_lock(inode);
+	fuse_backed_copyattr(inode);
+	ca->ret = file_remove_privs(ca->out);
+	if (!ca->ret)
+		ca->ret = vfs_copy_file_range(fuse_backed_file(ca->in),
+					      ca->pos_in,
+					      fuse_backed_file(ca->out),
+					      ca->pos_out, ca->len, ca->flags);
+	fuse_backed_copyattr(inode);
+	inode_unlock(inode);
+	return ca->ret < 0 ? ca->ret : 0;
+}
+
+static const struct fuse_bpf_op fuse_backed_copy_op = {
+	.backing = fuse_backed_copy_backing,
+};
 
 /**
  * fuse_backed_copy_file_range() - copy between backed files
@@ -371,33 +625,55 @@ bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
  * @flags: copy_file_range() flags
  * @ret: set to the bytes copied or a negative errno
  *
- * A copy between a backed and a plain file fails with EXDEV, for the
- * caller to fall back to splice.
+ * The program of @out's inode sees it. A copy between a backed and a
+ * plain file fails with EXDEV, for the caller to fall back to splice.
  *
- * Return: true if it ran here, false if the program sends it to the
- * server.
+ * Return: true, it ran here.
  */
 bool fuse_backed_copy_file_range(struct file *in, loff_t pos_in,
 				 struct file *out, loff_t pos_out, size_t len,
 				 unsigned int flags, ssize_t *ret)
 {
-	struct file *bin = fuse_backed_file(in), *bout = fuse_backed_file(out);
-	struct inode *inode = file_inode(out);
-	const struct cred *old_cred;
+	struct fuse_backed_copy_args ca = {
+		.in = in,
+		.pos_in = pos_in,
+		.out = out,
+		.pos_out = pos_out,
+		.len = len,
+		.flags = flags,
+	};
+	int err;
 
 	*ret = -EXDEV;
-	if (!bin || !bout)
+	if (!fuse_backed_file(in) || !fuse_backed_file(out))
 		return true;
-	inode_lock(inode);
-	fuse_backed_copyattr(inode);
-	*ret = file_remove_privs(out);
-	if (!*ret) {
-		old_cred = override_creds(bout->f_cred);
-		*ret = vfs_copy_file_range(bin, pos_in, bout, pos_out, len,
-					   flags);
-		revert_creds(old_cred);
-	}
-	fuse_backed_copyattr(inode);
-	inode_unlock(inode);
+	err = fuse_backed_file_run(&fuse_backed_copy_op, FUSE_COPY_FILE_RANGE,
+				   out, &ca);
+	*ret = err ?: ca.ret;
 	return true;
+}
+
+static int fuse_backed_ioctl_backing(struct path *bpath, void *args)
+{
+	return -ENOTTY;
+}
+
+static const struct fuse_bpf_op fuse_backed_ioctl_op = {
+	.backing = fuse_backed_ioctl_backing,
+};
+
+/**
+ * fuse_backed_ioctl() - an ioctl on a backed file
+ * @file: the FUSE file
+ *
+ * The server does not know backed files, it cannot serve their ioctls:
+ * they fail with ENOTTY, or the program's errno. Inode flags go through
+ * fileattr.
+ *
+ * Return: a negative errno.
+ */
+long fuse_backed_ioctl(struct file *file)
+{
+	return fuse_backed_file_run(&fuse_backed_ioctl_op, FUSE_IOCTL, file,
+				    NULL);
 }

@@ -255,6 +255,7 @@ bool fuse_backed_llseek(struct file *file, loff_t offset, int whence,
 bool fuse_backed_poll(struct file *file, poll_table *wait, __poll_t *mask);
 bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
 			   loff_t length, int *err);
+long fuse_backed_ioctl(struct file *file);
 bool fuse_backed_copy_file_range(struct file *in, loff_t pos_in,
 				 struct file *out, loff_t pos_out, size_t len,
 				 unsigned int flags, ssize_t *ret);

@@ -421,12 +421,8 @@ long fuse_ioctl_common(struct file *file, unsigned int cmd,
 	if (fuse_is_bad(inode))
 		return -EIO;
 
-	/*
-	 * fuse-bpf: the server does not know backed files, it cannot serve
-	 * their ioctls. Inode flags go through fileattr.
-	 */
 	if (fuse_file_backed(file))
-		return -ENOTTY;
+		return fuse_backed_ioctl(file);
 
 	return fuse_do_ioctl(file, cmd, arg, flags);
 }
