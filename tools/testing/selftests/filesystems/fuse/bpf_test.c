@@ -12,6 +12,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/fs.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -1246,6 +1248,610 @@ TEST_F(bpf_filter, postfilter_fails_new_entries)
 	EXPECT_EQ(1, bss->post[FUSE_SYMLINK]);
 	ASSERT_TRUE(test_daemon_expect(self->td, expected,
 				       ARRAY_SIZE(expected)));
+}
+
+/* The file operations of a backed file, which its program sees as well */
+static const __u32 file_opcodes[] = {
+	FUSE_OPEN, FUSE_OPENDIR, FUSE_READ, FUSE_WRITE, FUSE_RELEASE,
+	FUSE_RELEASEDIR, FUSE_FSYNC, FUSE_FSYNCDIR, FUSE_FLUSH, FUSE_READDIR,
+	FUSE_LSEEK, FUSE_FALLOCATE, FUSE_COPY_FILE_RANGE, FUSE_IOCTL,
+};
+
+/*
+ * Since @was, of the file operations, the program saw @op1 and @op2 once
+ * each and no other, and post-filtered @post once and no other (0: none).
+ */
+static void expect_file_ops(struct __test_metadata *_metadata,
+			    const struct fuse_filter__bss *was,
+			    const struct fuse_filter__bss *now,
+			    __u32 op1, __u32 op2, __u32 post, const char *what)
+{
+	__u32 op, pre_n, post_n;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(file_opcodes); i++) {
+		op = file_opcodes[i];
+		pre_n = now->pre[op] - was->pre[op];
+		post_n = now->post[op] - was->post[op];
+		EXPECT_EQ(op == op1 || op == op2, pre_n)
+			TH_LOG("%s: %u pre-filters of %s", what, pre_n,
+			       td_opcode_name(op));
+		EXPECT_EQ(op == post, post_n)
+			TH_LOG("%s: %u post-filters of %s", what, post_n,
+			       td_opcode_name(op));
+	}
+}
+
+/*
+ * @call fails with exactly FILTER_DENY_ERRNO while the pre-filter of @op
+ * fails it, and the program saw @op, and no other file operation, once.
+ */
+#define EXPECT_DENIED(op, call) do {					\
+	struct fuse_filter__bss *__bss = self->skel->bss;		\
+	struct fuse_filter__bss __was = *__bss;				\
+	__u32 __op = (op);						\
+	long __ret;							\
+	int __err;							\
+									\
+	__bss->deny_op = __op;						\
+	errno = 0;							\
+	__ret = (long)(call);						\
+	__err = errno;							\
+	__bss->deny_op = 0;						\
+	EXPECT_EQ(-1, __ret) TH_LOG("%s", #call);			\
+	EXPECT_EQ(FILTER_DENY_ERRNO, __err)				\
+		TH_LOG("%s: %s", #call, strerror(__err));		\
+	expect_file_ops(_metadata, &__was, __bss, __op, 0, 0, #call);	\
+} while (0)
+
+/*
+ * What file_ops_postfilter makes post-filters fail with: nothing else
+ * gives it to these calls (EIO would also be a bad verdict's).
+ */
+#define POST_ERRNO	EDOM
+
+/*
+ * Post-filter @op, the post-filter returning @ret, and take in @was what
+ * the program saw so far. post_error_in gets a value the backing calls
+ * of these tests never give.
+ */
+static void arm_post(struct fuse_filter__bss *bss,
+		     struct fuse_filter__bss *was, __u32 op, __s32 ret)
+{
+	bss->post_op = op;
+	bss->post_ret = ret;
+	bss->post_error_in = 1;
+	*was = *bss;
+}
+
+/*
+ * Since arm_post(): of the file operations, the program saw the one it
+ * armed, before and after the backing call, and no other; that call
+ * succeeded. Post-filter nothing more.
+ */
+static void expect_post(struct __test_metadata *_metadata,
+			struct fuse_filter__bss *bss,
+			const struct fuse_filter__bss *was, const char *what)
+{
+	bss->post_op = 0;
+	bss->post_ret = 0;
+	expect_file_ops(_metadata, was, bss, was->post_op, 0, was->post_op,
+			what);
+	EXPECT_EQ(0, bss->post_error_in) TH_LOG("%s", what);
+}
+
+/*
+ * Try a write lease on @path: 0 if no other file of its inode is open,
+ * -EAGAIN if one is. The backing file of a backed FUSE file stays open
+ * as long as the FUSE file, not longer.
+ */
+static int write_lease(const char *path)
+{
+	int fd, ret;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ret = fcntl(fd, F_SETLEASE, F_WRLCK) ? -errno : 0;
+	if (!ret && fcntl(fd, F_SETLEASE, F_UNLCK))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* @path still has the size and times of @was, and holds @data */
+static void expect_unchanged(struct __test_metadata *_metadata,
+			     const struct stat *was, const char *path,
+			     const char *data)
+{
+	char buf[64];
+	struct stat st;
+
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(was->st_size, st.st_size) TH_LOG("%s", path);
+	EXPECT_EQ(was->st_blocks, st.st_blocks) TH_LOG("%s", path);
+	EXPECT_EQ(was->st_mtim.tv_sec, st.st_mtim.tv_sec) TH_LOG("%s", path);
+	EXPECT_EQ(was->st_mtim.tv_nsec, st.st_mtim.tv_nsec) TH_LOG("%s", path);
+	EXPECT_EQ(was->st_ctim.tv_sec, st.st_ctim.tv_sec) TH_LOG("%s", path);
+	EXPECT_EQ(was->st_ctim.tv_nsec, st.st_ctim.tv_nsec) TH_LOG("%s", path);
+	EXPECT_EQ(strlen(data), read_all(path, buf, sizeof(buf)));
+	EXPECT_STREQ(data, buf);
+}
+
+/* A getdents64() buffer, aligned for struct dirent64 */
+struct dents {
+	__u64 buf[512];
+};
+
+static long read_dents(int fd, struct dents *d)
+{
+	return syscall(SYS_getdents64, fd, d->buf, sizeof(d->buf));
+}
+
+/*
+ * @d (@len bytes, from one getdents64() from the start of a directory)
+ * has the entries of the backing directory @path, in its order: names,
+ * types and record sizes. Returns how many.
+ */
+static int expect_backing_dents(struct __test_metadata *_metadata,
+				const struct dents *d, long len,
+				const char *path)
+{
+	static struct dents bd;
+	const struct dirent64 *e, *be;
+	long blen, pos;
+	int fd, n = 0;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	blen = read_dents(fd, &bd);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_LT(0, blen);
+	ASSERT_EQ(blen, len) TH_LOG("%ld bytes of entries, not %ld", len, blen);
+	for (pos = 0; pos < len; pos += e->d_reclen, n++) {
+		e = (const void *)((const char *)d->buf + pos);
+		be = (const void *)((const char *)bd.buf + pos);
+		ASSERT_EQ(be->d_reclen, e->d_reclen);
+		EXPECT_STREQ(be->d_name, e->d_name);
+		EXPECT_EQ(be->d_type, e->d_type) TH_LOG("%s", e->d_name);
+	}
+	return n;
+}
+
+/*
+ * The file operations of a backed file run through its program, each
+ * with its opcode, once per call, before the backing call serves it:
+ * the results are the backing file's. The daemon is asked nothing.
+ */
+TEST_F(bpf_filter, file_ops_seen)
+{
+	static const int whences[] = { SEEK_DATA, SEEK_HOLE, SEEK_END };
+	struct fuse_filter__bss *bss = self->skel->bss;
+	char bfile[PATH_MAX], ffile[PATH_MAX], bcopy[PATH_MAX];
+	char fcopy[PATH_MAX], bdir[PATH_MAX], fdir[PATH_MAX];
+	char buf[8192], bbuf[8192];
+	struct fuse_filter__bss was;
+	loff_t off_in = 0, off_out = 0;
+	off_t off = 0, want;
+	int fd, bfd, cfd, dfd, pfd[2];
+	struct stat st, bst;
+	static struct dents d;
+	size_t i;
+	long ver, n;
+
+	ASSERT_EQ(0, mkdir(at(bdir, self->backing, "dir"), 0755));
+	make_file(_metadata, at(bfile, self->backing, "dir/entry"), 0644, "x");
+	at(fdir, self->dir, "dir");
+	at(bfile, self->backing, "file");
+	at(bcopy, self->backing, "copy");
+	at(fcopy, self->dir, "copy");
+
+	/* Made through the mount */
+	fd = open(at(ffile, self->dir, "file"), O_CREAT | O_EXCL | O_WRONLY,
+		  0644);
+	ASSERT_LE(0, fd) TH_LOG("create: %s", strerror(errno));
+	ASSERT_EQ(0, close(fd));
+	expect_same_stat(_metadata, ffile, bfile);
+
+	was = *bss;
+	fd = open(ffile, O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	expect_file_ops(_metadata, &was, bss, FUSE_OPEN, 0, 0, "open");
+	/* The backing file is open with it */
+	EXPECT_EQ(-EAGAIN, write_lease(bfile));
+
+	was = *bss;
+	EXPECT_EQ(5, write(fd, "hello", 5));
+	expect_file_ops(_metadata, &was, bss, FUSE_WRITE, 0, 0, "write");
+	ASSERT_EQ(5, read_all(bfile, bbuf, sizeof(bbuf)));
+	EXPECT_STREQ("hello", bbuf);
+
+	was = *bss;
+	EXPECT_EQ(0, lseek(fd, 0, SEEK_SET));
+	expect_file_ops(_metadata, &was, bss, FUSE_LSEEK, 0, 0, "SEEK_SET");
+	memset(buf, 0, sizeof(buf));
+	was = *bss;
+	EXPECT_EQ(5, read(fd, buf, sizeof(buf)));
+	expect_file_ops(_metadata, &was, bss, FUSE_READ, 0, 0, "read");
+	EXPECT_STREQ("hello", buf);
+	memset(buf, 0, sizeof(buf));
+	was = *bss;
+	EXPECT_EQ(4, pread(fd, buf, sizeof(buf), 1));
+	expect_file_ops(_metadata, &was, bss, FUSE_READ, 0, 0, "pread");
+	EXPECT_STREQ("ello", buf);
+
+	/* A read by splice */
+	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
+	was = *bss;
+	EXPECT_EQ(5, sendfile(pfd[1], fd, &off, sizeof(buf)))
+		TH_LOG("sendfile: %s", strerror(errno));
+	expect_file_ops(_metadata, &was, bss, FUSE_READ, 0, 0, "sendfile");
+	EXPECT_EQ(5, off);
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(5, read(pfd[0], buf, sizeof(buf)));
+	EXPECT_STREQ("hello", buf);
+	EXPECT_EQ(0, close(pfd[0]));
+	EXPECT_EQ(0, close(pfd[1]));
+
+	was = *bss;
+	EXPECT_EQ(0, fsync(fd));
+	expect_file_ops(_metadata, &was, bss, FUSE_FSYNC, 0, 0, "fsync");
+	was = *bss;
+	EXPECT_EQ(0, fdatasync(fd));
+	expect_file_ops(_metadata, &was, bss, FUSE_FSYNC, 0, 0, "fdatasync");
+
+	/* Where the backing file says */
+	bfd = open(bfile, O_RDONLY);
+	ASSERT_LE(0, bfd);
+	for (i = 0; i < ARRAY_SIZE(whences); i++) {
+		want = lseek(bfd, 0, whences[i]);
+		ASSERT_LE(0, want) TH_LOG("whence %d: %s", whences[i],
+					  strerror(errno));
+		was = *bss;
+		EXPECT_EQ(want, lseek(fd, 0, whences[i]))
+			TH_LOG("whence %d: %s", whences[i], strerror(errno));
+		expect_file_ops(_metadata, &was, bss, FUSE_LSEEK, 0, 0,
+				"lseek");
+	}
+	EXPECT_EQ(0, close(bfd));
+	EXPECT_EQ(5, lseek(fd, 0, SEEK_CUR));
+
+	was = *bss;
+	EXPECT_EQ(0, fallocate(fd, 0, 0, 4096))
+		TH_LOG("fallocate: %s", strerror(errno));
+	expect_file_ops(_metadata, &was, bss, FUSE_FALLOCATE, 0, 0,
+			"fallocate");
+	ASSERT_EQ(0, stat(bfile, &bst));
+	EXPECT_EQ(4096, bst.st_size);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(4096, st.st_size);
+
+	/* Backed files serve no ioctls */
+	was = *bss;
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(fd, FS_IOC_GETVERSION, &ver));
+	EXPECT_EQ(ENOTTY, errno);
+	expect_file_ops(_metadata, &was, bss, FUSE_IOCTL, 0, 0, "ioctl");
+
+	cfd = open(fcopy, O_CREAT | O_EXCL | O_RDWR, 0644);
+	ASSERT_LE(0, cfd) TH_LOG("create: %s", strerror(errno));
+	was = *bss;
+	EXPECT_EQ(5, copy_file_range(fd, &off_in, cfd, &off_out, 5, 0))
+		TH_LOG("copy_file_range: %s", strerror(errno));
+	expect_file_ops(_metadata, &was, bss, FUSE_COPY_FILE_RANGE, 0, 0,
+			"copy_file_range");
+	EXPECT_EQ(5, off_in);
+	EXPECT_EQ(5, off_out);
+	ASSERT_EQ(5, read_all(bcopy, bbuf, sizeof(bbuf)));
+	EXPECT_STREQ("hello", bbuf);
+	was = *bss;
+	EXPECT_EQ(0, close(cfd));
+	expect_file_ops(_metadata, &was, bss, FUSE_FLUSH, FUSE_RELEASE, 0,
+			"close");
+
+	/* Flushed then released, with the backing file */
+	was = *bss;
+	EXPECT_EQ(0, close(fd));
+	expect_file_ops(_metadata, &was, bss, FUSE_FLUSH, FUSE_RELEASE, 0,
+			"close");
+	EXPECT_EQ(0, write_lease(bfile));
+
+	/* What was written, then allocated, is the backing file's */
+	ASSERT_EQ(4096, read_all(bfile, bbuf, sizeof(bbuf)));
+	EXPECT_EQ(0, memcmp(bbuf, "hello", 5));
+	for (i = 5; i < 4096; i++)
+		if (bbuf[i])
+			break;
+	EXPECT_EQ(4096, i);
+	ASSERT_EQ(4096, read_all(ffile, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, bbuf, 4096));
+	expect_same_stat(_metadata, ffile, bfile);
+	expect_same_stat(_metadata, fcopy, bcopy);
+
+	was = *bss;
+	dfd = open(fdir, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dfd) TH_LOG("opendir: %s", strerror(errno));
+	expect_file_ops(_metadata, &was, bss, FUSE_OPENDIR, 0, 0, "opendir");
+	was = *bss;
+	n = read_dents(dfd, &d);
+	expect_file_ops(_metadata, &was, bss, FUSE_READDIR, 0, 0,
+			"getdents64");
+	/* ".", ".." and "entry" */
+	EXPECT_EQ(3, expect_backing_dents(_metadata, &d, n, bdir));
+	was = *bss;
+	EXPECT_EQ(0, read_dents(dfd, &d));
+	expect_file_ops(_metadata, &was, bss, FUSE_READDIR, 0, 0,
+			"getdents64 at the end");
+	was = *bss;
+	EXPECT_EQ(0, fsync(dfd));
+	expect_file_ops(_metadata, &was, bss, FUSE_FSYNCDIR, 0, 0, "fsyncdir");
+	/* No flush for directories */
+	was = *bss;
+	EXPECT_EQ(0, close(dfd));
+	expect_file_ops(_metadata, &was, bss, FUSE_RELEASEDIR, 0, 0,
+			"closedir");
+
+	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
+				       ARRAY_SIZE(bpf_only_init)));
+}
+
+/*
+ * A pre-filter errno fails each file operation with it, before the
+ * backing call: nothing changes in the backing files. Release cannot
+ * fail: close() does, with the flush's errno, and releases all the same.
+ */
+TEST_F(bpf_filter, file_ops_prefilter_errno)
+{
+	struct fuse_filter__bss *bss = self->skel->bss;
+	char bdata[PATH_MAX], fdata[PATH_MAX], bcopy[PATH_MAX];
+	char fcopy[PATH_MAX], bdir[PATH_MAX], fdir[PATH_MAX], buf[64];
+	struct fuse_filter__bss was;
+	loff_t off_in = 0, off_out = 0;
+	struct stat bst, cst;
+	int fd, cfd, dfd, pfd[2];
+	static struct dents d;
+	off_t off = 0;
+	long ver, n;
+
+	make_file(_metadata, at(bdata, self->backing, "data"), 0644,
+		  "0123456789");
+	make_file(_metadata, at(bcopy, self->backing, "copy"), 0644, "abc");
+	ASSERT_EQ(0, mkdir(at(bdir, self->backing, "dir"), 0755));
+	make_file(_metadata, at(fdata, self->backing, "dir/entry"), 0644, "x");
+	at(fdata, self->dir, "data");
+	at(fcopy, self->dir, "copy");
+	at(fdir, self->dir, "dir");
+
+	EXPECT_DENIED(FUSE_OPEN, open(fdata, O_RDONLY));
+	EXPECT_DENIED(FUSE_OPEN, open(fdata, O_RDWR));
+	EXPECT_DENIED(FUSE_OPENDIR, open(fdir, O_RDONLY | O_DIRECTORY));
+	/* No backing file was left open */
+	EXPECT_EQ(0, write_lease(bdata));
+	/* Each its own opcode */
+	bss->deny_op = FUSE_OPEN;
+	dfd = open(fdir, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dfd) TH_LOG("opendir: %s", strerror(errno));
+	bss->deny_op = FUSE_OPENDIR;
+	fd = open(fdata, O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	bss->deny_op = 0;
+
+	EXPECT_DENIED(FUSE_READ, read(fd, buf, sizeof(buf)));
+	EXPECT_DENIED(FUSE_READ, pread(fd, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, pipe2(pfd, O_CLOEXEC));
+	EXPECT_DENIED(FUSE_READ, sendfile(pfd[1], fd, &off, sizeof(buf)));
+	EXPECT_EQ(0, off);
+	EXPECT_EQ(0, close(pfd[0]));
+	EXPECT_EQ(0, close(pfd[1]));
+
+	EXPECT_DENIED(FUSE_READDIR, read_dents(dfd, &d));
+	/* Not a READ; and the failed call did not move the directory */
+	bss->deny_op = FUSE_READ;
+	n = read_dents(dfd, &d);
+	bss->deny_op = 0;
+	EXPECT_EQ(3, expect_backing_dents(_metadata, &d, n, bdir));
+
+	ASSERT_EQ(0, stat(bdata, &bst));
+	EXPECT_DENIED(FUSE_WRITE, pwrite(fd, "XYZ", 3, 0));
+	EXPECT_DENIED(FUSE_WRITE, write(fd, "XYZ", 3));
+	expect_unchanged(_metadata, &bst, bdata, "0123456789");
+	EXPECT_DENIED(FUSE_FALLOCATE, fallocate(fd, 0, 0, 1 << 16));
+	expect_unchanged(_metadata, &bst, bdata, "0123456789");
+
+	EXPECT_DENIED(FUSE_FSYNC, fsync(fd));
+	EXPECT_DENIED(FUSE_FSYNC, fdatasync(fd));
+	EXPECT_DENIED(FUSE_FSYNCDIR, fsync(dfd));
+	bss->deny_op = FUSE_FSYNCDIR;
+	EXPECT_EQ(0, fsync(fd));
+	bss->deny_op = FUSE_FSYNC;
+	EXPECT_EQ(0, fsync(dfd));
+	bss->deny_op = 0;
+
+	EXPECT_DENIED(FUSE_LSEEK, lseek(fd, 0, SEEK_END));
+	EXPECT_DENIED(FUSE_LSEEK, lseek(fd, 4, SEEK_SET));
+	EXPECT_DENIED(FUSE_LSEEK, lseek(fd, 0, SEEK_DATA));
+	/* Nothing moved the file */
+	EXPECT_EQ(0, lseek(fd, 0, SEEK_CUR));
+
+	/* Not ENOTTY */
+	EXPECT_DENIED(FUSE_IOCTL, ioctl(fd, FS_IOC_GETVERSION, &ver));
+
+	cfd = open(fcopy, O_RDWR);
+	ASSERT_LE(0, cfd) TH_LOG("open: %s", strerror(errno));
+	ASSERT_EQ(0, stat(bcopy, &cst));
+	EXPECT_DENIED(FUSE_COPY_FILE_RANGE,
+		      copy_file_range(fd, &off_in, cfd, &off_out, 5, 0));
+	EXPECT_EQ(0, off_in);
+	EXPECT_EQ(0, off_out);
+	expect_unchanged(_metadata, &cst, bcopy, "abc");
+	expect_unchanged(_metadata, &bst, bdata, "0123456789");
+
+	/* The release's errno goes nowhere */
+	EXPECT_EQ(-EAGAIN, write_lease(bcopy));
+	was = *bss;
+	bss->deny_op = FUSE_RELEASE;
+	EXPECT_EQ(0, close(cfd));
+	bss->deny_op = 0;
+	expect_file_ops(_metadata, &was, bss, FUSE_FLUSH, FUSE_RELEASE, 0,
+			"close, release denied");
+	EXPECT_EQ(0, write_lease(bcopy));
+
+	/* The flush's goes to close(), which closes all the same */
+	EXPECT_EQ(-EAGAIN, write_lease(bdata));
+	was = *bss;
+	bss->deny_op = FUSE_FLUSH;
+	errno = 0;
+	EXPECT_EQ(-1, close(fd));
+	EXPECT_EQ(FILTER_DENY_ERRNO, errno);
+	bss->deny_op = 0;
+	expect_file_ops(_metadata, &was, bss, FUSE_FLUSH, FUSE_RELEASE, 0,
+			"close, flush denied");
+	errno = 0;
+	EXPECT_EQ(-1, close(fd));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(0, write_lease(bdata));
+
+	was = *bss;
+	bss->deny_op = FUSE_RELEASEDIR;
+	EXPECT_EQ(0, close(dfd));
+	bss->deny_op = 0;
+	expect_file_ops(_metadata, &was, bss, FUSE_RELEASEDIR, 0, 0,
+			"closedir, releasedir denied");
+	errno = 0;
+	EXPECT_EQ(-1, close(dfd));
+	EXPECT_EQ(EBADF, errno);
+
+	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
+				       ARRAY_SIZE(bpf_only_init)));
+}
+
+/*
+ * A post-filter sees a file operation succeed. Its BPF_FUSE_CONTINUE
+ * keeps the backing call's result, its errno replaces it: the backing
+ * call ran all the same.
+ */
+TEST_F(bpf_filter, file_ops_postfilter)
+{
+	struct fuse_filter__bss *bss = self->skel->bss;
+	char bdata[PATH_MAX], fdata[PATH_MAX], bfall[PATH_MAX];
+	char ffall[PATH_MAX], bdir[PATH_MAX], fdir[PATH_MAX], buf[64];
+	struct fuse_filter__bss was;
+	int fd, ffd, dfd;
+	static struct dents d;
+	struct stat bst;
+	long n;
+
+	make_file(_metadata, at(bdata, self->backing, "data"), 0644,
+		  "0123456789");
+	make_file(_metadata, at(bfall, self->backing, "falloc"), 0644, "");
+	ASSERT_EQ(0, mkdir(at(bdir, self->backing, "dir"), 0755));
+	make_file(_metadata, at(fdata, self->backing, "dir/entry"), 0644, "x");
+	at(fdata, self->dir, "data");
+	at(ffall, self->dir, "falloc");
+	at(fdir, self->dir, "dir");
+
+	/* The backing file it had opened is closed */
+	arm_post(bss, &was, FUSE_OPEN, -POST_ERRNO);
+	errno = 0;
+	fd = open(fdata, O_RDONLY);
+	EXPECT_EQ(-1, fd);
+	EXPECT_EQ(POST_ERRNO, errno);
+	expect_post(_metadata, bss, &was, "open, failed");
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(0, write_lease(bdata));
+	arm_post(bss, &was, FUSE_OPEN, 0);
+	fd = open(fdata, O_RDWR);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	expect_post(_metadata, bss, &was, "open");
+	EXPECT_EQ(-EAGAIN, write_lease(bdata));
+
+	arm_post(bss, &was, FUSE_READ, 0);
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(10, pread(fd, buf, sizeof(buf), 0));
+	expect_post(_metadata, bss, &was, "read");
+	EXPECT_STREQ("0123456789", buf);
+	arm_post(bss, &was, FUSE_READ, -POST_ERRNO);
+	errno = 0;
+	EXPECT_EQ(-1, pread(fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(POST_ERRNO, errno);
+	expect_post(_metadata, bss, &was, "read, failed");
+
+	arm_post(bss, &was, FUSE_WRITE, 0);
+	EXPECT_EQ(2, pwrite(fd, "AB", 2, 0));
+	expect_post(_metadata, bss, &was, "write");
+	ASSERT_EQ(10, read_all(bdata, buf, sizeof(buf)));
+	EXPECT_STREQ("AB23456789", buf);
+	arm_post(bss, &was, FUSE_WRITE, -POST_ERRNO);
+	errno = 0;
+	EXPECT_EQ(-1, pwrite(fd, "CD", 2, 2));
+	EXPECT_EQ(POST_ERRNO, errno);
+	expect_post(_metadata, bss, &was, "write, failed");
+	/* Written all the same */
+	ASSERT_EQ(10, read_all(bdata, buf, sizeof(buf)));
+	EXPECT_STREQ("ABCD456789", buf);
+
+	arm_post(bss, &was, FUSE_FSYNC, 0);
+	EXPECT_EQ(0, fsync(fd));
+	expect_post(_metadata, bss, &was, "fsync");
+	arm_post(bss, &was, FUSE_FSYNC, -POST_ERRNO);
+	errno = 0;
+	EXPECT_EQ(-1, fsync(fd));
+	EXPECT_EQ(POST_ERRNO, errno);
+	expect_post(_metadata, bss, &was, "fsync, failed");
+
+	arm_post(bss, &was, FUSE_LSEEK, 0);
+	EXPECT_EQ(10, lseek(fd, 0, SEEK_END));
+	expect_post(_metadata, bss, &was, "lseek");
+	arm_post(bss, &was, FUSE_LSEEK, -POST_ERRNO);
+	errno = 0;
+	EXPECT_EQ(-1, lseek(fd, 3, SEEK_SET));
+	EXPECT_EQ(POST_ERRNO, errno);
+	expect_post(_metadata, bss, &was, "lseek, failed");
+	/* A failed lseek() leaves the file where it was */
+	EXPECT_EQ(10, lseek(fd, 0, SEEK_CUR));
+
+	ffd = open(ffall, O_RDWR);
+	ASSERT_LE(0, ffd) TH_LOG("open: %s", strerror(errno));
+	arm_post(bss, &was, FUSE_FALLOCATE, 0);
+	EXPECT_EQ(0, fallocate(ffd, 0, 0, 4096))
+		TH_LOG("fallocate: %s", strerror(errno));
+	expect_post(_metadata, bss, &was, "fallocate");
+	ASSERT_EQ(0, stat(bfall, &bst));
+	EXPECT_EQ(4096, bst.st_size);
+	arm_post(bss, &was, FUSE_FALLOCATE, -POST_ERRNO);
+	errno = 0;
+	EXPECT_EQ(-1, fallocate(ffd, 0, 0, 8192));
+	EXPECT_EQ(POST_ERRNO, errno);
+	expect_post(_metadata, bss, &was, "fallocate, failed");
+	/* Allocated all the same */
+	ASSERT_EQ(0, stat(bfall, &bst));
+	EXPECT_EQ(8192, bst.st_size);
+	EXPECT_EQ(0, close(ffd));
+
+	dfd = open(fdir, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dfd) TH_LOG("opendir: %s", strerror(errno));
+	arm_post(bss, &was, FUSE_READDIR, 0);
+	n = read_dents(dfd, &d);
+	expect_post(_metadata, bss, &was, "getdents64");
+	EXPECT_EQ(3, expect_backing_dents(_metadata, &d, n, bdir));
+	/*
+	 * At the end of the directory, where the backing call gives no
+	 * entry: getdents64() returns the entries it got, if any, whatever
+	 * the error that followed.
+	 */
+	arm_post(bss, &was, FUSE_READDIR, -POST_ERRNO);
+	errno = 0;
+	EXPECT_EQ(-1, read_dents(dfd, &d));
+	EXPECT_EQ(POST_ERRNO, errno);
+	expect_post(_metadata, bss, &was, "getdents64, failed");
+	EXPECT_EQ(0, read_dents(dfd, &d));
+	EXPECT_EQ(0, close(dfd));
+
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, write_lease(bdata));
+	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
+				       ARRAY_SIZE(bpf_only_init)));
 }
 
 TEST_HARNESS_MAIN

@@ -19,7 +19,10 @@
 #define EACCES			13
 #endif
 
-/* fuse_filter.bpf.c fails the lookup of a name of deny_size with this */
+/*
+ * fuse_filter.bpf.c fails the lookup of a name of deny_size with this, and
+ * the operations of opcode deny_op
+ */
 #define FILTER_DENY_ERRNO	EACCES
 /* Its post-filter fails with this an operation that succeeded */
 #define FILTER_HIDE_ERRNO	ENOENT

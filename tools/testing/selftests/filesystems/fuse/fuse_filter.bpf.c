@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A BPF_PROG_TYPE_FUSE filter the tests steer through its global data:
- * it picks its verdict on a lookup by the size of the name, and counts
- * what it sees.
+ * it picks its verdict on a lookup by the size of the name, on other
+ * operations by their opcode, and counts what it sees.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -33,6 +33,14 @@ __u32 user_prefilter_size;
 __u32 readlink_post;
 /* Post-filter every mkdir, create, mknod and symlink */
 __u32 new_entry_post;
+/* If not 0: the opcode whose pre-filter fails it with FILTER_DENY_ERRNO */
+__u32 deny_op;
+/*
+ * If not 0: the opcode to post-filter, and what its post-filter returns:
+ * 0 (BPF_FUSE_CONTINUE) keeps the result, a negative errno replaces it
+ */
+__u32 post_op;
+__s32 post_ret;
 
 /* What the program saw */
 __u32 pre[NR_OPS];
@@ -51,10 +59,16 @@ int fuse_filter(struct __bpf_fuse_args *fa)
 	if (fa->opcode & FUSE_POSTFILTER) {
 		post[op]++;
 		post_error_in = fa->error_in;
+		if (post_op && op == post_op)
+			return post_ret;
 		/* Hide what exists: the caller sees ENOENT, not EACCES */
 		return fa->error_in ? (__s32)fa->error_in : -FILTER_HIDE_ERRNO;
 	}
 	pre[op]++;
+	if (deny_op && op == deny_op)
+		return -FILTER_DENY_ERRNO;
+	if (post_op && op == post_op)
+		return BPF_FUSE_POSTFILTER;
 	if (op == OP_READLINK && readlink_post)
 		return BPF_FUSE_POSTFILTER;
 	if (new_entry_post && (op == OP_MKDIR || op == OP_CREATE ||
