@@ -241,8 +241,7 @@ bool fuse_backed_can_remap(struct inode *inode)
  * request on the backing files, as overlayfs passes it on, and answers it
  * (EXDEV between backing filesystems, EOPNOTSUPP where it cannot).
  *
- * Return: true if it ran here, false if the program sends it to the
- * server.
+ * Return: true, it ran here (clone and dedupe are not filtered).
  */
 bool fuse_backed_remap_file_range(struct file *in, loff_t pos_in,
 				  struct file *out, loff_t pos_out, loff_t len,
