@@ -376,12 +376,15 @@ static int fuse_backed_write_backing(struct path *bpath, void *args)
 	return fuse_backed_rw_result(ra);
 }
 
+/* The backing file I/O helpers switch to the backing credentials */
 static const struct fuse_bpf_op fuse_backed_read_op = {
 	.backing = fuse_backed_read_backing,
+	.caller_creds = true,
 };
 
 static const struct fuse_bpf_op fuse_backed_write_op = {
 	.backing = fuse_backed_write_backing,
+	.caller_creds = true,
 };
 
 /* Run a read (FUSE_READ) or a write (FUSE_WRITE): its count or an errno */
@@ -538,23 +541,29 @@ struct fuse_backed_fallocate_args {
 static int fuse_backed_fallocate_backing(struct path *bpath, void *args)
 {
 	struct fuse_backed_fallocate_args *fa = args;
+	struct file *bfile = fuse_backed_file(fa->file);
 	struct inode *inode = file_inode(fa->file);
+	const struct cred *old_cred;
 	int err;
 
 	inode_lock(inode);
 	/* As overlayfs: a fresh mode for file_remove_privs() */
 	fuse_backed_copyattr(inode);
 	err = file_remove_privs(fa->file);
-	if (!err)
-		err = vfs_fallocate(fuse_backed_file(fa->file), fa->mode,
-				    fa->offset, fa->length);
+	if (!err) {
+		old_cred = override_creds(bfile->f_cred);
+		err = vfs_fallocate(bfile, fa->mode, fa->offset, fa->length);
+		revert_creds(old_cred);
+	}
 	fuse_backed_copyattr(inode);
 	inode_unlock(inode);
 	return err;
 }
 
+/* file_remove_privs() needs the caller's credentials */
 static const struct fuse_bpf_op fuse_backed_fallocate_op = {
 	.backing = fuse_backed_fallocate_backing,
+	.caller_creds = true,
 };
 
 /**
@@ -595,23 +604,29 @@ struct fuse_backed_copy_args {
 static int fuse_backed_copy_backing(struct path *bpath, void *args)
 {
 	struct fuse_backed_copy_args *ca = args;
+	struct file *bout = fuse_backed_file(ca->out);
 	struct inode *inode = file_inode(ca->out);
+	const struct cred *old_cred;
 
 	inode_lock(inode);
 	fuse_backed_copyattr(inode);
 	ca->ret = file_remove_privs(ca->out);
-	if (!ca->ret)
+	if (!ca->ret) {
+		old_cred = override_creds(bout->f_cred);
 		ca->ret = vfs_copy_file_range(fuse_backed_file(ca->in),
-					      ca->pos_in,
-					      fuse_backed_file(ca->out),
-					      ca->pos_out, ca->len, ca->flags);
+					      ca->pos_in, bout, ca->pos_out,
+					      ca->len, ca->flags);
+		revert_creds(old_cred);
+	}
 	fuse_backed_copyattr(inode);
 	inode_unlock(inode);
 	return ca->ret < 0 ? ca->ret : 0;
 }
 
+/* file_remove_privs() needs the caller's credentials */
 static const struct fuse_bpf_op fuse_backed_copy_op = {
 	.backing = fuse_backed_copy_backing,
+	.caller_creds = true,
 };
 
 /**

@@ -112,9 +112,13 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 		if (*err)
 			return true;
 	}
-	old_cred = override_creds(fi->backing_cred);
-	ret = op->backing(&bpath, args);
-	revert_creds(old_cred);
+	if (op->caller_creds) {
+		ret = op->backing(&bpath, args);
+	} else {
+		old_cred = override_creds(fi->backing_cred);
+		ret = op->backing(&bpath, args);
+		revert_creds(old_cred);
+	}
 	if (op->write)
 		mnt_drop_write(bpath.mnt);
 	*err = ret;

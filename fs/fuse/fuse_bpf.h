@@ -131,6 +131,9 @@ struct fuse_backed_entry {
  * @backing: the operation on the backing object, under the backing creds
  * @finalize: bring the FUSE side up to date after a successful backing call
  * @write: it modifies the backing filesystem: take mnt_want_write()
+ * @caller_creds: @backing runs with the caller's credentials and switches
+ *	to the backing ones itself where it must: killing set-id bits on a
+ *	write needs the caller's, as backing_file_write_iter() knows
  *
  * All the flow common to the operations lives in fuse_bpf_run(); an
  * operation only says how it runs on the backing object and what it then
@@ -141,6 +144,7 @@ struct fuse_bpf_op {
 	int (*backing)(struct path *backing_path, void *args);
 	void (*finalize)(struct inode *inode, void *args);
 	bool write;
+	bool caller_creds;
 };
 
 struct bpf_prog;
