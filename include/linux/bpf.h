@@ -777,6 +777,7 @@ enum bpf_arg_type {
 	ARG_PTR_TO_TIMER,	/* pointer to bpf_timer */
 	ARG_KPTR_XCHG_DEST,	/* pointer to destination that kptrs are bpf_kptr_xchg'd into */
 	ARG_PTR_TO_DYNPTR,      /* pointer to bpf_dynptr. See bpf_type_flag for dynptr type */
+	ARG_PTR_TO_PACKET,	/* start of a packet the helper may replace */
 	__BPF_ARG_TYPE_MAX,
 
 	/* Extended arg_types. */
@@ -967,6 +968,7 @@ struct bpf_insn_access_aux {
 	};
 	struct bpf_verifier_log *log; /* for verbose logs */
 	bool is_retval; /* is accessing function return value ? */
+	u32 data_id; /* which packet a PTR_TO_PACKET[_END] is into */
 };
 
 static inline void

@@ -82,7 +82,16 @@ struct bpf_reg_state {
 	s32 off;
 	union {
 		/* valid when type == PTR_TO_PACKET */
-		int range;
+		struct {
+			int range;
+			/*
+			 * Which packet, for program types whose context has
+			 * several (BPF_PROG_TYPE_FUSE: one per argument); 0
+			 * for the others. Ranges are only derived between
+			 * pointers with the same data_id.
+			 */
+			u32 data_id;
+		};
 
 		/* valid when type == CONST_PTR_TO_MAP | PTR_TO_MAP_VALUE |
 		 *   PTR_TO_MAP_VALUE_OR_NULL

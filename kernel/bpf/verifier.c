@@ -286,6 +286,9 @@ struct bpf_call_arg_meta {
 	u32 ret_btf_id;
 	u32 subprogno;
 	struct btf_field *kptr_field;
+	/* ARG_PTR_TO_PACKET: the helper may replace that packet */
+	bool pkt_replaced;
+	u32 pkt_data_id;
 };
 
 struct bpf_kfunc_call_arg_meta {
@@ -5839,6 +5842,7 @@ static bool may_access_direct_pkt_data(struct bpf_verifier_env *env,
 	case BPF_PROG_TYPE_SK_REUSEPORT:
 	case BPF_PROG_TYPE_FLOW_DISSECTOR:
 	case BPF_PROG_TYPE_CGROUP_SKB:
+	case BPF_PROG_TYPE_FUSE:
 		if (t == BPF_WRITE)
 			return false;
 		fallthrough;
@@ -5912,7 +5916,8 @@ static int check_packet_access(struct bpf_verifier_env *env, u32 regno, int off,
 /* check access to 'struct bpf_context' fields.  Supports fixed offsets only */
 static int check_ctx_access(struct bpf_verifier_env *env, int insn_idx, int off, int size,
 			    enum bpf_access_type t, enum bpf_reg_type *reg_type,
-			    struct btf **btf, u32 *btf_id, bool *is_retval, bool is_ldsx)
+			    struct btf **btf, u32 *btf_id, bool *is_retval, bool is_ldsx,
+			    u32 *data_id)
 {
 	struct bpf_insn_access_aux info = {
 		.reg_type = *reg_type,
@@ -5932,6 +5937,7 @@ static int check_ctx_access(struct bpf_verifier_env *env, int insn_idx, int off,
 		 */
 		*reg_type = info.reg_type;
 		*is_retval = info.is_retval;
+		*data_id = info.data_id;
 
 		if (base_type(*reg_type) == PTR_TO_BTF_ID) {
 			*btf = info.btf;
@@ -7329,6 +7335,7 @@ static int check_mem_access(struct bpf_verifier_env *env, int insn_idx, u32 regn
 		enum bpf_reg_type reg_type = SCALAR_VALUE;
 		struct btf *btf = NULL;
 		u32 btf_id = 0;
+		u32 data_id = 0;
 
 		if (t == BPF_WRITE && value_regno >= 0 &&
 		    is_pointer_value(env, value_regno)) {
@@ -7341,7 +7348,7 @@ static int check_mem_access(struct bpf_verifier_env *env, int insn_idx, u32 regn
 			return err;
 
 		err = check_ctx_access(env, insn_idx, off, size, t, &reg_type, &btf,
-				       &btf_id, &is_retval, is_ldsx);
+				       &btf_id, &is_retval, is_ldsx, &data_id);
 		if (err)
 			verbose_linfo(env, insn_idx, "; ");
 		if (!err && t == BPF_READ && value_regno >= 0) {
@@ -7373,6 +7380,9 @@ static int check_mem_access(struct bpf_verifier_env *env, int insn_idx, u32 regn
 				if (base_type(reg_type) == PTR_TO_BTF_ID) {
 					regs[value_regno].btf = btf;
 					regs[value_regno].btf_id = btf_id;
+				} else if (type_is_pkt_pointer(reg_type) ||
+					   reg_type == PTR_TO_PACKET_END) {
+					regs[value_regno].data_id = data_id;
 				}
 			}
 			regs[value_regno].type = reg_type;
@@ -8801,6 +8811,7 @@ static const struct bpf_reg_types kptr_xchg_dest_types = {
 		PTR_TO_BTF_ID | MEM_ALLOC
 	}
 };
+static const struct bpf_reg_types packet_types = { .types = { PTR_TO_PACKET } };
 static const struct bpf_reg_types dynptr_types = {
 	.types = {
 		PTR_TO_STACK,
@@ -8833,6 +8844,7 @@ static const struct bpf_reg_types *compatible_reg_types[__BPF_ARG_TYPE_MAX] = {
 	[ARG_PTR_TO_TIMER]		= &timer_types,
 	[ARG_KPTR_XCHG_DEST]		= &kptr_xchg_dest_types,
 	[ARG_PTR_TO_DYNPTR]		= &dynptr_types,
+	[ARG_PTR_TO_PACKET]		= &packet_types,
 };
 
 static int check_reg_type(struct bpf_verifier_env *env, u32 regno,
@@ -9417,6 +9429,18 @@ skip_type_check:
 		if (err)
 			return err;
 		break;
+	case ARG_PTR_TO_PACKET:
+		/* The packet itself, which the helper finds by its start */
+		err = __check_ptr_off_reg(env, reg, regno, false);
+		if (err)
+			return err;
+		if (meta->pkt_replaced) {
+			verbose(env, "verifier internal error: two packet args\n");
+			return -EFAULT;
+		}
+		meta->pkt_replaced = true;
+		meta->pkt_data_id = reg->data_id;
+		break;
 	case ARG_CONST_ALLOC_SIZE_OR_ZERO:
 		if (!tnum_is_const(reg->var_off)) {
 			verbose(env, "R%d is not a known constant'\n",
@@ -9834,6 +9858,18 @@ static void clear_all_pkt_pointers(struct bpf_verifier_env *env)
 
 	bpf_for_each_reg_in_vstate(env->cur_state, state, reg, ({
 		if (reg_is_pkt_pointer_any(reg) || reg_is_dynptr_slice_pkt(reg))
+			mark_reg_invalid(env, reg);
+	}));
+}
+
+/* The helper replaced the packet @data_id: its pointers are stale */
+static void clear_pkt_pointers(struct bpf_verifier_env *env, u32 data_id)
+{
+	struct bpf_func_state *state;
+	struct bpf_reg_state *reg;
+
+	bpf_for_each_reg_in_vstate(env->cur_state, state, reg, ({
+		if (reg_is_pkt_pointer_any(reg) && reg->data_id == data_id)
 			mark_reg_invalid(env, reg);
 	}));
 }
@@ -11368,6 +11404,8 @@ static int check_helper_call(struct bpf_verifier_env *env, struct bpf_insn *insn
 
 	if (changes_data)
 		clear_all_pkt_pointers(env);
+	else if (meta.pkt_replaced)
+		clear_pkt_pointers(env, meta.pkt_data_id);
 	return 0;
 }
 
@@ -13832,8 +13870,11 @@ static int adjust_ptr_min_max_vals(struct bpf_verifier_env *env,
 		dst_reg->raw = ptr_reg->raw;
 		if (reg_is_pkt_pointer(ptr_reg)) {
 			dst_reg->id = ++env->id_gen;
-			/* something was added to pkt_ptr, set range to zero */
-			memset(&dst_reg->raw, 0, sizeof(dst_reg->raw));
+			/*
+			 * something was added to pkt_ptr, set range to zero;
+			 * it still points into the same packet (data_id)
+			 */
+			dst_reg->range = 0;
 		}
 		break;
 	case BPF_SUB:
@@ -13890,7 +13931,7 @@ static int adjust_ptr_min_max_vals(struct bpf_verifier_env *env,
 			dst_reg->id = ++env->id_gen;
 			/* something was added to pkt_ptr, set range to zero */
 			if (smin_val < 0)
-				memset(&dst_reg->raw, 0, sizeof(dst_reg->raw));
+				dst_reg->range = 0;
 		}
 		break;
 	case BPF_AND:
@@ -15088,7 +15129,9 @@ static void find_good_pkt_pointers(struct bpf_verifier_state *vstate,
 	 * dst_reg->off is known < MAX_PACKET_OFF, therefore it fits in a u16.
 	 */
 	bpf_for_each_reg_in_vstate(vstate, state, reg, ({
-		if (reg->type == type && reg->id == dst_reg->id)
+		/* a check on one packet tells nothing about another */
+		if (reg->type == type && reg->id == dst_reg->id &&
+		    reg->data_id == dst_reg->data_id)
 			/* keep the maximum range already checked */
 			reg->range = max(reg->range, new_range);
 	}));
@@ -15264,6 +15307,10 @@ static int is_pkt_ptr_branch_taken(struct bpf_reg_state *dst_reg,
 	} else {
 		return -1;
 	}
+
+	/* Where it is against the end of its packet, not of another */
+	if (dst_reg->data_id != src_reg->data_id)
+		return -1;
 
 	if (pkt->range >= 0)
 		return -1;
@@ -15662,6 +15709,10 @@ static bool try_match_pkt_pointers(const struct bpf_insn *insn,
 
 	/* Pointers are always 64-bit. */
 	if (BPF_CLASS(insn->code) == BPF_JMP32)
+		return false;
+
+	/* The end of one packet bounds no other */
+	if (dst_reg->data_id != src_reg->data_id)
 		return false;
 
 	switch (BPF_OP(insn->code)) {
@@ -17990,6 +18041,9 @@ static bool regsafe(struct bpf_verifier_env *env, struct bpf_reg_state *rold,
 		 * nor can we be sure that we won't fall out of range.
 		 */
 		if (rold->off != rcur->off)
+			return false;
+		/* the range was checked against the end of that packet */
+		if (rold->data_id != rcur->data_id)
 			return false;
 		/* id relations must be preserved */
 		if (!check_ids(rold->id, rcur->id, idmap))
