@@ -40,7 +40,7 @@ struct fuse_backed_lookup_args {
 	struct dentry *bentry;		/* the backing entry found */
 };
 
-static void fuse_backed_lookup_init_args(struct bpf_fuse_args *fa, void *args)
+static void fuse_backed_lookup_init_in(struct bpf_fuse_args *fa, void *args)
 {
 	struct fuse_backed_lookup_args *la = args;
 
@@ -62,7 +62,7 @@ static int fuse_backed_lookup_backing(struct path *dpath, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_lookup_op = {
-	.init_args = fuse_backed_lookup_init_args,
+	.init_in = fuse_backed_lookup_init_in,
 	.backing = fuse_backed_lookup_backing,
 };
 

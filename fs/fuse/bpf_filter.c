@@ -14,6 +14,7 @@
 #include <linux/cred.h>
 #include <linux/filter.h>
 #include <linux/mount.h>
+#include <linux/slab.h>
 
 /*
  * Attach @prog (a reference the caller gives) to the inode. The program
@@ -53,6 +54,66 @@ static int fuse_bpf_filter(struct inode *inode, struct bpf_fuse_args *fa)
 	return ret;
 }
 
+/* Free the buffers the program gave the arguments */
+static void fuse_bpf_free_args(struct bpf_fuse_arg *args, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (args[i].flags & BPF_FUSE_ALLOCATED)
+			kfree(args[i].value);
+}
+
+/**
+ * fuse_bpf_arg_name() - a name a program wrote into an argument
+ * @arg: the argument, a name and its NUL
+ * @name: set to the name
+ *
+ * Return: 0, or EINVAL if it is not a name a directory can hold.
+ */
+int fuse_bpf_arg_name(const struct bpf_fuse_arg *arg, struct qstr *name)
+{
+	const char *s = arg->value;
+
+	if (arg->size < 2 || arg->size > NAME_MAX + 1 || s[arg->size - 1])
+		return -EINVAL;
+	*name = (struct qstr)QSTR_INIT(s, arg->size - 1);
+	if (strnlen(s, arg->size) != name->len || memchr(s, '/', name->len))
+		return -EINVAL;
+	if (is_dot_dotdot(s, name->len))
+		return -EINVAL;
+	return 0;
+}
+
+/* The program's answer after the operation ran */
+static int fuse_bpf_postfilter(const struct fuse_bpf_op *op, u32 opcode,
+			       struct inode *inode, struct bpf_fuse_args *fa,
+			       void *args, int err)
+{
+	unsigned int i;
+	int action;
+
+	/* The request is what it was: only the reply may change now */
+	for (i = 0; i < fa->in_numargs; i++)
+		fa->in_args[i].flags |= BPF_FUSE_IMMUTABLE;
+	fa->opcode = opcode | FUSE_POSTFILTER;
+	fa->error_in = err;
+	if (!err && op->init_out)
+		op->init_out(fa, args);
+
+	action = fuse_bpf_filter(inode, fa);
+	/* The program may fail the operation, not make it succeed */
+	if (action < 0)
+		return action;
+	if (action == BPF_FUSE_USER_POSTFILTER)
+		return -EOPNOTSUPP;
+	if (action != BPF_FUSE_CONTINUE)
+		return -EIO;
+	if (err || !fuse_bpf_modified(fa->out_args, fa->out_numargs))
+		return err;
+	return op->apply_out ? op->apply_out(fa, args) : -EINVAL;
+}
+
 /**
  * fuse_bpf_run() - the flow of an operation on a backed inode
  * @op: the operation
@@ -61,11 +122,15 @@ static int fuse_bpf_filter(struct inode *inode, struct bpf_fuse_args *fa)
  * @args: its arguments, as @op knows them
  * @err: set to its result, if it ran here
  *
- * The program of @inode sees the operation first: it may fail it, run it
- * on the backing object, and see its result to change the error, or send
- * it to the server as in plain FUSE. Daemon pre- and post-filters are not
- * supported yet: a program asking for them fails the operation with
- * EOPNOTSUPP.
+ * The program of @inode sees the operation first, with its arguments as
+ * in the FUSE request: it may fail it, rewrite its arguments, run it on
+ * the backing object and see its result to rewrite it or change the
+ * error, or send it to the server as in plain FUSE. A rewrite the
+ * operation cannot honour fails it with EINVAL. Daemon pre- and
+ * post-filters are not supported yet: a program asking for them fails the
+ * operation with EOPNOTSUPP.
+ *
+ * Without a program, nothing is marshalled.
  *
  * Return: false if the program sent the operation to the server, true if
  * it ran here and @err holds its result.
@@ -85,6 +150,7 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 	};
 	const struct cred *old_cred;
 	int action = BPF_FUSE_CONTINUE;
+	bool here = true;
 	int ret;
 
 	if (!bpath.dentry) {
@@ -93,24 +159,35 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 	}
 
 	if (rcu_access_pointer(fi->bpf)) {
-		if (op->init_args)
-			op->init_args(&fa, args);
+		if (op->init_in)
+			op->init_in(&fa, args);
 		action = fuse_bpf_filter(inode, &fa);
-		if (action == BPF_FUSE_USER)
-			return false;
 		*err = action;
 		if (action < 0)
-			return true;
+			goto out;
+		/* The server would get the request as the VFS gave it */
+		*err = -EINVAL;
+		if (fuse_bpf_modified(fa.in_args, fa.in_numargs)) {
+			if (action == BPF_FUSE_USER || !op->apply_in)
+				goto out;
+			*err = op->apply_in(&fa, args);
+			if (*err)
+				goto out;
+		}
+		if (action == BPF_FUSE_USER) {
+			here = false;
+			goto out;
+		}
 		*err = -EOPNOTSUPP;
 		if (action == BPF_FUSE_USER_PREFILTER ||
 		    action == BPF_FUSE_USER_POSTFILTER)
-			return true;
+			goto out;
 	}
 
 	if (op->write) {
 		*err = mnt_want_write(bpath.mnt);
 		if (*err)
-			return true;
+			goto out;
 	}
 	if (op->caller_creds) {
 		ret = op->backing(&bpath, args);
@@ -124,18 +201,8 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 	*err = ret;
 
 	/* Not the result of a walk in RCU mode, which is tried again */
-	if (action == BPF_FUSE_POSTFILTER && *err != -ECHILD) {
-		fa.opcode = opcode | FUSE_POSTFILTER;
-		fa.error_in = *err;
-		action = fuse_bpf_filter(inode, &fa);
-		/* The program may fail the operation, not make it succeed */
-		if (action < 0)
-			*err = action;
-		else if (action == BPF_FUSE_USER_POSTFILTER)
-			*err = -EOPNOTSUPP;
-		else if (action != BPF_FUSE_CONTINUE)
-			*err = -EIO;
-	}
+	if (action == BPF_FUSE_POSTFILTER && ret != -ECHILD)
+		*err = fuse_bpf_postfilter(op, opcode, inode, &fa, args, ret);
 	/*
 	 * What the backing call did stands, even if the program fails the
 	 * operation: the FUSE side must show it (a new entry's dentry must
@@ -143,7 +210,10 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 	 */
 	if (!ret && op->finalize)
 		op->finalize(inode, args);
-	return true;
+out:
+	fuse_bpf_free_args(fa.in_args, fa.in_numargs);
+	fuse_bpf_free_args(fa.out_args, fa.out_numargs);
+	return here;
 }
 
 /* A reference to the program of @inode, or NULL */

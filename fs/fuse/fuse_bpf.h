@@ -127,8 +127,12 @@ struct fuse_backed_entry {
 
 /**
  * struct fuse_bpf_op - one operation on a backing object
- * @init_args: describe the arguments to the program, as in the FUSE request
+ * @init_in: describe the arguments to the program, as in the FUSE request
+ * @apply_in: take the arguments the pre-filter rewrote, or refuse them
+ *	(EINVAL); without it, the operation honours no rewrite
  * @backing: the operation on the backing object, under the backing creds
+ * @init_out: describe its results to the post-filter, as in the FUSE reply
+ * @apply_out: take the results the post-filter rewrote, or refuse them
  * @finalize: bring the FUSE side up to date after a successful backing call
  * @write: it modifies the backing filesystem: take mnt_want_write()
  * @caller_creds: @backing runs with the caller's credentials and switches
@@ -136,16 +140,32 @@ struct fuse_backed_entry {
  *	write needs the caller's, as backing_file_write_iter() knows
  *
  * All the flow common to the operations lives in fuse_bpf_run(); an
- * operation only says how it runs on the backing object and what it then
- * does to the FUSE side.
+ * operation only says how its arguments look to a program, how it runs on
+ * the backing object and what it then does to the FUSE side. The
+ * init/apply functions only run when the inode has a program.
  */
 struct fuse_bpf_op {
-	void (*init_args)(struct bpf_fuse_args *fa, void *args);
+	void (*init_in)(struct bpf_fuse_args *fa, void *args);
+	int (*apply_in)(struct bpf_fuse_args *fa, void *args);
 	int (*backing)(struct path *backing_path, void *args);
+	void (*init_out)(struct bpf_fuse_args *fa, void *args);
+	int (*apply_out)(struct bpf_fuse_args *fa, void *args);
 	void (*finalize)(struct inode *inode, void *args);
 	bool write;
 	bool caller_creds;
 };
+
+/* Did the program replace one of these arguments? */
+static inline bool fuse_bpf_modified(const struct bpf_fuse_arg *args,
+				     unsigned int numargs)
+{
+	unsigned int i;
+
+	for (i = 0; i < numargs; i++)
+		if (args[i].flags & BPF_FUSE_MODIFIED)
+			return true;
+	return false;
+}
 
 struct bpf_prog;
 struct fs_parameter;
@@ -181,6 +201,7 @@ extern const struct fuse_iqueue_ops fuse_backed_no_daemon_fiq_ops;
 void fuse_bpf_set_prog(struct fuse_inode *fi, struct bpf_prog *prog);
 bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 		  struct inode *inode, void *args, int *err);
+int fuse_bpf_arg_name(const struct bpf_fuse_arg *arg, struct qstr *name);
 struct bpf_prog *fuse_bpf_get_prog(struct inode *inode);
 
 /* backed_inode.c */

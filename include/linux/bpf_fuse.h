@@ -13,18 +13,29 @@
 #define FUSE_BPF_MAX_ARGS_IN	3
 #define FUSE_BPF_MAX_ARGS_OUT	2
 
+/* Flags of struct bpf_fuse_arg */
+#define BPF_FUSE_IMMUTABLE	(1U << 0)	/* programs may not replace it */
+#define BPF_FUSE_ALLOCATED	(1U << 1)	/* @value is ours to kfree() */
+#define BPF_FUSE_MODIFIED	(1U << 2)	/* a program replaced it */
+
 /**
  * struct bpf_fuse_arg - one argument of a filtered operation
- * @value: its buffer
+ * @value: its buffer; a kernel copy, never user or iterator memory
  * @end_offset: the end of its buffer, @value + @size
- * @size: the used size
+ * @size: the used size, which is the size of @value
  * @max_size: the size it may grow to, 0 if it has a fixed size
+ * @flags: BPF_FUSE_* flags
+ *
+ * Programs read it as a packet of its own and replace it with
+ * bpf_fuse_get_writeable_in() or _out(), which keep @value and @size
+ * consistent.
  */
 struct bpf_fuse_arg {
 	void *value;
 	void *end_offset;
 	u32 size;
 	u32 max_size;
+	u32 flags;
 };
 
 /**
@@ -51,5 +62,21 @@ struct bpf_fuse_args {
 	struct bpf_fuse_arg in_args[FUSE_BPF_MAX_ARGS_IN];
 	struct bpf_fuse_arg out_args[FUSE_BPF_MAX_ARGS_OUT];
 };
+
+/**
+ * bpf_fuse_arg_set() - describe an argument to the program
+ * @arg: the argument
+ * @value: its buffer, which the program may read but not write
+ * @size: its size
+ * @max_size: the size a program may give it, 0 if it keeps @size
+ */
+static inline void bpf_fuse_arg_set(struct bpf_fuse_arg *arg, void *value,
+				    u32 size, u32 max_size)
+{
+	arg->value = value;
+	arg->end_offset = value + size;
+	arg->size = size;
+	arg->max_size = max_size;
+}
 
 #endif /* _LINUX_BPF_FUSE_H */

@@ -8,17 +8,111 @@
 #include <linux/bpf.h>
 #include <linux/bpf_fuse.h>
 #include <linux/filter.h>
+#include <linux/nospec.h>
+#include <linux/slab.h>
 
+/*
+ * Give @arg a new buffer of @size bytes that the program may write. The
+ * verifier has the program forget its pointers into the old one: a copy
+ * made by an earlier call can go. fuse_bpf_run() frees the last one.
+ */
+static void *bpf_fuse_writeable(struct bpf_fuse_arg *arg, void *value,
+				u32 size, u64 flags)
+{
+	void *buf;
+
+	if (flags & ~BPF_FUSE_COPY)
+		return NULL;
+	if (!value || value != arg->value || (arg->flags & BPF_FUSE_IMMUTABLE))
+		return NULL;
+	if (arg->max_size ? size > arg->max_size : size != arg->size)
+		return NULL;
+
+	/* Programs run under RCU: they may not sleep */
+	buf = kzalloc(size, GFP_NOWAIT | __GFP_NOWARN);
+	if (!buf)
+		return NULL;
+	if (flags & BPF_FUSE_COPY)
+		memcpy(buf, arg->value, min(size, arg->size));
+	if (arg->flags & BPF_FUSE_ALLOCATED)
+		kfree(arg->value);
+	bpf_fuse_arg_set(arg, buf, size, arg->max_size);
+	arg->flags |= BPF_FUSE_ALLOCATED | BPF_FUSE_MODIFIED;
+	return buf;
+}
+
+BPF_CALL_5(bpf_fuse_get_writeable_in, struct bpf_fuse_args *, fa, u32, index,
+	   void *, value, u32, size, u64, flags)
+{
+	if (index >= fa->in_numargs)
+		return 0;
+	index = array_index_nospec(index, FUSE_BPF_MAX_ARGS_IN);
+	return (unsigned long)bpf_fuse_writeable(&fa->in_args[index], value,
+						 size, flags);
+}
+
+BPF_CALL_5(bpf_fuse_get_writeable_out, struct bpf_fuse_args *, fa, u32, index,
+	   void *, value, u32, size, u64, flags)
+{
+	if (index >= fa->out_numargs)
+		return 0;
+	index = array_index_nospec(index, FUSE_BPF_MAX_ARGS_OUT);
+	return (unsigned long)bpf_fuse_writeable(&fa->out_args[index], value,
+						 size, flags);
+}
+
+/*
+ * The verifier checks that @value is the start of an argument (a packet
+ * of its own), and after the call forgets the pointers into it.
+ */
+static const struct bpf_func_proto bpf_fuse_get_writeable_in_proto = {
+	.func		= bpf_fuse_get_writeable_in,
+	.pkt_access	= true,
+	.ret_type	= RET_PTR_TO_MEM | PTR_MAYBE_NULL,
+	.arg1_type	= ARG_PTR_TO_CTX,
+	.arg2_type	= ARG_ANYTHING,
+	.arg3_type	= ARG_PTR_TO_PACKET,
+	.arg4_type	= ARG_CONST_ALLOC_SIZE_OR_ZERO,
+	.arg5_type	= ARG_ANYTHING,
+};
+
+static const struct bpf_func_proto bpf_fuse_get_writeable_out_proto = {
+	.func		= bpf_fuse_get_writeable_out,
+	.pkt_access	= true,
+	.ret_type	= RET_PTR_TO_MEM | PTR_MAYBE_NULL,
+	.arg1_type	= ARG_PTR_TO_CTX,
+	.arg2_type	= ARG_ANYTHING,
+	.arg3_type	= ARG_PTR_TO_PACKET,
+	.arg4_type	= ARG_CONST_ALLOC_SIZE_OR_ZERO,
+	.arg5_type	= ARG_ANYTHING,
+};
+
+/*
+ * What a filter needs, and nothing that sleeps or reads user memory:
+ * programs run in the middle of file system operations.
+ */
 static const struct bpf_func_proto *
 bpf_fuse_func_proto(enum bpf_func_id func_id, const struct bpf_prog *prog)
 {
 	switch (func_id) {
+	case BPF_FUNC_fuse_get_writeable_in:
+		return &bpf_fuse_get_writeable_in_proto;
+	case BPF_FUNC_fuse_get_writeable_out:
+		return &bpf_fuse_get_writeable_out_proto;
 	case BPF_FUNC_get_current_uid_gid:
 		return &bpf_get_current_uid_gid_proto;
 	case BPF_FUNC_get_current_pid_tgid:
 		return &bpf_get_current_pid_tgid_proto;
-	default:
+	case BPF_FUNC_map_lookup_elem:
+	case BPF_FUNC_map_update_elem:
+	case BPF_FUNC_map_delete_elem:
+	case BPF_FUNC_ktime_get_ns:
+	case BPF_FUNC_ktime_get_boot_ns:
+	case BPF_FUNC_ktime_get_coarse_ns:
+	case BPF_FUNC_trace_printk:
 		return bpf_base_func_proto(func_id, prog);
+	default:
+		return NULL;
 	}
 }
 
@@ -65,12 +159,13 @@ static int bpf_fuse_ctx_field(int off, int *size)
 
 	i = (off - BPF_FUSE_UARGS) / sizeof(struct __bpf_fuse_arg);
 	off = (off - BPF_FUSE_UARGS) % sizeof(struct __bpf_fuse_arg);
-	/*
-	 * Not the buffers yet: reading them needs the verifier to keep each
-	 * argument a packet of its own, so that a bounds check on one grants
-	 * no range on another.
-	 */
 	switch (off) {
+	case offsetof(struct __bpf_fuse_arg, value):
+		*size = sizeof(u64);
+		return BPF_FUSE_KARG(i, value);
+	case offsetof(struct __bpf_fuse_arg, end_offset):
+		*size = sizeof(u64);
+		return BPF_FUSE_KARG(i, end_offset);
 	case offsetof(struct __bpf_fuse_arg, size):
 		return BPF_FUSE_KARG(i, size);
 	case offsetof(struct __bpf_fuse_arg, max_size):
@@ -84,16 +179,36 @@ static bool bpf_fuse_is_valid_access(int off, int size,
 				     const struct bpf_prog *prog,
 				     struct bpf_insn_access_aux *info)
 {
-	int field_size;
+	int field_size, arg;
 
-	/* Programs return their verdict: the context is read-only */
+	/* Programs change arguments through the helpers only */
 	if (type != BPF_READ)
 		return false;
 	if (off < 0 || off >= BPF_FUSE_UEND)
 		return false;
 	if (bpf_fuse_ctx_field(off, &field_size) < 0)
 		return false;
-	return size == field_size;
+	if (size != field_size)
+		return false;
+	if (off < BPF_FUSE_UARGS)
+		return true;
+
+	/*
+	 * Each argument is a packet of its own: its data_id keeps a bounds
+	 * check on one from granting range on another.
+	 */
+	arg = (off - BPF_FUSE_UARGS) / sizeof(struct __bpf_fuse_arg);
+	switch ((off - BPF_FUSE_UARGS) % sizeof(struct __bpf_fuse_arg)) {
+	case offsetof(struct __bpf_fuse_arg, value):
+		info->reg_type = PTR_TO_PACKET;
+		info->data_id = arg + 1;
+		break;
+	case offsetof(struct __bpf_fuse_arg, end_offset):
+		info->reg_type = PTR_TO_PACKET_END;
+		info->data_id = arg + 1;
+		break;
+	}
+	return true;
 }
 
 static u32 bpf_fuse_convert_ctx(enum bpf_access_type type,

@@ -5806,6 +5806,31 @@ union bpf_attr {
  *		0 on success.
  *
  *		**-ENOENT** if the bpf_local_storage cannot be found.
+ *
+ * void *bpf_fuse_get_writeable_in(void *ctx, u32 index, void *value, u32 size, u64 flags)
+ *	Description
+ *		Make the argument *index* of the request of a
+ *		**BPF_PROG_TYPE_FUSE** program writable, in its pre-filter.
+ *		*value* must be the argument's *value* as loaded from *ctx*.
+ *		The argument gets a new buffer of *size* bytes, which
+ *		becomes its size: an argument with a *max_size* may take up
+ *		to *max_size* bytes, one without keeps its size. With
+ *		**BPF_FUSE_COPY** in *flags*, the buffer starts with the
+ *		argument's contents, else it is zeroed.
+ *
+ *		Pointers into the argument are invalid after the call: load
+ *		*value* and *end_offset* from *ctx* again.
+ *	Return
+ *		The new buffer of *size* bytes, or NULL if *index* or *size*
+ *		is out of range, *value* is not the argument's, the argument
+ *		cannot be written in this phase, or memory is short.
+ *
+ * void *bpf_fuse_get_writeable_out(void *ctx, u32 index, void *value, u32 size, u64 flags)
+ *	Description
+ *		As **bpf_fuse_get_writeable_in**\ (), for the argument
+ *		*index* of the reply, in the post-filter.
+ *	Return
+ *		The new buffer of *size* bytes, or NULL.
  */
 #define ___BPF_FUNC_MAPPER(FN, ctx...)			\
 	FN(unspec, 0, ##ctx)				\
@@ -6020,6 +6045,8 @@ union bpf_attr {
 	FN(user_ringbuf_drain, 209, ##ctx)		\
 	FN(cgrp_storage_get, 210, ##ctx)		\
 	FN(cgrp_storage_delete, 211, ##ctx)		\
+	FN(fuse_get_writeable_in, 212, ##ctx)		\
+	FN(fuse_get_writeable_out, 213, ##ctx)		\
 	/* */
 
 /* backwards-compatibility macros for users of __BPF_FUNC_MAPPER that don't
@@ -7554,6 +7581,11 @@ enum bpf_fuse_action {
 	BPF_FUSE_USER_PREFILTER	= 2,	/* the server pre-filters it */
 	BPF_FUSE_POSTFILTER	= 3,	/* run the operation, then this program */
 	BPF_FUSE_USER_POSTFILTER = 4,	/* run the operation, then the server */
+};
+
+/* flags of bpf_fuse_get_writeable_in() and _out() */
+enum {
+	BPF_FUSE_COPY		= (1ULL << 0),	/* keep the contents */
 };
 
 /* One argument of the operation, as in the FUSE request */
