@@ -35,20 +35,33 @@ static struct inode *fuse_backed_iget_child(struct inode *dir,
 	return inode;
 }
 
+/* Show a name to the program as FUSE requests carry it: with its NUL */
+static void fuse_backed_name_arg(struct bpf_fuse_arg *arg,
+				 const struct qstr *name)
+{
+	bpf_fuse_arg_set(arg, (void *)name->name, name->len + 1, NAME_MAX + 1);
+}
+
 struct fuse_backed_lookup_args {
-	const struct qstr *name;
+	struct qstr name;
 	struct dentry *bentry;		/* the backing entry found */
+	struct fuse_entry_out out;
 };
 
 static void fuse_backed_lookup_init_in(struct bpf_fuse_args *fa, void *args)
 {
 	struct fuse_backed_lookup_args *la = args;
 
-	/* As in FUSE_LOOKUP: the name and its NUL */
 	fa->in_numargs = 1;
-	fa->in_args[0].value = (void *)la->name->name;
-	fa->in_args[0].size = la->name->len + 1;
-	fa->in_args[0].end_offset = fa->in_args[0].value + fa->in_args[0].size;
+	fuse_backed_name_arg(&fa->in_args[0], &la->name);
+}
+
+/* The program looks another name up: the dentry keeps the caller's */
+static int fuse_backed_lookup_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_lookup_args *la = args;
+
+	return fuse_bpf_arg_name(&fa->in_args[0], &la->name);
 }
 
 static int fuse_backed_lookup_backing(struct path *dpath, void *args)
@@ -56,14 +69,28 @@ static int fuse_backed_lookup_backing(struct path *dpath, void *args)
 	struct fuse_backed_lookup_args *la = args;
 
 	la->bentry = lookup_one_unlocked(mnt_idmap(dpath->mnt),
-					 la->name->name, dpath->dentry,
-					 la->name->len);
+					 la->name.name, dpath->dentry,
+					 la->name.len);
 	return PTR_ERR_OR_ZERO(la->bentry);
+}
+
+/* As a LOOKUP reply; a negative entry has node id 0 and no attributes */
+static void fuse_backed_lookup_init_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_lookup_args *la = args;
+	struct inode *binode = d_inode(la->bentry);
+
+	if (binode)
+		fuse_backed_inode_attr(&la->out.attr, binode);
+	fa->out_numargs = 1;
+	bpf_fuse_arg_set(&fa->out_args[0], &la->out, sizeof(la->out), 0);
 }
 
 static const struct fuse_bpf_op fuse_backed_lookup_op = {
 	.init_in = fuse_backed_lookup_init_in,
+	.apply_in = fuse_backed_lookup_apply_in,
 	.backing = fuse_backed_lookup_backing,
+	.init_out = fuse_backed_lookup_init_out,
 };
 
 /**
@@ -82,7 +109,7 @@ static const struct fuse_bpf_op fuse_backed_lookup_op = {
 bool fuse_backed_lookup(struct inode *dir, struct dentry *entry,
 			struct dentry **newent)
 {
-	struct fuse_backed_lookup_args la = { .name = &entry->d_name };
+	struct fuse_backed_lookup_args la = { .name = entry->d_name };
 	struct fuse_inode *dfi = get_fuse_inode(dir);
 	struct inode *inode = NULL;
 	struct path path;
@@ -139,6 +166,9 @@ static int fuse_backed_revalidate_rcu(struct inode *dir, struct dentry *entry,
 	bparent = READ_ONCE(get_fuse_inode(dir)->backing_path.dentry);
 	if (!inode || !bparent || (flags & LOOKUP_REVAL))
 		return -ECHILD;
+	/* The program runs at revalidation too: see fuse_backed_relookup() */
+	if (rcu_access_pointer(get_fuse_inode(dir)->bpf))
+		return -ECHILD;
 	/* NULL once the inode is evicted; dentries are freed after RCU */
 	bentry = READ_ONCE(get_fuse_inode(inode)->backing_path.dentry);
 	if (!bentry)
@@ -179,6 +209,27 @@ struct dentry *fuse_backed_lookup_unlocked(struct inode *dir,
 				     name->len);
 	revert_creds(old_cred);
 	return bentry;
+}
+
+/*
+ * Look the name of @entry up again, as fuse_backed_lookup() did: through
+ * the program of @dir, which may fail it (folder hiding), look another
+ * name up, or send it to the server (then the entry is invalid, for the
+ * server to look it up).
+ */
+static struct dentry *fuse_backed_relookup(struct inode *dir,
+					   struct dentry *entry)
+{
+	struct fuse_backed_lookup_args la = { .name = entry->d_name };
+	int err;
+
+	if (!rcu_access_pointer(get_fuse_inode(dir)->bpf))
+		return fuse_backed_lookup_unlocked(dir, &entry->d_name);
+	if (!fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err))
+		err = -ESTALE;
+	if (err && !IS_ERR_OR_NULL(la.bentry))
+		dput(la.bentry);
+	return err ? ERR_PTR(err) : la.bentry;
 }
 
 /*
@@ -228,7 +279,7 @@ bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 		dput(parent);
 		return false;
 	}
-	bentry = fuse_backed_lookup_unlocked(dir, &entry->d_name);
+	bentry = fuse_backed_relookup(dir, entry);
 	dput(parent);
 	if (IS_ERR(bentry)) {
 		/*
@@ -272,6 +323,10 @@ struct fuse_backed_dir_ctx {
 	struct dir_context ctx;
 	struct dir_context *orig;
 	unsigned int backing_fs;
+	/* With a program: the entries go into this page, as FUSE_READDIR's */
+	char *page;
+	size_t len;
+	struct fuse_dirent *last;
 };
 
 /* Entries go through unchanged: their offsets are the backing cookies */
@@ -281,10 +336,31 @@ static bool fuse_backed_filldir(struct dir_context *ctx, const char *name,
 {
 	struct fuse_backed_dir_ctx *dc = container_of(ctx, struct fuse_backed_dir_ctx,
 						      ctx);
+	struct fuse_dirent *dirent;
+	size_t reclen;
 
 	/* The inode numbers stat() reports */
 	fuse_backed_map_ino(dc->backing_fs, &ino);
-	return dc->orig->actor(dc->orig, name, namelen, offset, ino, d_type);
+	if (!dc->page)
+		return dc->orig->actor(dc->orig, name, namelen, offset, ino,
+				       d_type);
+
+	reclen = FUSE_DIRENT_SIZE(&(struct fuse_dirent){ .namelen = namelen });
+	if (reclen > PAGE_SIZE - dc->len)
+		return false;
+	/* The cookie to go on after the previous entry is this one's */
+	if (dc->last)
+		dc->last->off = offset;
+	dirent = (struct fuse_dirent *)(dc->page + dc->len);
+	dirent->ino = ino;
+	dirent->off = 0;
+	dirent->namelen = namelen;
+	dirent->type = d_type;
+	memcpy(dirent->name, name, namelen);
+	memset(dirent->name + namelen, 0, reclen - FUSE_NAME_OFFSET - namelen);
+	dc->last = dirent;
+	dc->len += reclen;
+	return true;
 }
 
 /**
@@ -294,7 +370,9 @@ static bool fuse_backed_filldir(struct dir_context *ctx, const char *name,
  * @err: set to the result
  *
  * Positions are those of the backing directory, so they stay valid across
- * calls, telldir() and seekdir().
+ * calls, telldir() and seekdir(). With a program, the entries go through a
+ * page of struct fuse_dirent, as in a FUSE_READDIR reply, which the
+ * post-filter may rewrite: drop, rename or change entries.
  *
  * Return: true if it ran here, false if the program sends it to the
  * server.
@@ -302,7 +380,22 @@ static bool fuse_backed_filldir(struct dir_context *ctx, const char *name,
 struct fuse_backed_readdir_args {
 	struct file *file;
 	struct dir_context *ctx;
+	struct fuse_read_in in;
+	char *page;		/* with a program */
+	size_t len;		/* bytes of entries in it */
+	loff_t next;		/* the backing position after them */
+	bool full;		/* the caller took no more */
 };
+
+static void fuse_backed_readdir_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_readdir_args *ra = args;
+
+	ra->in.offset = ra->ctx->pos;
+	ra->in.size = PAGE_SIZE;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &ra->in, sizeof(ra->in), 0);
+}
 
 static int fuse_backed_readdir_backing(struct path *bpath, void *args)
 {
@@ -313,13 +406,39 @@ static int fuse_backed_readdir_backing(struct path *bpath, void *args)
 		.ctx.pos = ra->ctx->pos,
 		.orig = ra->ctx,
 		.backing_fs = get_fuse_inode(file_inode(ra->file))->backing_fs,
+		.page = ra->page,
 	};
 	int err;
 
 	bfile->f_pos = ra->ctx->pos;
 	err = iterate_dir(bfile, &dc.ctx);
-	ra->ctx->pos = dc.ctx.pos;
+	if (!ra->page) {
+		ra->ctx->pos = dc.ctx.pos;
+		return err;
+	}
+	if (dc.last)
+		dc.last->off = dc.ctx.pos;
+	ra->len = dc.len;
+	ra->next = dc.ctx.pos;
 	return err;
+}
+
+static void fuse_backed_readdir_init_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_readdir_args *ra = args;
+
+	fa->out_numargs = 1;
+	bpf_fuse_arg_set(&fa->out_args[0], ra->page, ra->len, PAGE_SIZE);
+}
+
+/* Checked as they are given to the caller, see fuse_backed_emit() */
+static int fuse_backed_readdir_apply_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_readdir_args *ra = args;
+
+	memcpy(ra->page, fa->out_args[0].value, fa->out_args[0].size);
+	ra->len = fa->out_args[0].size;
+	return 0;
 }
 
 static void fuse_backed_readdir_finalize(struct inode *inode, void *args)
@@ -328,31 +447,97 @@ static void fuse_backed_readdir_finalize(struct inode *inode, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_readdir_op = {
+	.init_in = fuse_backed_readdir_init_in,
 	.backing = fuse_backed_readdir_backing,
+	.init_out = fuse_backed_readdir_init_out,
+	.apply_out = fuse_backed_readdir_apply_out,
 	.finalize = fuse_backed_readdir_finalize,
 };
+
+/*
+ * Give the caller the entries of the page, checked as fuse_parse_dirfile()
+ * checks a server's. A program rewrites the page in a buffer of a size it
+ * fixes: the entries end at the end of the page or at zero padding. An
+ * entry of inode number 0 is dropped, as deleted entries are.
+ *
+ * Return: the number of entries given, or -EIO for a bad one.
+ */
+static int fuse_backed_emit(struct fuse_backed_readdir_args *ra)
+{
+	struct dir_context *ctx = ra->ctx;
+	size_t pos = 0;
+	int n = 0;
+
+	while (ra->len - pos >= FUSE_NAME_OFFSET) {
+		struct fuse_dirent *dirent = (void *)(ra->page + pos);
+		size_t reclen = FUSE_DIRENT_SIZE(dirent);
+
+		if (!dirent->namelen)
+			break;
+		if (dirent->namelen > FUSE_NAME_MAX ||
+		    reclen > ra->len - pos ||
+		    memchr(dirent->name, '/', dirent->namelen) ||
+		    memchr(dirent->name, '\0', dirent->namelen))
+			return -EIO;
+		if (dirent->ino) {
+			if (!dir_emit(ctx, dirent->name, dirent->namelen,
+				      dirent->ino, dirent->type)) {
+				ra->full = true;
+				return n;
+			}
+			n++;
+		}
+		ctx->pos = dirent->off;
+		pos += reclen;
+	}
+	ctx->pos = ra->next;
+	return n;
+}
 
 bool fuse_backed_readdir(struct file *file, struct dir_context *ctx, int *err)
 {
 	struct fuse_backed_readdir_args ra = { .file = file, .ctx = ctx };
+	struct inode *inode = file_inode(file);
+	int n;
 
-	if (!fuse_bpf_run(&fuse_backed_readdir_op, FUSE_READDIR,
-			  file_inode(file), &ra, err))
-		*err = -EOPNOTSUPP;
+	if (!rcu_access_pointer(get_fuse_inode(inode)->bpf)) {
+		if (!fuse_bpf_run(&fuse_backed_readdir_op, FUSE_READDIR, inode,
+				  &ra, err))
+			*err = -EOPNOTSUPP;
+		return true;
+	}
+
+	ra.page = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	*err = -ENOMEM;
+	if (!ra.page)
+		return true;
+	/* Until an entry is given, or none is left: the program may drop all */
+	do {
+		ra.len = 0;
+		if (!fuse_bpf_run(&fuse_backed_readdir_op, FUSE_READDIR, inode,
+				  &ra, err))
+			*err = -EOPNOTSUPP;
+		if (*err || !ra.len)
+			break;
+		n = fuse_backed_emit(&ra);
+		if (n < 0)
+			*err = n;
+	} while (!n && !ra.full && ra.next != ra.in.offset);
+	kfree(ra.page);
 	return true;
 }
 
 /*
- * The backing entry of @entry's name in @dir's backing directory, which
- * the caller has locked.
+ * The backing entry of @name in @dir's backing directory, which the caller
+ * has locked. @name is the FUSE dentry's, or the program's rewrite of it.
  */
 static struct dentry *fuse_backed_lookup_locked(struct inode *dir,
-						struct dentry *entry)
+						const struct qstr *name)
 {
 	struct path *dpath = &get_fuse_inode(dir)->backing_path;
 
-	return lookup_one(mnt_idmap(dpath->mnt), entry->d_name.name,
-			  dpath->dentry, entry->d_name.len);
+	return lookup_one(mnt_idmap(dpath->mnt), name->name, dpath->dentry,
+			  name->len);
 }
 
 /*
@@ -404,11 +589,94 @@ struct fuse_backed_new_entry {
 	dev_t rdev;
 	const char *link;	/* symlink target */
 	struct dentry *old;	/* link: the backing entry to link to */
+	u64 oldnodeid;		/* link: the node id of its FUSE inode */
+	unsigned int flags;	/* create: the open flags */
 	/* Filled in by fuse_backed_new_entry() */
+	u32 opcode;
+	struct qstr name;
 	struct mnt_idmap *idmap;
 	struct dentry *entry;
 	const struct cred *caller;
+	/* The request as the program sees it */
+	union {
+		struct fuse_mknod_in mknod;
+		struct fuse_mkdir_in mkdir;
+		struct fuse_create_in create;
+		struct fuse_link_in link;
+	} in;
 };
+
+/* The arguments of the request, in FUSE's order */
+static void fuse_backed_new_entry_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_new_entry *ne = args;
+	struct bpf_fuse_arg *in = fa->in_args;
+	u16 umask = current_umask();
+
+	fa->in_numargs = 2;
+	switch (ne->opcode) {
+	case FUSE_SYMLINK:
+		fuse_backed_name_arg(&in[0], &ne->name);
+		bpf_fuse_arg_set(&in[1], (void *)ne->link, strlen(ne->link) + 1,
+				 PATH_MAX);
+		return;
+	case FUSE_MKNOD:
+		ne->in.mknod = (struct fuse_mknod_in) {
+			.mode = ne->mode,
+			.rdev = new_encode_dev(ne->rdev),
+			.umask = umask,
+		};
+		bpf_fuse_arg_set(&in[0], &ne->in, sizeof(ne->in.mknod), 0);
+		break;
+	case FUSE_MKDIR:
+		ne->in.mkdir = (struct fuse_mkdir_in) {
+			.mode = ne->mode & ~S_IFMT,
+			.umask = umask,
+		};
+		bpf_fuse_arg_set(&in[0], &ne->in, sizeof(ne->in.mkdir), 0);
+		break;
+	case FUSE_CREATE:
+		ne->in.create = (struct fuse_create_in) {
+			.flags = ne->flags,
+			.mode = ne->mode,
+			.umask = umask,
+		};
+		bpf_fuse_arg_set(&in[0], &ne->in, sizeof(ne->in.create), 0);
+		break;
+	case FUSE_LINK:
+		ne->in.link.oldnodeid = ne->oldnodeid;
+		bpf_fuse_arg_set(&in[0], &ne->in, sizeof(ne->in.link), 0);
+		break;
+	}
+	fuse_backed_name_arg(&in[1], &ne->name);
+}
+
+/* A program may rename what is made, and retarget a symlink */
+static int fuse_backed_new_entry_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_new_entry *ne = args;
+	struct bpf_fuse_arg *name = &fa->in_args[1], *link = NULL;
+	int err;
+
+	if (ne->opcode == FUSE_SYMLINK) {
+		name = &fa->in_args[0];
+		link = &fa->in_args[1];
+	} else if (fa->in_args[0].flags & BPF_FUSE_MODIFIED) {
+		return -EINVAL;
+	}
+	if (name->flags & BPF_FUSE_MODIFIED) {
+		err = fuse_bpf_arg_name(name, &ne->name);
+		if (err)
+			return err;
+	}
+	if (link && (link->flags & BPF_FUSE_MODIFIED)) {
+		if (link->size < 2 || strnlen(link->value, link->size) !=
+				      link->size - 1)
+			return -EINVAL;
+		ne->link = link->value;
+	}
+	return 0;
+}
 
 static int fuse_backed_create_backing(struct path *dpath, struct dentry *bentry,
 				      struct fuse_backed_new_entry *ne)
@@ -458,7 +726,7 @@ static int fuse_backed_new_entry_backing(struct path *dpath, void *args)
 	put_cred(cred);
 
 	inode_lock_nested(bdir, I_MUTEX_PARENT);
-	path.dentry = fuse_backed_lookup_locked(dir, ne->entry);
+	path.dentry = fuse_backed_lookup_locked(dir, &ne->name);
 	err = PTR_ERR(path.dentry);
 	if (IS_ERR(path.dentry))
 		goto out_unlock;
@@ -469,7 +737,7 @@ static int fuse_backed_new_entry_backing(struct path *dpath, void *args)
 	err = fuse_backed_create_backing(dpath, path.dentry, ne);
 	if (!err && (d_unhashed(path.dentry) || d_is_negative(path.dentry))) {
 		/* Some filesystems leave the new dentry unhashed (mkdir) */
-		d = fuse_backed_lookup_locked(dir, ne->entry);
+		d = fuse_backed_lookup_locked(dir, &ne->name);
 		dput(path.dentry);
 		path.dentry = d;
 		if (IS_ERR(d))
@@ -504,6 +772,8 @@ static void fuse_backed_new_entry_finalize(struct inode *dir, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_new_entry_op = {
+	.init_in = fuse_backed_new_entry_init_in,
+	.apply_in = fuse_backed_new_entry_apply_in,
 	.backing = fuse_backed_new_entry_backing,
 	.finalize = fuse_backed_new_entry_finalize,
 	.write = true,
@@ -528,6 +798,8 @@ static bool fuse_backed_new_entry(struct mnt_idmap *idmap, struct inode *dir,
 				  struct fuse_backed_new_entry *ne, u32 opcode,
 				  int *err)
 {
+	ne->opcode = opcode;
+	ne->name = entry->d_name;
 	ne->idmap = idmap;
 	ne->entry = entry;
 	ne->caller = current_cred();
@@ -586,7 +858,10 @@ bool fuse_backed_create_open(struct mnt_idmap *idmap, struct inode *dir,
 			     struct dentry *entry, struct file *file,
 			     umode_t mode, int *err)
 {
-	struct fuse_backed_new_entry ne = { .mode = S_IFREG | mode };
+	struct fuse_backed_new_entry ne = {
+		.mode = S_IFREG | mode,
+		.flags = file->f_flags,
+	};
 
 	if (!fuse_backed_new_entry(idmap, dir, entry, &ne, FUSE_CREATE, err))
 		return false;
@@ -716,6 +991,7 @@ bool fuse_backed_link(struct dentry *entry, struct inode *dir,
 	struct fuse_backed_new_entry ne = {
 		.mode = d_inode(entry)->i_mode,
 		.old = fi->backing_path.dentry,
+		.oldnodeid = fi->nodeid,
 	};
 
 	if (!fuse_inode_backed(dir) || !fuse_inode_backed(d_inode(entry)) ||
@@ -727,9 +1003,35 @@ bool fuse_backed_link(struct dentry *entry, struct inode *dir,
 				     err);
 }
 
+struct fuse_backed_remove_args {
+	struct dentry *entry;
+	struct qstr name;
+};
+
+static void fuse_backed_remove_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_remove_args *ra = args;
+
+	fa->in_numargs = 1;
+	fuse_backed_name_arg(&fa->in_args[0], &ra->name);
+}
+
+/*
+ * The new name must name the backing entry of the dentry's inode, as the
+ * program's lookup rewrote it: else ESTALE, as for a race. The caller was
+ * checked on that inode (sticky directories).
+ */
+static int fuse_backed_remove_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_remove_args *ra = args;
+
+	return fuse_bpf_arg_name(&fa->in_args[0], &ra->name);
+}
+
 static int fuse_backed_remove_backing(struct path *dpath, void *args)
 {
-	struct dentry *entry = args;
+	struct fuse_backed_remove_args *ra = args;
+	struct dentry *entry = ra->entry;
 	struct inode *dir = d_inode(entry->d_parent);
 	struct inode *bdir = d_inode(dpath->dentry);
 	struct inode *inode = d_inode(entry);
@@ -737,7 +1039,7 @@ static int fuse_backed_remove_backing(struct path *dpath, void *args)
 	int err;
 
 	inode_lock_nested(bdir, I_MUTEX_PARENT);
-	bentry = fuse_backed_lookup_locked(dir, entry);
+	bentry = fuse_backed_lookup_locked(dir, &ra->name);
 	err = PTR_ERR(bentry);
 	if (IS_ERR(bentry))
 		goto out_unlock;
@@ -755,13 +1057,15 @@ out_unlock:
 
 static void fuse_backed_remove_finalize(struct inode *dir, void *args)
 {
-	struct dentry *entry = args;
+	struct dentry *entry = ((struct fuse_backed_remove_args *)args)->entry;
 
 	fuse_backed_copyattr(dir);
 	fuse_backed_copyattr(d_inode(entry));
 }
 
 static const struct fuse_bpf_op fuse_backed_remove_op = {
+	.init_in = fuse_backed_remove_init_in,
+	.apply_in = fuse_backed_remove_apply_in,
 	.backing = fuse_backed_remove_backing,
 	.finalize = fuse_backed_remove_finalize,
 	.write = true,
@@ -778,9 +1082,14 @@ static const struct fuse_bpf_op fuse_backed_remove_op = {
  */
 bool fuse_backed_remove(struct inode *dir, struct dentry *entry, int *err)
 {
+	struct fuse_backed_remove_args ra = {
+		.entry = entry,
+		.name = entry->d_name,
+	};
+
 	return fuse_bpf_run(&fuse_backed_remove_op,
 			    d_is_dir(entry) ? FUSE_RMDIR : FUSE_UNLINK, dir,
-			    entry, err);
+			    &ra, err);
 }
 
 struct fuse_backed_rename_args {
@@ -788,7 +1097,37 @@ struct fuse_backed_rename_args {
 	struct inode *newdir;
 	struct dentry *newent;
 	unsigned int flags;
+	struct qstr oldname;
+	struct qstr newname;
+	struct fuse_rename2_in in;
 };
+
+static void fuse_backed_rename_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_rename_args *ra = args;
+
+	ra->in.newdir = get_node_id(ra->newdir);
+	ra->in.flags = ra->flags;
+	fa->in_numargs = 3;
+	bpf_fuse_arg_set(&fa->in_args[0], &ra->in, sizeof(ra->in), 0);
+	fuse_backed_name_arg(&fa->in_args[1], &ra->oldname);
+	fuse_backed_name_arg(&fa->in_args[2], &ra->newname);
+}
+
+/* As for unlink: the names must name the entries the dentries stand for */
+static int fuse_backed_rename_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_rename_args *ra = args;
+	int err = 0;
+
+	if (fa->in_args[0].flags & BPF_FUSE_MODIFIED)
+		return -EINVAL;
+	if (fa->in_args[1].flags & BPF_FUSE_MODIFIED)
+		err = fuse_bpf_arg_name(&fa->in_args[1], &ra->oldname);
+	if (!err && (fa->in_args[2].flags & BPF_FUSE_MODIFIED))
+		err = fuse_bpf_arg_name(&fa->in_args[2], &ra->newname);
+	return err;
+}
 
 static int fuse_backed_rename_backing(struct path *opath, void *args)
 {
@@ -803,11 +1142,11 @@ static int fuse_backed_rename_backing(struct path *opath, void *args)
 	trap = lock_rename(npath->dentry, opath->dentry);
 	if (IS_ERR(trap))
 		return PTR_ERR(trap);
-	bold = fuse_backed_lookup_locked(olddir, ra->oldent);
+	bold = fuse_backed_lookup_locked(olddir, &ra->oldname);
 	err = PTR_ERR(bold);
 	if (IS_ERR(bold))
 		goto out_unlock;
-	bnew = fuse_backed_lookup_locked(ra->newdir, ra->newent);
+	bnew = fuse_backed_lookup_locked(ra->newdir, &ra->newname);
 	err = PTR_ERR(bnew);
 	if (IS_ERR(bnew))
 		goto out_dput_old;
@@ -856,9 +1195,25 @@ static void fuse_backed_rename_finalize(struct inode *olddir, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_rename_op = {
+	.init_in = fuse_backed_rename_init_in,
+	.apply_in = fuse_backed_rename_apply_in,
 	.backing = fuse_backed_rename_backing,
 	.finalize = fuse_backed_rename_finalize,
 	.write = true,
+};
+
+static int fuse_backed_nop_backing(struct path *path, void *args)
+{
+	return 0;
+}
+
+/*
+ * The new directory's program sees the rename before it is done: it may
+ * fail it, not rewrite it, nor send it to the server (EOPNOTSUPP).
+ */
+static const struct fuse_bpf_op fuse_backed_rename_check_op = {
+	.init_in = fuse_backed_rename_init_in,
+	.backing = fuse_backed_nop_backing,
 };
 
 /**
@@ -886,6 +1241,8 @@ bool fuse_backed_rename(struct inode *olddir, struct dentry *oldent,
 		.newdir = newdir,
 		.newent = newent,
 		.flags = flags,
+		.oldname = oldent->d_name,
+		.newname = newent->d_name,
 	};
 
 	if (!fuse_inode_backed(olddir) || !fuse_inode_backed(newdir) ||
@@ -893,6 +1250,15 @@ bool fuse_backed_rename(struct inode *olddir, struct dentry *oldent,
 	    get_fuse_inode(newdir)->backing_path.mnt) {
 		*err = -EXDEV;
 		return true;
+	}
+	/* The program of the new directory may fail it first */
+	if (newdir != olddir &&
+	    rcu_access_pointer(get_fuse_inode(newdir)->bpf)) {
+		if (!fuse_bpf_run(&fuse_backed_rename_check_op, FUSE_RENAME2,
+				  newdir, &args, err))
+			*err = -EOPNOTSUPP;
+		if (*err)
+			return true;
 	}
 	return fuse_bpf_run(&fuse_backed_rename_op, FUSE_RENAME2,
 			    olddir, &args, err);
@@ -911,8 +1277,19 @@ static int fuse_backed_get_link_backing(struct path *backing_path, void *args)
 	return PTR_ERR_OR_ZERO(la->link);
 }
 
+/* As a READLINK reply: the target, without a NUL */
+static void fuse_backed_get_link_init_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_get_link_args *la = args;
+
+	fa->out_numargs = 1;
+	bpf_fuse_arg_set(&fa->out_args[0], (void *)la->link, strlen(la->link),
+			 0);
+}
+
 static const struct fuse_bpf_op fuse_backed_get_link_op = {
 	.backing = fuse_backed_get_link_backing,
+	.init_out = fuse_backed_get_link_init_out,
 };
 
 /**

@@ -10,16 +10,64 @@
 #include "fuse_bpf.h"
 
 #include <linux/backing-file.h>
+#include <linux/bpf_fuse.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fileattr.h>
 #include <linux/mount.h>
 #include <linux/poll.h>
 
+/*
+ * The fixed-size argument @arg, as a struct of @size bytes: NULL if it has
+ * another size, which bpf_fuse_get_writeable_in() and _out() do not allow.
+ */
+static const void *fuse_backed_arg_struct(const struct bpf_fuse_arg *arg,
+					  size_t size)
+{
+	return arg->size == size ? arg->value : NULL;
+}
+
+/**
+ * struct fuse_backed_open_args - an open, and how a program sees it
+ * @file: the FUSE file
+ * @flags: the flags to open the backing file with
+ * @ff: the new FUSE file
+ * @in: the request, as programs see it
+ */
 struct fuse_backed_open_args {
 	struct file *file;
+	unsigned int flags;
 	struct fuse_file *ff;
+	struct fuse_open_in in;
 };
+
+static void fuse_backed_open_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_open_args *oa = args;
+
+	oa->in.flags = oa->file->f_flags;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &oa->in, sizeof(oa->in), 0);
+}
+
+/* Flags a program may add or clear: they only change how data is synced */
+#define FUSE_BACKED_OPEN_REWRITE (__O_SYNC | O_DSYNC)
+
+static int fuse_backed_open_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_open_args *oa = args;
+	const struct fuse_open_in *in;
+
+	in = fuse_backed_arg_struct(&fa->in_args[0], sizeof(*in));
+	if (!in || in->open_flags != oa->in.open_flags ||
+	    ((in->flags ^ oa->in.flags) & ~FUSE_BACKED_OPEN_REWRITE))
+		return -EINVAL;
+	oa->flags = in->flags;
+	/* As build_open_flags(): O_SYNC is __O_SYNC | O_DSYNC */
+	if (oa->flags & __O_SYNC)
+		oa->flags |= O_DSYNC;
+	return 0;
+}
 
 static int fuse_backed_open_backing(struct path *bpath, void *args)
 {
@@ -34,7 +82,7 @@ static int fuse_backed_open_backing(struct path *bpath, void *args)
 	int err = 0;
 
 	/* Truncation was, or will be, done by setattr */
-	flags = file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+	flags = oa->flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
 	acc_mode = ACC_MODE(flags);
 	if (flags & O_APPEND)
 		acc_mode |= MAY_APPEND;
@@ -68,6 +116,8 @@ static int fuse_backed_open_backing(struct path *bpath, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_open_op = {
+	.init_in = fuse_backed_open_init_in,
+	.apply_in = fuse_backed_open_apply_in,
 	.backing = fuse_backed_open_backing,
 };
 
@@ -80,14 +130,18 @@ static const struct fuse_bpf_op fuse_backed_open_op = {
  * As overlayfs: the backing credentials must be allowed to open the
  * backing inode that way, then it is opened as a backing file, under
  * them. A program that sends the open to the server makes the file the
- * server's.
+ * server's. A program may add or clear O_SYNC and O_DSYNC for the backing
+ * file; the FUSE file keeps the caller's flags.
  *
  * Return: true if it ran here, false if the program sends it to the
  * server.
  */
 bool fuse_backed_open(struct inode *inode, struct file *file, int *err)
 {
-	struct fuse_backed_open_args oa = { .file = file };
+	struct fuse_backed_open_args oa = {
+		.file = file,
+		.flags = file->f_flags,
+	};
 
 	if (!fuse_bpf_run(&fuse_backed_open_op,
 			  S_ISDIR(inode->i_mode) ? FUSE_OPENDIR : FUSE_OPEN,
@@ -123,7 +177,23 @@ static int fuse_backed_nop_backing(struct path *bpath, void *args)
 	return 0;
 }
 
+struct fuse_backed_release_args {
+	struct file *file;
+	struct fuse_release_in in;
+};
+
+static void fuse_backed_release_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_release_args *ra = args;
+
+	ra->in.flags = ra->file->f_flags;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &ra->in, sizeof(ra->in), 0);
+}
+
+/* A release cannot fail: no rewrite to honour */
 static const struct fuse_bpf_op fuse_backed_release_op = {
+	.init_in = fuse_backed_release_init_in,
 	.backing = fuse_backed_nop_backing,
 };
 
@@ -137,44 +207,58 @@ static const struct fuse_bpf_op fuse_backed_release_op = {
  */
 bool fuse_backed_release(struct file *file)
 {
+	struct fuse_backed_release_args ra = { .file = file };
 	struct fuse_file *ff = file->private_data;
 	struct inode *inode = file_inode(file);
 
 	fuse_backed_file_run(&fuse_backed_release_op,
 			     S_ISDIR(inode->i_mode) ? FUSE_RELEASEDIR :
 						      FUSE_RELEASE,
-			     file, NULL);
+			     file, &ra);
 	fput(ff->backing_file);
 	fuse_file_free(ff);
 	return true;
 }
 
 struct fuse_backed_flush_args {
-	struct file *bfile;
+	struct file *file;
 	fl_owner_t id;
+	struct fuse_flush_in in;
 };
+
+static void fuse_backed_flush_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_flush_args *fla = args;
+	struct fuse_conn *fc = get_fuse_conn(file_inode(fla->file));
+
+	/* As FUSE sends it: a scrambled id, not the kernel pointer */
+	fla->in.lock_owner = fuse_lock_owner_id(fc, fla->id);
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &fla->in, sizeof(fla->in), 0);
+}
 
 static int fuse_backed_flush_backing(struct path *bpath, void *args)
 {
-	struct fuse_backed_flush_args *fa = args;
+	struct fuse_backed_flush_args *fla = args;
+	struct file *bfile = fuse_backed_file(fla->file);
 
-	return fa->bfile->f_op->flush ? fa->bfile->f_op->flush(fa->bfile,
-							       fa->id) : 0;
+	return bfile->f_op->flush ? bfile->f_op->flush(bfile, fla->id) : 0;
 }
 
 static const struct fuse_bpf_op fuse_backed_flush_op = {
+	.init_in = fuse_backed_flush_init_in,
 	.backing = fuse_backed_flush_backing,
 };
 
 bool fuse_backed_flush(struct file *file, fl_owner_t id, int *err)
 {
-	struct fuse_backed_flush_args fa = {
-		.bfile = fuse_backed_file(file),
+	struct fuse_backed_flush_args fla = {
+		.file = file,
 		.id = id,
 	};
 
 	*err = fuse_backed_file_run(&fuse_backed_flush_op, FUSE_FLUSH, file,
-				    &fa);
+				    &fla);
 	return true;
 }
 
@@ -183,14 +267,42 @@ struct fuse_backed_fsync_args {
 	loff_t start;
 	loff_t end;
 	int datasync;
+	struct fuse_fsync_in in;
 };
+
+static void fuse_backed_fsync_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_fsync_args *fsa = args;
+
+	fsa->in.fsync_flags = fsa->datasync ? FUSE_FSYNC_FDATASYNC : 0;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &fsa->in, sizeof(fsa->in), 0);
+}
+
+/* A program may ask for a full sync or a data sync, nothing else */
+static int fuse_backed_fsync_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_fsync_args *fsa = args;
+	const struct fuse_fsync_in *in;
+	struct fuse_fsync_in new;
+
+	in = fuse_backed_arg_struct(&fa->in_args[0], sizeof(*in));
+	if (!in || (in->fsync_flags & ~FUSE_FSYNC_FDATASYNC))
+		return -EINVAL;
+	new = *in;
+	new.fsync_flags = fsa->in.fsync_flags;
+	if (memcmp(&new, &fsa->in, sizeof(new)))
+		return -EINVAL;
+	fsa->datasync = !!(in->fsync_flags & FUSE_FSYNC_FDATASYNC);
+	return 0;
+}
 
 static int fuse_backed_fsync_backing(struct path *bpath, void *args)
 {
-	struct fuse_backed_fsync_args *fa = args;
+	struct fuse_backed_fsync_args *fsa = args;
 
-	return vfs_fsync_range(fuse_backed_file(fa->file), fa->start, fa->end,
-			       fa->datasync);
+	return vfs_fsync_range(fuse_backed_file(fsa->file), fsa->start,
+			       fsa->end, fsa->datasync);
 }
 
 static void fuse_backed_file_finalize(struct inode *inode, void *args)
@@ -199,6 +311,8 @@ static void fuse_backed_file_finalize(struct inode *inode, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_fsync_op = {
+	.init_in = fuse_backed_fsync_init_in,
+	.apply_in = fuse_backed_fsync_apply_in,
 	.backing = fuse_backed_fsync_backing,
 	.finalize = fuse_backed_file_finalize,
 };
@@ -206,7 +320,7 @@ static const struct fuse_bpf_op fuse_backed_fsync_op = {
 bool fuse_backed_fsync(struct file *file, loff_t start, loff_t end,
 		       int datasync, int *err)
 {
-	struct fuse_backed_fsync_args fa = {
+	struct fuse_backed_fsync_args fsa = {
 		.file = file,
 		.start = start,
 		.end = end,
@@ -215,7 +329,7 @@ bool fuse_backed_fsync(struct file *file, loff_t start, loff_t end,
 
 	*err = fuse_backed_file_run(&fuse_backed_fsync_op,
 				    S_ISDIR(file_inode(file)->i_mode) ?
-				    FUSE_FSYNCDIR : FUSE_FSYNC, file, &fa);
+				    FUSE_FSYNCDIR : FUSE_FSYNC, file, &fsa);
 	return true;
 }
 
@@ -322,7 +436,22 @@ static struct fuse_backing_io fuse_backed_io(struct file *bfile)
 	};
 }
 
-/* The arguments of a read or a write, and its result */
+/**
+ * struct fuse_backed_rw_args - a read or a write, and its result
+ * @file: the FUSE file
+ * @iocb: read_iter/write_iter: the I/O control block
+ * @iter: read_iter/write_iter: the data
+ * @pipe: splice: the pipe, NULL for read_iter/write_iter
+ * @ppos: splice: the position
+ * @len: splice: the length
+ * @flags: splice: SPLICE_F_* flags
+ * @ret: the bytes read or written, or a negative errno
+ * @shorted: how much of @iter the pre-filter cut off, given back after
+ * @in: the request, as programs see it (no data: only offset and size)
+ * @in.read: FUSE_READ
+ * @in.write: FUSE_WRITE
+ * @out: the reply, as programs see it
+ */
 struct fuse_backed_rw_args {
 	struct file *file;
 	struct kiocb *iocb;
@@ -332,7 +461,113 @@ struct fuse_backed_rw_args {
 	size_t len;
 	unsigned int flags;
 	ssize_t ret;
+	size_t shorted;
+	union {
+		struct fuse_read_in read;
+		struct fuse_write_in write;
+	} in;
+	struct fuse_write_out out;
 };
+
+/* FUSE_READ and FUSE_WRITE carry the offset and the size the same way */
+static_assert(sizeof(struct fuse_read_in) == sizeof(struct fuse_write_in));
+static_assert(offsetof(struct fuse_read_in, offset) ==
+	      offsetof(struct fuse_write_in, offset));
+static_assert(offsetof(struct fuse_read_in, size) ==
+	      offsetof(struct fuse_write_in, size));
+static_assert(offsetof(struct fuse_read_in, flags) ==
+	      offsetof(struct fuse_write_in, flags));
+
+/*
+ * The request of a read or a write: where and how much, never the data
+ * (no user or iterator memory is shown to programs).
+ */
+static void fuse_backed_rw_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_rw_args *ra = args;
+	size_t count = ra->pipe ? ra->len : iov_iter_count(ra->iter);
+
+	ra->in.read.offset = ra->pipe ? *ra->ppos : ra->iocb->ki_pos;
+	/* The VFS caps I/O at MAX_RW_COUNT: it fits */
+	ra->in.read.size = min_t(size_t, count, U32_MAX);
+	ra->in.read.flags = ra->file->f_flags;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &ra->in.read, sizeof(ra->in.read),
+			 0);
+}
+
+/*
+ * A program may move a read or a write (the backing file checks the new
+ * position as the FUSE file checked the caller's; an O_APPEND write still
+ * goes to the end) and shorten it, nothing else: a longer one could reach
+ * past the caller's buffer. The caller's position follows the new one.
+ */
+static int fuse_backed_rw_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_rw_args *ra = args;
+	const struct fuse_read_in *in;
+	struct fuse_read_in new;
+	size_t count;
+
+	in = fuse_backed_arg_struct(&fa->in_args[0], sizeof(*in));
+	if (!in || in->offset > LLONG_MAX || in->size > ra->in.read.size)
+		return -EINVAL;
+	new = *in;
+	new.offset = ra->in.read.offset;
+	new.size = ra->in.read.size;
+	if (memcmp(&new, &ra->in.read, sizeof(new)))
+		return -EINVAL;
+
+	if (ra->pipe) {
+		*ra->ppos = in->offset;
+		ra->len = in->size;
+		return 0;
+	}
+	ra->iocb->ki_pos = in->offset;
+	count = iov_iter_count(ra->iter);
+	iov_iter_truncate(ra->iter, in->size);
+	ra->shorted = count - iov_iter_count(ra->iter);
+	return 0;
+}
+
+/*
+ * The bytes read or written, as a struct fuse_write_out: the data a
+ * FUSE_READ reply carries is not shown.
+ */
+static void fuse_backed_rw_init_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_rw_args *ra = args;
+
+	ra->out.size = ra->ret;
+	fa->out_numargs = 1;
+	bpf_fuse_arg_set(&fa->out_args[0], &ra->out, sizeof(ra->out), 0);
+}
+
+/*
+ * A program may shorten a read(2), as if the file ended there. Not a
+ * splice: the data is in the pipe already.
+ */
+static int fuse_backed_read_apply_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_rw_args *ra = args;
+	const struct fuse_write_out *out;
+	struct fuse_write_out new;
+	size_t cut;
+
+	out = fuse_backed_arg_struct(&fa->out_args[0], sizeof(*out));
+	if (!out || ra->pipe || out->size > ra->out.size)
+		return -EINVAL;
+	new = *out;
+	new.size = ra->out.size;
+	if (memcmp(&new, &ra->out, sizeof(new)))
+		return -EINVAL;
+
+	cut = ra->ret - out->size;
+	ra->iocb->ki_pos -= cut;
+	iov_iter_revert(ra->iter, cut);
+	ra->ret = out->size;
+	return 0;
+}
 
 static int fuse_backed_rw_result(struct fuse_backed_rw_args *ra)
 {
@@ -378,12 +613,19 @@ static int fuse_backed_write_backing(struct path *bpath, void *args)
 
 /* The backing file I/O helpers switch to the backing credentials */
 static const struct fuse_bpf_op fuse_backed_read_op = {
+	.init_in = fuse_backed_rw_init_in,
+	.apply_in = fuse_backed_rw_apply_in,
 	.backing = fuse_backed_read_backing,
+	.init_out = fuse_backed_rw_init_out,
+	.apply_out = fuse_backed_read_apply_out,
 	.caller_creds = true,
 };
 
 static const struct fuse_bpf_op fuse_backed_write_op = {
+	.init_in = fuse_backed_rw_init_in,
+	.apply_in = fuse_backed_rw_apply_in,
 	.backing = fuse_backed_write_backing,
+	.init_out = fuse_backed_rw_init_out,
 	.caller_creds = true,
 };
 
@@ -395,6 +637,16 @@ static ssize_t fuse_backed_rw(struct fuse_backed_rw_args *ra, u32 opcode)
 	err = fuse_backed_file_run(opcode == FUSE_READ ? &fuse_backed_read_op :
 							 &fuse_backed_write_op,
 				   opcode, ra->file, ra);
+	/* What the pre-filter cut off is the caller's, as blkdev_read_iter() */
+	if (ra->shorted)
+		iov_iter_reexpand(ra->iter,
+				  iov_iter_count(ra->iter) + ra->shorted);
+	/*
+	 * Queued I/O completes through the iocb whatever the post-filter
+	 * says: the caller must know it is in flight.
+	 */
+	if (ra->ret == -EIOCBQUEUED)
+		return ra->ret;
 	return err ?: ra->ret;
 }
 
@@ -477,7 +729,51 @@ struct fuse_backed_llseek_args {
 	loff_t offset;
 	int whence;
 	loff_t ret;
+	struct fuse_lseek_in in;
+	struct fuse_lseek_out out;
 };
+
+static void fuse_backed_llseek_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_llseek_args *la = args;
+
+	la->in.offset = la->offset;
+	la->in.whence = la->whence;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &la->in, sizeof(la->in), 0);
+}
+
+/*
+ * Any seek the caller could ask for: the backing file checks it. The VFS
+ * checked the caller's whence, check the program's.
+ */
+static int fuse_backed_llseek_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_llseek_args *la = args;
+	const struct fuse_lseek_in *in;
+	struct fuse_lseek_in new;
+
+	in = fuse_backed_arg_struct(&fa->in_args[0], sizeof(*in));
+	if (!in || in->whence > SEEK_MAX)
+		return -EINVAL;
+	new = *in;
+	new.offset = la->in.offset;
+	new.whence = la->in.whence;
+	if (memcmp(&new, &la->in, sizeof(new)))
+		return -EINVAL;
+	la->offset = in->offset;
+	la->whence = in->whence;
+	return 0;
+}
+
+static void fuse_backed_llseek_init_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_llseek_args *la = args;
+
+	la->out.offset = la->ret;
+	fa->out_numargs = 1;
+	bpf_fuse_arg_set(&fa->out_args[0], &la->out, sizeof(la->out), 0);
+}
 
 static int fuse_backed_llseek_backing(struct path *bpath, void *args)
 {
@@ -490,7 +786,10 @@ static int fuse_backed_llseek_backing(struct path *bpath, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_llseek_op = {
+	.init_in = fuse_backed_llseek_init_in,
+	.apply_in = fuse_backed_llseek_apply_in,
 	.backing = fuse_backed_llseek_backing,
+	.init_out = fuse_backed_llseek_init_out,
 };
 
 /**
@@ -536,23 +835,65 @@ struct fuse_backed_fallocate_args {
 	int mode;
 	loff_t offset;
 	loff_t length;
+	struct fuse_fallocate_in in;
 };
+
+static void fuse_backed_fallocate_init_in(struct bpf_fuse_args *fa,
+					  void *args)
+{
+	struct fuse_backed_fallocate_args *fla = args;
+
+	fla->in.offset = fla->offset;
+	fla->in.length = fla->length;
+	fla->in.mode = fla->mode;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &fla->in, sizeof(fla->in), 0);
+}
+
+/*
+ * vfs_fallocate() on the backing file checks the new range and mode as it
+ * checked the caller's on the FUSE file: the same inode flags (append,
+ * immutable), the same access mode, the same limits.
+ */
+static int fuse_backed_fallocate_apply_in(struct bpf_fuse_args *fa,
+					  void *args)
+{
+	struct fuse_backed_fallocate_args *fla = args;
+	const struct fuse_fallocate_in *in;
+	struct fuse_fallocate_in new;
+
+	in = fuse_backed_arg_struct(&fa->in_args[0], sizeof(*in));
+	if (!in || in->offset > LLONG_MAX || in->length > LLONG_MAX ||
+	    in->mode > INT_MAX)
+		return -EINVAL;
+	new = *in;
+	new.offset = fla->in.offset;
+	new.length = fla->in.length;
+	new.mode = fla->in.mode;
+	if (memcmp(&new, &fla->in, sizeof(new)))
+		return -EINVAL;
+	fla->offset = in->offset;
+	fla->length = in->length;
+	fla->mode = in->mode;
+	return 0;
+}
 
 static int fuse_backed_fallocate_backing(struct path *bpath, void *args)
 {
-	struct fuse_backed_fallocate_args *fa = args;
-	struct file *bfile = fuse_backed_file(fa->file);
-	struct inode *inode = file_inode(fa->file);
+	struct fuse_backed_fallocate_args *fla = args;
+	struct file *bfile = fuse_backed_file(fla->file);
+	struct inode *inode = file_inode(fla->file);
 	const struct cred *old_cred;
 	int err;
 
 	inode_lock(inode);
 	/* As overlayfs: a fresh mode for file_remove_privs() */
 	fuse_backed_copyattr(inode);
-	err = file_remove_privs(fa->file);
+	err = file_remove_privs(fla->file);
 	if (!err) {
 		old_cred = override_creds(bfile->f_cred);
-		err = vfs_fallocate(bfile, fa->mode, fa->offset, fa->length);
+		err = vfs_fallocate(bfile, fla->mode, fla->offset,
+				    fla->length);
 		revert_creds(old_cred);
 	}
 	fuse_backed_copyattr(inode);
@@ -562,6 +903,8 @@ static int fuse_backed_fallocate_backing(struct path *bpath, void *args)
 
 /* file_remove_privs() needs the caller's credentials */
 static const struct fuse_bpf_op fuse_backed_fallocate_op = {
+	.init_in = fuse_backed_fallocate_init_in,
+	.apply_in = fuse_backed_fallocate_apply_in,
 	.backing = fuse_backed_fallocate_backing,
 	.caller_creds = true,
 };
@@ -579,7 +922,7 @@ static const struct fuse_bpf_op fuse_backed_fallocate_op = {
 bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
 			   loff_t length, int *err)
 {
-	struct fuse_backed_fallocate_args fa = {
+	struct fuse_backed_fallocate_args fla = {
 		.file = file,
 		.mode = mode,
 		.offset = offset,
@@ -587,7 +930,7 @@ bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
 	};
 
 	*err = fuse_backed_file_run(&fuse_backed_fallocate_op, FUSE_FALLOCATE,
-				    file, &fa);
+				    file, &fla);
 	return true;
 }
 
@@ -599,7 +942,32 @@ struct fuse_backed_copy_args {
 	size_t len;
 	unsigned int flags;
 	ssize_t ret;
+	struct fuse_copy_file_range_in fin;
+	struct fuse_write_out fout;
 };
+
+static void fuse_backed_copy_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_copy_args *ca = args;
+
+	ca->fin.off_in = ca->pos_in;
+	ca->fin.nodeid_out = get_node_id(file_inode(ca->out));
+	ca->fin.off_out = ca->pos_out;
+	ca->fin.len = ca->len;
+	ca->fin.flags = ca->flags;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &ca->fin, sizeof(ca->fin), 0);
+}
+
+static void fuse_backed_copy_init_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_copy_args *ca = args;
+
+	/* The VFS caps a copy at MAX_RW_COUNT */
+	ca->fout.size = ca->ret;
+	fa->out_numargs = 1;
+	bpf_fuse_arg_set(&fa->out_args[0], &ca->fout, sizeof(ca->fout), 0);
+}
 
 static int fuse_backed_copy_backing(struct path *bpath, void *args)
 {
@@ -625,7 +993,9 @@ static int fuse_backed_copy_backing(struct path *bpath, void *args)
 
 /* file_remove_privs() needs the caller's credentials */
 static const struct fuse_bpf_op fuse_backed_copy_op = {
+	.init_in = fuse_backed_copy_init_in,
 	.backing = fuse_backed_copy_backing,
+	.init_out = fuse_backed_copy_init_out,
 	.caller_creds = true,
 };
 
@@ -667,18 +1037,43 @@ bool fuse_backed_copy_file_range(struct file *in, loff_t pos_in,
 	return true;
 }
 
+/**
+ * struct fuse_backed_ioctl_args - an ioctl, as programs see it
+ * @cmd: the command
+ * @flags: FUSE_IOCTL_* flags
+ * @in: the request, as programs see it: no argument, no data
+ */
+struct fuse_backed_ioctl_args {
+	unsigned int cmd;
+	unsigned int flags;
+	struct fuse_ioctl_in in;
+};
+
+static void fuse_backed_ioctl_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_ioctl_args *ia = args;
+
+	ia->in.cmd = ia->cmd;
+	ia->in.flags = ia->flags;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &ia->in, sizeof(ia->in), 0);
+}
+
 static int fuse_backed_ioctl_backing(struct path *bpath, void *args)
 {
 	return -ENOTTY;
 }
 
 static const struct fuse_bpf_op fuse_backed_ioctl_op = {
+	.init_in = fuse_backed_ioctl_init_in,
 	.backing = fuse_backed_ioctl_backing,
 };
 
 /**
  * fuse_backed_ioctl() - an ioctl on a backed file
  * @file: the FUSE file
+ * @cmd: the command
+ * @flags: FUSE_IOCTL_* flags
  *
  * The server does not know backed files, it cannot serve their ioctls:
  * they fail with ENOTTY, or the program's errno. Inode flags go through
@@ -686,8 +1081,11 @@ static const struct fuse_bpf_op fuse_backed_ioctl_op = {
  *
  * Return: a negative errno.
  */
-long fuse_backed_ioctl(struct file *file)
+long fuse_backed_ioctl(struct file *file, unsigned int cmd,
+		       unsigned int flags)
 {
+	struct fuse_backed_ioctl_args ia = { .cmd = cmd, .flags = flags };
+
 	return fuse_backed_file_run(&fuse_backed_ioctl_op, FUSE_IOCTL, file,
-				    NULL);
+				    &ia);
 }

@@ -123,11 +123,95 @@ void fuse_backed_evict_inode(struct fuse_inode *fi)
 	fuse_bpf_set_prog(fi, NULL);
 }
 
+/* @stat as a FUSE reply carries it, for programs */
+static void fuse_backed_stat_attr(struct fuse_attr *attr,
+				  const struct kstat *stat)
+{
+	*attr = (struct fuse_attr) {
+		.ino = stat->ino,
+		.size = stat->size,
+		.blocks = stat->blocks,
+		.atime = stat->atime.tv_sec,
+		.mtime = stat->mtime.tv_sec,
+		.ctime = stat->ctime.tv_sec,
+		.atimensec = stat->atime.tv_nsec,
+		.mtimensec = stat->mtime.tv_nsec,
+		.ctimensec = stat->ctime.tv_nsec,
+		.mode = stat->mode,
+		.nlink = stat->nlink,
+		.uid = from_kuid(&init_user_ns, stat->uid),
+		.gid = from_kgid(&init_user_ns, stat->gid),
+		.rdev = new_encode_dev(stat->rdev),
+		.blksize = stat->blksize,
+	};
+}
+
+/* The attributes of a backing inode, as in a LOOKUP reply */
+void fuse_backed_inode_attr(struct fuse_attr *attr, struct inode *binode)
+{
+	struct kstat stat;
+
+	generic_fillattr(&nop_mnt_idmap, STATX_BASIC_STATS, binode, &stat);
+	fuse_backed_stat_attr(attr, &stat);
+}
+
 struct fuse_backed_getattr_args {
 	struct kstat *stat;
 	u32 request_mask;
 	unsigned int flags;
+	struct fuse_getattr_in in;
+	struct fuse_attr_out out;
 };
+
+static void fuse_backed_getattr_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_getattr_args *ga = args;
+
+	ga->in.getattr_flags = ga->flags;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &ga->in, sizeof(ga->in), 0);
+}
+
+static void fuse_backed_getattr_init_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_getattr_args *ga = args;
+
+	fuse_backed_stat_attr(&ga->out.attr, ga->stat);
+	fa->out_numargs = 1;
+	bpf_fuse_arg_set(&fa->out_args[0], &ga->out, sizeof(ga->out), 0);
+}
+
+/*
+ * What stat() reports may be rewritten, not the file type; the inode keeps
+ * the backing inode's attributes, which the permission checks use.
+ */
+static int fuse_backed_getattr_apply_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_getattr_args *ga = args;
+	const struct fuse_attr *attr = &((struct fuse_attr_out *)
+					 fa->out_args[0].value)->attr;
+	struct kstat *stat = ga->stat;
+	kuid_t uid = make_kuid(&init_user_ns, attr->uid);
+	kgid_t gid = make_kgid(&init_user_ns, attr->gid);
+
+	if ((attr->mode ^ stat->mode) & S_IFMT || !uid_valid(uid) ||
+	    !gid_valid(gid) || attr->atimensec >= NSEC_PER_SEC ||
+	    attr->mtimensec >= NSEC_PER_SEC || attr->ctimensec >= NSEC_PER_SEC)
+		return -EINVAL;
+	stat->ino = attr->ino;
+	stat->size = attr->size;
+	stat->blocks = attr->blocks;
+	stat->atime = (struct timespec64){ attr->atime, attr->atimensec };
+	stat->mtime = (struct timespec64){ attr->mtime, attr->mtimensec };
+	stat->ctime = (struct timespec64){ attr->ctime, attr->ctimensec };
+	stat->mode = attr->mode;
+	stat->nlink = attr->nlink;
+	stat->uid = uid;
+	stat->gid = gid;
+	stat->rdev = new_decode_dev(attr->rdev);
+	stat->blksize = attr->blksize;
+	return 0;
+}
 
 static int fuse_backed_getattr_backing(struct path *backing_path, void *args)
 {
@@ -155,7 +239,10 @@ static void fuse_backed_getattr_finalize(struct inode *inode, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_getattr_op = {
+	.init_in = fuse_backed_getattr_init_in,
 	.backing = fuse_backed_getattr_backing,
+	.init_out = fuse_backed_getattr_init_out,
+	.apply_out = fuse_backed_getattr_apply_out,
 	.finalize = fuse_backed_getattr_finalize,
 };
 
@@ -183,20 +270,63 @@ bool fuse_backed_getattr(struct inode *inode, struct kstat *stat,
 			    inode, &args, err);
 }
 
+struct fuse_backed_statfs_args {
+	struct kstatfs *buf;
+	struct fuse_statfs_out out;
+};
+
 static int fuse_backed_statfs_backing(struct path *backing_path, void *args)
 {
-	return vfs_statfs(backing_path, args);
+	return vfs_statfs(backing_path,
+			  ((struct fuse_backed_statfs_args *)args)->buf);
+}
+
+static void fuse_backed_statfs_init_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_statfs_args *sa = args;
+	struct kstatfs *buf = sa->buf;
+
+	sa->out.st = (struct fuse_kstatfs) {
+		.blocks = buf->f_blocks,
+		.bfree = buf->f_bfree,
+		.bavail = buf->f_bavail,
+		.files = buf->f_files,
+		.ffree = buf->f_ffree,
+		.bsize = buf->f_bsize,
+		.namelen = buf->f_namelen,
+		.frsize = buf->f_frsize,
+	};
+	fa->out_numargs = 1;
+	bpf_fuse_arg_set(&fa->out_args[0], &sa->out, sizeof(sa->out), 0);
+}
+
+/* What statfs() reports, as a FUSE server's reply would set it */
+static int fuse_backed_statfs_apply_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_kstatfs *st = &((struct fuse_statfs_out *)
+				    fa->out_args[0].value)->st;
+	struct kstatfs *buf = ((struct fuse_backed_statfs_args *)args)->buf;
+
+	buf->f_blocks = st->blocks;
+	buf->f_bfree = st->bfree;
+	buf->f_bavail = st->bavail;
+	buf->f_files = st->files;
+	buf->f_ffree = st->ffree;
+	buf->f_bsize = st->bsize;
+	buf->f_namelen = st->namelen;
+	buf->f_frsize = st->frsize;
+	return 0;
 }
 
 static void fuse_backed_statfs_finalize(struct inode *inode, void *args)
 {
-	struct kstatfs *buf = args;
-
-	buf->f_type = FUSE_SUPER_MAGIC;
+	((struct fuse_backed_statfs_args *)args)->buf->f_type = FUSE_SUPER_MAGIC;
 }
 
 static const struct fuse_bpf_op fuse_backed_statfs_op = {
 	.backing = fuse_backed_statfs_backing,
+	.init_out = fuse_backed_statfs_init_out,
+	.apply_out = fuse_backed_statfs_apply_out,
 	.finalize = fuse_backed_statfs_finalize,
 };
 
@@ -210,13 +340,26 @@ static const struct fuse_bpf_op fuse_backed_statfs_op = {
  */
 bool fuse_backed_statfs(struct dentry *dentry, struct kstatfs *buf, int *err)
 {
+	struct fuse_backed_statfs_args sa = { .buf = buf };
+
 	return fuse_bpf_run(&fuse_backed_statfs_op, FUSE_STATFS,
-			    d_inode(dentry), buf, err);
+			    d_inode(dentry), &sa, err);
 }
 
 struct fuse_backed_permission_args {
 	int mask;
+	struct fuse_access_in in;
 };
+
+static void fuse_backed_permission_init_in(struct bpf_fuse_args *fa,
+					   void *args)
+{
+	struct fuse_backed_permission_args *pa = args;
+
+	pa->in.mask = pa->mask & (MAY_READ | MAY_WRITE | MAY_EXEC);
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &pa->in, sizeof(pa->in), 0);
+}
 
 static int fuse_backed_permission_backing(struct path *backing_path, void *args)
 {
@@ -231,6 +374,7 @@ static int fuse_backed_permission_backing(struct path *backing_path, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_permission_op = {
+	.init_in = fuse_backed_permission_init_in,
 	.backing = fuse_backed_permission_backing,
 };
 
@@ -417,7 +561,85 @@ struct inode *fuse_backed_iget(struct super_block *sb,
 
 struct fuse_backed_setattr_args {
 	struct iattr *attr;
+	struct mnt_idmap *idmap;
+	struct dentry *entry;
+	struct iattr new;	/* as a program rewrote it */
+	struct fuse_setattr_in in;
 };
+
+/* The FATTR_* bit of each ATTR_* a program sees and may rewrite */
+static const struct {
+	unsigned int attr;
+	u32 fattr;
+} fuse_backed_fattr[] = {
+	{ ATTR_MODE, FATTR_MODE }, { ATTR_UID, FATTR_UID },
+	{ ATTR_GID, FATTR_GID }, { ATTR_SIZE, FATTR_SIZE },
+	{ ATTR_ATIME, FATTR_ATIME }, { ATTR_MTIME, FATTR_MTIME },
+	{ ATTR_CTIME, FATTR_CTIME },
+};
+
+static void fuse_backed_setattr_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_setattr_args *sa = args;
+	const struct iattr *attr = sa->attr;
+	struct fuse_setattr_in *in = &sa->in;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(fuse_backed_fattr); i++)
+		if (attr->ia_valid & fuse_backed_fattr[i].attr)
+			in->valid |= fuse_backed_fattr[i].fattr;
+	if ((attr->ia_valid & ATTR_ATIME) && !(attr->ia_valid & ATTR_ATIME_SET))
+		in->valid |= FATTR_ATIME_NOW;
+	if ((attr->ia_valid & ATTR_MTIME) && !(attr->ia_valid & ATTR_MTIME_SET))
+		in->valid |= FATTR_MTIME_NOW;
+	in->mode = attr->ia_mode;
+	in->uid = from_kuid(&init_user_ns, vfsuid_into_kuid(attr->ia_vfsuid));
+	in->gid = from_kgid(&init_user_ns, vfsgid_into_kgid(attr->ia_vfsgid));
+	in->size = attr->ia_size;
+	in->atime = attr->ia_atime.tv_sec;
+	in->atimensec = attr->ia_atime.tv_nsec;
+	in->mtime = attr->ia_mtime.tv_sec;
+	in->mtimensec = attr->ia_mtime.tv_nsec;
+	in->ctime = attr->ia_ctime.tv_sec;
+	in->ctimensec = attr->ia_ctime.tv_nsec;
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], in, sizeof(*in), 0);
+}
+
+/*
+ * A program may change the values of what is set, not what is set. The
+ * caller is checked again on the new values: a program narrows access,
+ * it cannot widen it.
+ */
+static int fuse_backed_setattr_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_setattr_args *sa = args;
+	const struct fuse_setattr_in *in = fa->in_args[0].value;
+	struct iattr *attr = &sa->new;
+	kuid_t uid = make_kuid(&init_user_ns, in->uid);
+	kgid_t gid = make_kgid(&init_user_ns, in->gid);
+	int err;
+
+	if (in->valid != sa->in.valid || in->fh != sa->in.fh ||
+	    (in->mode & S_IFMT) != (sa->in.mode & S_IFMT) ||
+	    !uid_valid(uid) || !gid_valid(gid) || (loff_t)in->size < 0 ||
+	    in->atimensec >= NSEC_PER_SEC || in->mtimensec >= NSEC_PER_SEC ||
+	    in->ctimensec >= NSEC_PER_SEC)
+		return -EINVAL;
+	*attr = *sa->attr;
+	attr->ia_mode = in->mode;
+	attr->ia_vfsuid = VFSUIDT_INIT(uid);
+	attr->ia_vfsgid = VFSGIDT_INIT(gid);
+	attr->ia_size = in->size;
+	attr->ia_atime = (struct timespec64){ in->atime, in->atimensec };
+	attr->ia_mtime = (struct timespec64){ in->mtime, in->mtimensec };
+	attr->ia_ctime = (struct timespec64){ in->ctime, in->ctimensec };
+	err = setattr_prepare(sa->idmap, sa->entry, attr);
+	if (err)
+		return err;
+	sa->attr = attr;
+	return 0;
+}
 
 static int fuse_backed_setattr_backing(struct path *backing_path, void *args)
 {
@@ -468,6 +690,8 @@ void fuse_backed_copyattr_finalize(struct inode *inode, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_setattr_op = {
+	.init_in = fuse_backed_setattr_init_in,
+	.apply_in = fuse_backed_setattr_apply_in,
 	.backing = fuse_backed_setattr_backing,
 	.finalize = fuse_backed_copyattr_finalize,
 	.write = true,
@@ -492,7 +716,11 @@ bool fuse_backed_setattr(struct mnt_idmap *idmap, struct dentry *entry,
 			 struct iattr *attr, int *err)
 {
 	struct inode *inode = d_inode(entry);
-	struct fuse_backed_setattr_args args = { .attr = attr };
+	struct fuse_backed_setattr_args args = {
+		.attr = attr,
+		.idmap = idmap,
+		.entry = entry,
+	};
 
 	fuse_backed_copyattr(inode);
 	*err = setattr_prepare(idmap, entry, attr);

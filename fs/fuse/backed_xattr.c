@@ -9,6 +9,7 @@
 #include "fuse_i.h"
 #include "fuse_bpf.h"
 
+#include <linux/bpf_fuse.h>
 #include <linux/cred.h>
 #include <linux/fileattr.h>
 #include <linux/mount.h>
@@ -16,14 +17,163 @@
 #include <linux/posix_acl_xattr.h>
 #include <linux/xattr.h>
 
+/**
+ * struct fuse_backed_xattr_args - an xattr operation, and its result
+ * @name: the attribute's full name, a kernel string
+ * @value: its value, or the caller's buffer (a kernel one); NULL: size
+ *	query (get, list), removal (set)
+ * @size: the size of @value
+ * @flags: set: XATTR_CREATE, XATTR_REPLACE
+ * @hide_trusted: list: the caller may not see trusted.*
+ * @ret: get and list: the length
+ * @in: the request, as programs see it
+ * @in.get: FUSE_GETXATTR, FUSE_LISTXATTR
+ * @in.set: FUSE_SETXATTR
+ * @out: get and list, size query: the reply, as programs see it
+ */
 struct fuse_backed_xattr_args {
 	const char *name;
-	void *value;		/* NULL: size query (get), removal (set) */
+	void *value;
 	size_t size;
 	int flags;
-	bool hide_trusted;	/* list: the caller may not see trusted.* */
-	ssize_t ret;		/* get and list: the length */
+	bool hide_trusted;
+	ssize_t ret;
+	union {
+		struct fuse_getxattr_in get;
+		struct fuse_setxattr_in set;
+	} in;
+	struct fuse_getxattr_out out;
 };
+
+/* Did the program leave the fixed-size argument @arg as @orig? */
+static bool fuse_backed_arg_kept(const struct bpf_fuse_arg *arg,
+				 const void *orig, size_t size)
+{
+	return arg->size == size && !memcmp(arg->value, orig, size);
+}
+
+/*
+ * The namespace of @name if the caller's permission checks do not depend
+ * on the rest of the name, nor on the value: xattr_permission() checks
+ * CAP_SYS_ADMIN for any trusted.* name, and the caller's access to the
+ * inode for any user.* name; LSMs check security.* names and values one
+ * by one, the VFS converts some (security.capability, system.posix_acl_*).
+ * NULL for those and for any other namespace.
+ */
+static const char *fuse_backed_xattr_ns(const char *name)
+{
+	if (!strncmp(name, XATTR_USER_PREFIX, XATTR_USER_PREFIX_LEN))
+		return XATTR_USER_PREFIX;
+	if (!strncmp(name, XATTR_TRUSTED_PREFIX, XATTR_TRUSTED_PREFIX_LEN))
+		return XATTR_TRUSTED_PREFIX;
+	return NULL;
+}
+
+/**
+ * fuse_backed_xattr_name() - the name a program gave an attribute
+ * @arg: the argument, a name and its NUL
+ * @old: the caller's name
+ * @name: set to the new name, which lives as long as @arg
+ *
+ * The VFS checked the caller on @old, before us, and cannot check it on
+ * another name: a new name must stay in a namespace where the checks do
+ * not depend on it (user.*, trusted.*, see fuse_backed_xattr_ns()). So a
+ * program cannot reach the attributes the caller may not, nor those an
+ * LSM guards one by one.
+ *
+ * Return: 0, or EINVAL if it is not a name, or not one the caller was
+ * checked for.
+ */
+static int fuse_backed_xattr_name(const struct bpf_fuse_arg *arg,
+				  const char *old, const char **name)
+{
+	const char *s = arg->value;
+	const char *ns;
+
+	if (arg->size < 2 || arg->size > XATTR_NAME_MAX + 1 ||
+	    strnlen(s, arg->size) != arg->size - 1)
+		return -EINVAL;
+	if (strcmp(s, old)) {
+		ns = fuse_backed_xattr_ns(old);
+		if (!ns || strncmp(s, ns, strlen(ns)))
+			return -EINVAL;
+	}
+	*name = s;
+	return 0;
+}
+
+/* Describe the name (as the VFS copied it) to a program */
+static void fuse_backed_xattr_set_name(struct bpf_fuse_arg *arg,
+				       const char *name)
+{
+	bpf_fuse_arg_set(arg, (void *)name, strlen(name) + 1,
+			 XATTR_NAME_MAX + 1);
+}
+
+/*
+ * Get and list: with a buffer, the bytes in it (the caller's, a kernel
+ * buffer); a size query: its answer, in a struct fuse_getxattr_out.
+ */
+static void fuse_backed_xattr_init_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_xattr_args *xa = args;
+
+	fa->out_numargs = 1;
+	if (!xa->size) {
+		xa->out.size = xa->ret;
+		bpf_fuse_arg_set(&fa->out_args[0], &xa->out, sizeof(xa->out),
+				 0);
+		return;
+	}
+	/* System calls ask for XATTR_SIZE_MAX (= XATTR_LIST_MAX) at most */
+	bpf_fuse_arg_set(&fa->out_args[0], xa->value, xa->ret,
+			 max_t(size_t, xa->ret,
+			       min_t(size_t, xa->size, XATTR_SIZE_MAX)));
+}
+
+/*
+ * Get and list: the bytes a program gave, into the caller's buffer. A size
+ * query cannot be answered otherwise: the caller sizes its buffer for the
+ * attribute, which another answer would not fit.
+ */
+static int fuse_backed_xattr_apply_value(struct bpf_fuse_args *fa,
+					 struct fuse_backed_xattr_args *xa)
+{
+	const struct bpf_fuse_arg *arg = &fa->out_args[0];
+
+	if (!xa->size || arg->size > xa->size)
+		return -EINVAL;
+	memcpy(xa->value, arg->value, arg->size);
+	xa->ret = arg->size;
+	return 0;
+}
+
+static void fuse_backed_getxattr_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_xattr_args *xa = args;
+
+	xa->in.get.size = min_t(size_t, xa->size, U32_MAX);
+	fa->in_numargs = 2;
+	bpf_fuse_arg_set(&fa->in_args[0], &xa->in.get, sizeof(xa->in.get), 0);
+	fuse_backed_xattr_set_name(&fa->in_args[1], xa->name);
+}
+
+/* The name only: the size is the caller's buffer's */
+static int fuse_backed_getxattr_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_xattr_args *xa = args;
+
+	if (!fuse_backed_arg_kept(&fa->in_args[0], &xa->in.get,
+				  sizeof(xa->in.get)))
+		return -EINVAL;
+	return fuse_backed_xattr_name(&fa->in_args[1], xa->name, &xa->name);
+}
+
+static int fuse_backed_getxattr_apply_out(struct bpf_fuse_args *fa,
+					  void *args)
+{
+	return fuse_backed_xattr_apply_value(fa, args);
+}
 
 /* The errno channel carries errors only: lengths go to args->ret */
 static int fuse_backed_xattr_result(struct fuse_backed_xattr_args *xa, ssize_t ret)
@@ -45,7 +195,11 @@ static int fuse_backed_getxattr_backing(struct path *backing_path, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_getxattr_op = {
+	.init_in = fuse_backed_getxattr_init_in,
+	.apply_in = fuse_backed_getxattr_apply_in,
 	.backing = fuse_backed_getxattr_backing,
+	.init_out = fuse_backed_xattr_init_out,
+	.apply_out = fuse_backed_getxattr_apply_out,
 };
 
 /* Drop the trusted.* names from a list of @len bytes; its new length */
@@ -106,9 +260,116 @@ static int fuse_backed_listxattr_backing(struct path *backing_path, void *args)
 				      xa->size));
 }
 
+static void fuse_backed_listxattr_init_in(struct bpf_fuse_args *fa,
+					  void *args)
+{
+	struct fuse_backed_xattr_args *xa = args;
+
+	xa->in.get.size = min_t(size_t, xa->size, U32_MAX);
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &xa->in.get, sizeof(xa->in.get), 0);
+}
+
+/* Is it a list of names, each with its NUL? */
+static bool fuse_backed_xattr_list_ok(const char *list, size_t len)
+{
+	size_t slen;
+
+	while (len) {
+		slen = strnlen(list, len);
+		if (!slen || slen == len)
+			return false;
+		list += slen + 1;
+		len -= slen + 1;
+	}
+	return true;
+}
+
+/*
+ * A program may give another list: the caller still only gets the names
+ * it may see.
+ */
+static int fuse_backed_listxattr_apply_out(struct bpf_fuse_args *fa,
+					   void *args)
+{
+	struct fuse_backed_xattr_args *xa = args;
+	const struct bpf_fuse_arg *arg = &fa->out_args[0];
+	int err;
+
+	if (!fuse_backed_xattr_list_ok(arg->value, arg->size))
+		return -EINVAL;
+	err = fuse_backed_xattr_apply_value(fa, xa);
+	if (!err && xa->hide_trusted)
+		xa->ret = fuse_backed_hide_trusted(xa->value, xa->ret);
+	return err;
+}
+
 static const struct fuse_bpf_op fuse_backed_listxattr_op = {
+	.init_in = fuse_backed_listxattr_init_in,
 	.backing = fuse_backed_listxattr_backing,
+	.init_out = fuse_backed_xattr_init_out,
+	.apply_out = fuse_backed_listxattr_apply_out,
 };
+
+/* As FUSE_SETXATTR, or FUSE_REMOVEXATTR without a value */
+static void fuse_backed_setxattr_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_xattr_args *xa = args;
+
+	if (!xa->value) {
+		fa->in_numargs = 1;
+		fuse_backed_xattr_set_name(&fa->in_args[0], xa->name);
+		return;
+	}
+	xa->in.set.size = xa->size;
+	xa->in.set.flags = xa->flags;
+	fa->in_numargs = 3;
+	bpf_fuse_arg_set(&fa->in_args[0], &xa->in.set, sizeof(xa->in.set), 0);
+	fuse_backed_xattr_set_name(&fa->in_args[1], xa->name);
+	bpf_fuse_arg_set(&fa->in_args[2], xa->value, xa->size, XATTR_SIZE_MAX);
+}
+
+/**
+ * fuse_backed_setxattr_apply_in() - the name and value a program gave
+ * @fa: the arguments, as the program left them
+ * @args: the operation
+ *
+ * The name as fuse_backed_xattr_name() allows it. The value may change
+ * where the caller's checks do not depend on it (user.*, trusted.*): LSMs
+ * check a security.* value for the caller (a new SELinux label), the VFS
+ * converted security.capability for the caller's namespace. The struct
+ * fuse_setxattr_in may only follow the new value's size.
+ *
+ * Return: 0, or EINVAL for a rewrite it does not honour.
+ */
+static int fuse_backed_setxattr_apply_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_xattr_args *xa = args;
+	const struct bpf_fuse_arg *value = &fa->in_args[2];
+	struct fuse_setxattr_in in;
+	int err;
+
+	if (!xa->value)
+		return fuse_backed_xattr_name(&fa->in_args[0], xa->name,
+					      &xa->name);
+
+	if (!fuse_backed_xattr_ns(xa->name) &&
+	    (value->size != xa->size ||
+	     memcmp(value->value, xa->value, value->size)))
+		return -EINVAL;
+	in = xa->in.set;
+	in.size = value->size;
+	if ((fa->in_args[0].flags & BPF_FUSE_MODIFIED) &&
+	    !fuse_backed_arg_kept(&fa->in_args[0], &in, sizeof(in)))
+		return -EINVAL;
+	err = fuse_backed_xattr_name(&fa->in_args[1], xa->name, &xa->name);
+	if (err)
+		return err;
+	/* An empty value is "": NULL would remove the attribute */
+	xa->value = value->size ? value->value : (void *)"";
+	xa->size = value->size;
+	return 0;
+}
 
 static int fuse_backed_setxattr_backing(struct path *backing_path, void *args)
 {
@@ -122,6 +383,8 @@ static int fuse_backed_setxattr_backing(struct path *backing_path, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_setxattr_op = {
+	.init_in = fuse_backed_setxattr_init_in,
+	.apply_in = fuse_backed_setxattr_apply_in,
 	.backing = fuse_backed_setxattr_backing,
 	.finalize = fuse_backed_copyattr_finalize,
 	.write = true,
@@ -180,10 +443,36 @@ bool fuse_backed_listxattr(struct dentry *entry, char *list, size_t size,
 	return true;
 }
 
+/**
+ * struct fuse_backed_acl_args - a POSIX ACL operation
+ * @type: ACL_TYPE_ACCESS or ACL_TYPE_DEFAULT
+ * @acl: the ACL read, or to set (NULL: remove it)
+ * @in: the request, as programs see it
+ * @in.get: get: FUSE_GETXATTR
+ * @in.set: set: FUSE_SETXATTR
+ */
 struct fuse_backed_acl_args {
 	int type;
 	struct posix_acl *acl;
+	union {
+		struct fuse_getxattr_in get;
+		struct fuse_setxattr_in set;
+	} in;
 };
+
+/*
+ * As FUSE_GETXATTR of the ACL's name, with no buffer: the ACL is the
+ * kernel's, programs see no value and cannot rewrite anything.
+ */
+static void fuse_backed_get_acl_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_acl_args *aa = args;
+
+	fa->in_numargs = 2;
+	bpf_fuse_arg_set(&fa->in_args[0], &aa->in.get, sizeof(aa->in.get), 0);
+	fuse_backed_xattr_set_name(&fa->in_args[1],
+				   posix_acl_xattr_name(aa->type));
+}
 
 static int fuse_backed_get_acl_backing(struct path *backing_path, void *args)
 {
@@ -204,6 +493,7 @@ static int fuse_backed_get_acl_backing(struct path *backing_path, void *args)
 }
 
 static const struct fuse_bpf_op fuse_backed_get_acl_op = {
+	.init_in = fuse_backed_get_acl_init_in,
 	.backing = fuse_backed_get_acl_backing,
 };
 
@@ -325,7 +615,29 @@ static int fuse_backed_set_acl_backing(struct path *backing_path, void *args)
 	return vfs_remove_acl(idmap, backing_path->dentry, name);
 }
 
+/*
+ * As FUSE_SETXATTR of the ACL's name, with the size of its xattr form but
+ * not the value, or FUSE_REMOVEXATTR. No rewrite: the VFS checked and
+ * converted the ACL for the caller.
+ */
+static void fuse_backed_set_acl_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_acl_args *aa = args;
+	const char *name = posix_acl_xattr_name(aa->type);
+
+	if (!aa->acl) {
+		fa->in_numargs = 1;
+		fuse_backed_xattr_set_name(&fa->in_args[0], name);
+		return;
+	}
+	aa->in.set.size = posix_acl_xattr_size(aa->acl->a_count);
+	fa->in_numargs = 2;
+	bpf_fuse_arg_set(&fa->in_args[0], &aa->in.set, sizeof(aa->in.set), 0);
+	fuse_backed_xattr_set_name(&fa->in_args[1], name);
+}
+
 static const struct fuse_bpf_op fuse_backed_set_acl_op = {
+	.init_in = fuse_backed_set_acl_init_in,
 	.backing = fuse_backed_set_acl_backing,
 	/* Setting an access ACL may change the mode */
 	.finalize = fuse_backed_copyattr_finalize,
@@ -446,7 +758,8 @@ static const struct fuse_bpf_op fuse_backed_fileattr_set_op = {
 bool fuse_backed_fileattr_get(struct dentry *dentry, struct fileattr *fa,
 			      int *err)
 {
-	return fuse_bpf_run(&fuse_backed_fileattr_get_op, FUSE_IOCTL,
+	/* No arguments: FUSE has no request of its own for it */
+	return fuse_bpf_run(&fuse_backed_fileattr_get_op, FUSE_BPF_FILEATTR_GET,
 			    d_inode(dentry), fa, err);
 }
 
@@ -473,6 +786,6 @@ bool fuse_backed_fileattr_set(struct mnt_idmap *idmap, struct dentry *dentry,
 	*err = fuse_backed_owner_again(idmap, inode);
 	if (*err)
 		return true;
-	return fuse_bpf_run(&fuse_backed_fileattr_set_op, FUSE_IOCTL, inode, fa,
-			    err);
+	return fuse_bpf_run(&fuse_backed_fileattr_set_op, FUSE_BPF_FILEATTR_SET,
+			    inode, fa, err);
 }

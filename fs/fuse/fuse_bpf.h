@@ -206,6 +206,7 @@ struct bpf_prog *fuse_bpf_get_prog(struct inode *inode);
 
 /* backed_inode.c */
 void fuse_backed_copyattr(struct inode *inode);
+void fuse_backed_inode_attr(struct fuse_attr *attr, struct inode *binode);
 void fuse_backed_lockdep_annotate(struct inode *inode);
 void fuse_backed_lockdep_annotate_sb(struct super_block *sb);
 void fuse_backed_acl_dont_cache(struct inode *inode);
@@ -280,7 +281,8 @@ bool fuse_backed_llseek(struct file *file, loff_t offset, int whence,
 bool fuse_backed_poll(struct file *file, poll_table *wait, __poll_t *mask);
 bool fuse_backed_fallocate(struct file *file, int mode, loff_t offset,
 			   loff_t length, int *err);
-long fuse_backed_ioctl(struct file *file);
+long fuse_backed_ioctl(struct file *file, unsigned int cmd,
+		       unsigned int flags);
 bool fuse_backed_copy_file_range(struct file *in, loff_t pos_in,
 				 struct file *out, loff_t pos_out, size_t len,
 				 unsigned int flags, ssize_t *ret);

@@ -422,7 +422,7 @@ long fuse_ioctl_common(struct file *file, unsigned int cmd,
 		return -EIO;
 
 	if (fuse_file_backed(file))
-		return fuse_backed_ioctl(file);
+		return fuse_backed_ioctl(file, cmd, flags);
 
 	return fuse_do_ioctl(file, cmd, arg, flags);
 }

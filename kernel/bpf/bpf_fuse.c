@@ -12,9 +12,9 @@
 #include <linux/slab.h>
 
 /*
- * Give @arg a new buffer of @size bytes that the program may write. The
- * verifier has the program forget its pointers into the old one: a copy
- * made by an earlier call can go. fuse_bpf_run() frees the last one.
+ * Give @arg a new buffer of @size bytes that the program may write; the
+ * verifier has the program forget its pointers into the old one.
+ * fuse_bpf_run() frees it after the operation.
  */
 static void *bpf_fuse_writeable(struct bpf_fuse_arg *arg, void *value,
 				u32 size, u64 flags)
@@ -27,6 +27,13 @@ static void *bpf_fuse_writeable(struct bpf_fuse_arg *arg, void *value,
 		return NULL;
 	if (arg->max_size ? size > arg->max_size : size != arg->size)
 		return NULL;
+	/*
+	 * Already the program's: the program may still hold the pointer the
+	 * first call returned, which is no packet pointer the verifier would
+	 * forget. Give that buffer again, never free it under the program.
+	 */
+	if (arg->flags & BPF_FUSE_ALLOCATED)
+		return size == arg->size ? arg->value : NULL;
 
 	/* Programs run under RCU: they may not sleep */
 	buf = kzalloc(size, GFP_NOWAIT | __GFP_NOWARN);
@@ -34,8 +41,6 @@ static void *bpf_fuse_writeable(struct bpf_fuse_arg *arg, void *value,
 		return NULL;
 	if (flags & BPF_FUSE_COPY)
 		memcpy(buf, arg->value, min(size, arg->size));
-	if (arg->flags & BPF_FUSE_ALLOCATED)
-		kfree(arg->value);
 	bpf_fuse_arg_set(arg, buf, size, arg->max_size);
 	arg->flags |= BPF_FUSE_ALLOCATED | BPF_FUSE_MODIFIED;
 	return buf;

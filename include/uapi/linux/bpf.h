@@ -5819,7 +5819,9 @@ union bpf_attr {
  *		argument's contents, else it is zeroed.
  *
  *		Pointers into the argument are invalid after the call: load
- *		*value* and *end_offset* from *ctx* again.
+ *		*value* and *end_offset* from *ctx* again. A second call on
+ *		the same argument returns the same buffer if *size* is the
+ *		same, else NULL.
  *	Return
  *		The new buffer of *size* bytes, or NULL if *index* or *size*
  *		is out of range, *value* is not the argument's, the argument
@@ -7574,6 +7576,10 @@ enum bpf_kfunc_flags {
 #define FUSE_OPCODE_FILTER	0x0ffff
 #define FUSE_PREFILTER		0x10000
 #define FUSE_POSTFILTER		0x20000
+
+/* Operations that have no FUSE request of their own, as programs see them */
+#define FUSE_BPF_FILEATTR_GET	0xfff0
+#define FUSE_BPF_FILEATTR_SET	0xfff1
 
 enum bpf_fuse_action {
 	BPF_FUSE_CONTINUE	= 0,	/* run the operation, no post-filter */
