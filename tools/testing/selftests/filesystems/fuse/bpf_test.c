@@ -72,7 +72,11 @@ TEST(bpf_toolchain_skeleton)
 	{ .code = BPF_LDX | BPF_MEM | (size), .dst_reg = BPF_REG_2,	\
 	  .src_reg = BPF_REG_1, .off = (offset) }
 
-/* BPF_PROG_TYPE_FUSE context: scalar reads only, exact sizes */
+/*
+ * BPF_PROG_TYPE_FUSE context: exact-size reads only; the value and
+ * end_offset of an argument load as packet pointers (verifier_test.c checks
+ * what programs may do with them).
+ */
 TEST(bpf_fuse_context_access)
 {
 	static const struct {
@@ -90,9 +94,11 @@ TEST(bpf_fuse_context_access)
 		{ "narrow opcode",
 		  LDX(BPF_B, 8), false },
 		{ "in_args[0].value",
-		  LDX(BPF_DW, 32), false },
+		  LDX(BPF_DW, 32), true },
 		{ "out_args[0].end_offset",
-		  LDX(BPF_DW, 104 + 8), false },
+		  LDX(BPF_DW, 104 + 8), true },
+		{ "in_args[0].value as u32",
+		  LDX(BPF_W, 32), false },
 		{ "past the end",
 		  LDX(BPF_W, 152), false },
 		{ "write opcode",
