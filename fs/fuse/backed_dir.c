@@ -43,6 +43,7 @@ static void fuse_backed_name_arg(struct bpf_fuse_arg *arg,
 }
 
 struct fuse_backed_lookup_args {
+	struct inode *dir;
 	struct qstr name;
 	struct dentry *bentry;		/* the backing entry found */
 	struct fuse_entry_out out;
@@ -80,8 +81,12 @@ static void fuse_backed_lookup_init_out(struct bpf_fuse_args *fa, void *args)
 	struct fuse_backed_lookup_args *la = args;
 	struct inode *binode = d_inode(la->bentry);
 
-	if (binode)
+	/* The inode numbers stat() reports, see fuse_backed_map_ino() */
+	if (binode) {
 		fuse_backed_inode_attr(&la->out.attr, binode);
+		fuse_backed_map_ino(get_fuse_inode(la->dir)->backing_fs,
+				    &la->out.attr.ino);
+	}
 	fa->out_numargs = 1;
 	bpf_fuse_arg_set(&fa->out_args[0], &la->out, sizeof(la->out), 0);
 }
@@ -109,7 +114,10 @@ static const struct fuse_bpf_op fuse_backed_lookup_op = {
 bool fuse_backed_lookup(struct inode *dir, struct dentry *entry,
 			struct dentry **newent)
 {
-	struct fuse_backed_lookup_args la = { .name = entry->d_name };
+	struct fuse_backed_lookup_args la = {
+		.dir = dir,
+		.name = entry->d_name,
+	};
 	struct fuse_inode *dfi = get_fuse_inode(dir);
 	struct inode *inode = NULL;
 	struct path path;
@@ -220,7 +228,10 @@ struct dentry *fuse_backed_lookup_unlocked(struct inode *dir,
 static struct dentry *fuse_backed_relookup(struct inode *dir,
 					   struct dentry *entry)
 {
-	struct fuse_backed_lookup_args la = { .name = entry->d_name };
+	struct fuse_backed_lookup_args la = {
+		.dir = dir,
+		.name = entry->d_name,
+	};
 	int err;
 
 	if (!rcu_access_pointer(get_fuse_inode(dir)->bpf))
@@ -661,7 +672,8 @@ static int fuse_backed_new_entry_apply_in(struct bpf_fuse_args *fa, void *args)
 	if (ne->opcode == FUSE_SYMLINK) {
 		name = &fa->in_args[0];
 		link = &fa->in_args[1];
-	} else if (fa->in_args[0].flags & BPF_FUSE_MODIFIED) {
+	} else if (!fuse_bpf_arg_kept(&fa->in_args[0], &ne->in,
+				      fa->in_args[0].size)) {
 		return -EINVAL;
 	}
 	if (name->flags & BPF_FUSE_MODIFIED) {
@@ -1120,7 +1132,7 @@ static int fuse_backed_rename_apply_in(struct bpf_fuse_args *fa, void *args)
 	struct fuse_backed_rename_args *ra = args;
 	int err = 0;
 
-	if (fa->in_args[0].flags & BPF_FUSE_MODIFIED)
+	if (!fuse_bpf_arg_kept(&fa->in_args[0], &ra->in, sizeof(ra->in)))
 		return -EINVAL;
 	if (fa->in_args[1].flags & BPF_FUSE_MODIFIED)
 		err = fuse_bpf_arg_name(&fa->in_args[1], &ra->oldname);

@@ -156,6 +156,7 @@ void fuse_backed_inode_attr(struct fuse_attr *attr, struct inode *binode)
 }
 
 struct fuse_backed_getattr_args {
+	struct inode *inode;
 	struct kstat *stat;
 	u32 request_mask;
 	unsigned int flags;
@@ -216,26 +217,28 @@ static int fuse_backed_getattr_apply_out(struct bpf_fuse_args *fa, void *args)
 static int fuse_backed_getattr_backing(struct path *backing_path, void *args)
 {
 	struct fuse_backed_getattr_args *ga = args;
+	struct inode *inode = ga->inode;
+	u64 ino;
+	int err;
 
 	/* As overlayfs: a caller that skipped security checks skips them here */
 	if (ga->flags & AT_GETATTR_NOSEC)
-		return vfs_getattr_nosec(backing_path, ga->stat,
-					 ga->request_mask, ga->flags);
-	return vfs_getattr(backing_path, ga->stat, ga->request_mask,
-			   ga->flags);
-}
-
-static void fuse_backed_getattr_finalize(struct inode *inode, void *args)
-{
-	struct fuse_backed_getattr_args *ga = args;
-	u64 ino = ga->stat->ino;
-
-	/* Else the backing st_dev and st_ino, see fuse_backed_map_ino() */
-	if (fuse_backed_map_ino(get_fuse_inode(inode)->backing_fs, &ino)) {
+		err = vfs_getattr_nosec(backing_path, ga->stat,
+					ga->request_mask, ga->flags);
+	else
+		err = vfs_getattr(backing_path, ga->stat, ga->request_mask,
+				  ga->flags);
+	/*
+	 * Else the backing st_dev and st_ino, see fuse_backed_map_ino(); a
+	 * post-filter sees what stat() would report
+	 */
+	ino = ga->stat->ino;
+	if (!err && fuse_backed_map_ino(get_fuse_inode(inode)->backing_fs,
+					&ino)) {
 		ga->stat->dev = inode->i_sb->s_dev;
 		ga->stat->ino = ino;
 	}
-	fuse_backed_copyattr(inode);
+	return err;
 }
 
 static const struct fuse_bpf_op fuse_backed_getattr_op = {
@@ -243,7 +246,7 @@ static const struct fuse_bpf_op fuse_backed_getattr_op = {
 	.backing = fuse_backed_getattr_backing,
 	.init_out = fuse_backed_getattr_init_out,
 	.apply_out = fuse_backed_getattr_apply_out,
-	.finalize = fuse_backed_getattr_finalize,
+	.finalize = fuse_backed_copyattr_finalize,
 };
 
 /**
@@ -261,6 +264,7 @@ bool fuse_backed_getattr(struct inode *inode, struct kstat *stat,
 			 u32 request_mask, unsigned int flags, int *err)
 {
 	struct fuse_backed_getattr_args args = {
+		.inode = inode,
 		.stat = stat,
 		.request_mask = request_mask,
 		.flags = flags,
@@ -607,24 +611,42 @@ static void fuse_backed_setattr_init_in(struct bpf_fuse_args *fa, void *args)
 }
 
 /*
- * A program may change the values of what is set, not what is set. The
- * caller is checked again on the new values: a program narrows access,
- * it cannot widen it.
+ * A program may change the values of what is set, not what is set nor
+ * anything else: the times set to now and ctime (notify_change() sets
+ * it) are not its to change. The caller is checked again on the new
+ * values: a program narrows access, it cannot widen it.
  */
 static int fuse_backed_setattr_apply_in(struct bpf_fuse_args *fa, void *args)
 {
 	struct fuse_backed_setattr_args *sa = args;
 	const struct fuse_setattr_in *in = fa->in_args[0].value;
+	struct fuse_setattr_in kept = *in;
 	struct iattr *attr = &sa->new;
 	kuid_t uid = make_kuid(&init_user_ns, in->uid);
 	kgid_t gid = make_kgid(&init_user_ns, in->gid);
+	u32 valid = sa->in.valid;
 	int err;
 
-	if (in->valid != sa->in.valid || in->fh != sa->in.fh ||
+	if (valid & FATTR_MODE)
+		kept.mode = sa->in.mode;
+	if (valid & FATTR_UID)
+		kept.uid = sa->in.uid;
+	if (valid & FATTR_GID)
+		kept.gid = sa->in.gid;
+	if (valid & FATTR_SIZE)
+		kept.size = sa->in.size;
+	if ((valid & (FATTR_ATIME | FATTR_ATIME_NOW)) == FATTR_ATIME) {
+		kept.atime = sa->in.atime;
+		kept.atimensec = sa->in.atimensec;
+	}
+	if ((valid & (FATTR_MTIME | FATTR_MTIME_NOW)) == FATTR_MTIME) {
+		kept.mtime = sa->in.mtime;
+		kept.mtimensec = sa->in.mtimensec;
+	}
+	if (memcmp(&kept, &sa->in, sizeof(kept)) ||
 	    (in->mode & S_IFMT) != (sa->in.mode & S_IFMT) ||
 	    !uid_valid(uid) || !gid_valid(gid) || (loff_t)in->size < 0 ||
-	    in->atimensec >= NSEC_PER_SEC || in->mtimensec >= NSEC_PER_SEC ||
-	    in->ctimensec >= NSEC_PER_SEC)
+	    in->atimensec >= NSEC_PER_SEC || in->mtimensec >= NSEC_PER_SEC)
 		return -EINVAL;
 	*attr = *sa->attr;
 	attr->ia_mode = in->mode;

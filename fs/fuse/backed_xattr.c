@@ -45,13 +45,6 @@ struct fuse_backed_xattr_args {
 	struct fuse_getxattr_out out;
 };
 
-/* Did the program leave the fixed-size argument @arg as @orig? */
-static bool fuse_backed_arg_kept(const struct bpf_fuse_arg *arg,
-				 const void *orig, size_t size)
-{
-	return arg->size == size && !memcmp(arg->value, orig, size);
-}
-
 /*
  * The namespace of @name if the caller's permission checks do not depend
  * on the rest of the name, nor on the value: xattr_permission() checks
@@ -163,7 +156,7 @@ static int fuse_backed_getxattr_apply_in(struct bpf_fuse_args *fa, void *args)
 {
 	struct fuse_backed_xattr_args *xa = args;
 
-	if (!fuse_backed_arg_kept(&fa->in_args[0], &xa->in.get,
+	if (!fuse_bpf_arg_kept(&fa->in_args[0], &xa->in.get,
 				  sizeof(xa->in.get)))
 		return -EINVAL;
 	return fuse_backed_xattr_name(&fa->in_args[1], xa->name, &xa->name);
@@ -360,7 +353,7 @@ static int fuse_backed_setxattr_apply_in(struct bpf_fuse_args *fa, void *args)
 	in = xa->in.set;
 	in.size = value->size;
 	if ((fa->in_args[0].flags & BPF_FUSE_MODIFIED) &&
-	    !fuse_backed_arg_kept(&fa->in_args[0], &in, sizeof(in)))
+	    !fuse_bpf_arg_kept(&fa->in_args[0], &in, sizeof(in)))
 		return -EINVAL;
 	err = fuse_backed_xattr_name(&fa->in_args[1], xa->name, &xa->name);
 	if (err)

@@ -155,6 +155,17 @@ struct fuse_bpf_op {
 	bool caller_creds;
 };
 
+/*
+ * Is @arg still the struct @orig of @size bytes: not replaced, or replaced
+ * by a copy a program did not change?
+ */
+static inline bool fuse_bpf_arg_kept(const struct bpf_fuse_arg *arg,
+				     const void *orig, size_t size)
+{
+	return !(arg->flags & BPF_FUSE_MODIFIED) ||
+	       (arg->size == size && !memcmp(arg->value, orig, size));
+}
+
 /* Did the program replace one of these arguments? */
 static inline bool fuse_bpf_modified(const struct bpf_fuse_arg *args,
 				     unsigned int numargs)
