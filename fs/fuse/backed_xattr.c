@@ -157,7 +157,7 @@ static int fuse_backed_getxattr_apply_in(struct bpf_fuse_args *fa, void *args)
 	struct fuse_backed_xattr_args *xa = args;
 
 	if (!fuse_bpf_arg_kept(&fa->in_args[0], &xa->in.get,
-				  sizeof(xa->in.get)))
+			       sizeof(xa->in.get)))
 		return -EINVAL;
 	return fuse_backed_xattr_name(&fa->in_args[1], xa->name, &xa->name);
 }

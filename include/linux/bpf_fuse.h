@@ -7,6 +7,7 @@
 #ifndef _LINUX_BPF_FUSE_H
 #define _LINUX_BPF_FUSE_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
 #include <uapi/linux/bpf.h>
 
@@ -14,9 +15,9 @@
 #define FUSE_BPF_MAX_ARGS_OUT	2
 
 /* Flags of struct bpf_fuse_arg */
-#define BPF_FUSE_IMMUTABLE	(1U << 0)	/* programs may not replace it */
-#define BPF_FUSE_ALLOCATED	(1U << 1)	/* @value is ours to kfree() */
-#define BPF_FUSE_MODIFIED	(1U << 2)	/* a program replaced it */
+#define BPF_FUSE_IMMUTABLE	BIT(0)	/* programs may not replace it */
+#define BPF_FUSE_ALLOCATED	BIT(1)	/* @value is ours to kfree() */
+#define BPF_FUSE_MODIFIED	BIT(2)	/* a program replaced it */
 
 /**
  * struct bpf_fuse_arg - one argument of a filtered operation

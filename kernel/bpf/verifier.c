@@ -8811,13 +8811,14 @@ static const struct bpf_reg_types kptr_xchg_dest_types = {
 		PTR_TO_BTF_ID | MEM_ALLOC
 	}
 };
-static const struct bpf_reg_types packet_types = { .types = { PTR_TO_PACKET } };
 static const struct bpf_reg_types dynptr_types = {
 	.types = {
 		PTR_TO_STACK,
 		CONST_PTR_TO_DYNPTR,
 	}
 };
+
+static const struct bpf_reg_types packet_types = { .types = { PTR_TO_PACKET } };
 
 static const struct bpf_reg_types *compatible_reg_types[__BPF_ARG_TYPE_MAX] = {
 	[ARG_PTR_TO_MAP_KEY]		= &mem_types,
