@@ -21,6 +21,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,13 +67,11 @@
 #define BPF_EMIT_CALL(FUNC)						\
 	((struct bpf_insn) { .code = BPF_JMP | BPF_CALL,		\
 			     .imm = ((FUNC) - BPF_FUNC_unspec) })
-#define BPF_LD_IMM64_RAW(DST, SRC, IMM)					\
+/* A map load is two instructions; run_case() patches the map fd in */
+#define BPF_LD_MAP_FD_LO(DST)						\
 	((struct bpf_insn) { .code = BPF_LD | BPF_DW | BPF_IMM,		\
-			     .dst_reg = DST, .src_reg = SRC,		\
-			     .imm = (__u32)(IMM) }),			\
-	((struct bpf_insn) { .imm = ((__u64)(IMM)) >> 32 })
-#define BPF_LD_MAP_FD(DST, MAP_FD)					\
-	BPF_LD_IMM64_RAW(DST, BPF_PSEUDO_MAP_FD, MAP_FD)
+			     .dst_reg = DST, .src_reg = BPF_PSEUDO_MAP_FD })
+#define BPF_LD_IMM64_HI	((struct bpf_insn) {})
 #define BPF_EXIT_INSN()							\
 	((struct bpf_insn) { .code = BPF_JMP | BPF_EXIT })
 #endif
@@ -88,18 +87,18 @@
 #define OUT_VALUE(j)	(104 + 24 * (j))
 #define OUT_END(j)	(112 + 24 * (j))
 
-_Static_assert(offsetof(struct __bpf_fuse_args, opcode) == CTX_OPCODE, "");
-_Static_assert(offsetof(struct __bpf_fuse_args, in_numargs) == CTX_IN_NUMARGS,
-	       "");
-_Static_assert(offsetof(struct __bpf_fuse_args, padding) == CTX_PADDING, "");
-_Static_assert(sizeof(struct __bpf_fuse_args) == CTX_END, "");
-_Static_assert(offsetof(struct __bpf_fuse_args, in_args[1].value) ==
+static_assert(offsetof(struct __bpf_fuse_args, opcode) == CTX_OPCODE, "");
+static_assert(offsetof(struct __bpf_fuse_args, in_numargs) ==
+	      CTX_IN_NUMARGS, "");
+static_assert(offsetof(struct __bpf_fuse_args, padding) == CTX_PADDING, "");
+static_assert(sizeof(struct __bpf_fuse_args) == CTX_END, "");
+static_assert(offsetof(struct __bpf_fuse_args, in_args[1].value) ==
 	       IN_VALUE(1), "");
-_Static_assert(offsetof(struct __bpf_fuse_args, in_args[1].end_offset) ==
+static_assert(offsetof(struct __bpf_fuse_args, in_args[1].end_offset) ==
 	       IN_END(1), "");
-_Static_assert(offsetof(struct __bpf_fuse_args, out_args[1].value) ==
+static_assert(offsetof(struct __bpf_fuse_args, out_args[1].value) ==
 	       OUT_VALUE(1), "");
-_Static_assert(offsetof(struct __bpf_fuse_args, out_args[1].end_offset) ==
+static_assert(offsetof(struct __bpf_fuse_args, out_args[1].end_offset) ==
 	       OUT_END(1), "");
 
 #define R0	BPF_REG_0
@@ -114,23 +113,9 @@ _Static_assert(offsetof(struct __bpf_fuse_args, out_args[1].end_offset) ==
 #define R9	BPF_REG_9
 #define R10	BPF_REG_10
 
-/* return 0 */
-#define RET0	BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN()
-
 /* One load from the context into R2, then return 0 */
 #define CTX_LOAD(size, off)						\
-	{ BPF_LDX_MEM(size, R2, R1, off), RET0 }
-
-/*
- * R6 = ctx; R1..R5 = (ctx, index, value loaded from @value_off, @size, 0):
- * the arguments of bpf_fuse_get_writeable_in/_out, 5 insns after R6.
- */
-#define WRITEABLE_ARGS(index, value_off, size)				\
-	BPF_LDX_MEM(BPF_DW, R3, R6, value_off),				\
-	BPF_MOV64_REG(R1, R6),						\
-	BPF_MOV64_IMM(R2, index),					\
-	BPF_MOV64_IMM(R4, size),					\
-	BPF_MOV64_IMM(R5, 0)
+	{ BPF_LDX_MEM(size, R2, R1, off), BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN() }
 
 #define MAX_INSNS	64
 
@@ -157,10 +142,11 @@ static int prog_len(const struct bpf_insn *insns)
  * Load @c, with @map_fd patched into its map loads, and check that it has
  * the expected outcome.
  */
+static char log[1 << 20];
+
 static void run_case(struct __test_metadata *_metadata,
 		     const struct vt_case *c, int map_fd)
 {
-	static char log[1 << 20];
 	LIBBPF_OPTS(bpf_prog_load_opts, opts,
 		    .log_buf = log,
 		    .log_size = sizeof(log),
@@ -230,7 +216,7 @@ static const struct vt_case fuse_accepted_cases[] = {
 		.insns = {
 			BPF_LDX_MEM(BPF_W, R2, R1, CTX_OPCODE),
 			BPF_LDX_MEM(BPF_DW, R3, R1, CTX_NODEID),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
@@ -243,7 +229,7 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R0, 1),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_LDX_MEM(BPF_B, R2, R7, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
@@ -260,7 +246,7 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_LDX_MEM(BPF_H, R2, R7, 0),
 			BPF_LDX_MEM(BPF_W, R2, R7, 2),
 			BPF_LDX_MEM(BPF_DW, R2, R7, 6),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
@@ -279,7 +265,7 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R0, 2),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_LDX_MEM(BPF_B, R2, R7, 1),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
@@ -292,37 +278,49 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R0, 4),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_LDX_MEM(BPF_B, R2, R7, 3),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
 		.name = "get_writeable_in, NULL check, write within size",
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
-			WRITEABLE_ARGS(0, IN_VALUE(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, IN_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
 			BPF_JMP_IMM(BPF_JEQ, R0, 0, 2),
 			BPF_ST_MEM(BPF_W, R0, 0, 42),
 			BPF_ST_MEM(BPF_B, R0, 3, 1),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
 		.name = "get_writeable_out, NULL check, write within size",
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
-			WRITEABLE_ARGS(0, OUT_VALUE(0), 16),
+			BPF_LDX_MEM(BPF_DW, R3, R6, OUT_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 16),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_out),
 			BPF_JMP_IMM(BPF_JEQ, R0, 0, 1),
 			BPF_ST_MEM(BPF_DW, R0, 8, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
 		.name = "get_writeable_in, reload value/end_offset, read",
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
-			WRITEABLE_ARGS(0, IN_VALUE(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, IN_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
 			BPF_LDX_MEM(BPF_DW, R7, R6, IN_VALUE(0)),
 			BPF_LDX_MEM(BPF_DW, R8, R6, IN_END(0)),
@@ -330,7 +328,7 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R0, 4),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_LDX_MEM(BPF_B, R2, R7, 3),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
@@ -343,10 +341,14 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_MOV64_REG(R0, R8),
 			BPF_ALU64_IMM(BPF_ADD, R0, 2),
 			BPF_JMP_REG(BPF_JGT, R0, R9, 7),
-			WRITEABLE_ARGS(0, IN_VALUE(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, IN_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
 			BPF_LDX_MEM(BPF_B, R2, R8, 1),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
@@ -356,7 +358,7 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_ST_MEM(BPF_DW, R10, -16, 7),
 			BPF_MOV64_REG(R2, R10),
 			BPF_ALU64_IMM(BPF_ADD, R2, -4),
-			BPF_LD_MAP_FD(R1, 0),
+			BPF_LD_MAP_FD_LO(R1), BPF_LD_IMM64_HI,
 			BPF_EMIT_CALL(BPF_FUNC_map_lookup_elem),
 			BPF_JMP_IMM(BPF_JEQ, R0, 0, 1),
 			BPF_LDX_MEM(BPF_DW, R1, R0, 0),
@@ -364,14 +366,14 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R2, -4),
 			BPF_MOV64_REG(R3, R10),
 			BPF_ALU64_IMM(BPF_ADD, R3, -16),
-			BPF_LD_MAP_FD(R1, 0),
+			BPF_LD_MAP_FD_LO(R1), BPF_LD_IMM64_HI,
 			BPF_MOV64_IMM(R4, BPF_ANY),
 			BPF_EMIT_CALL(BPF_FUNC_map_update_elem),
 			BPF_MOV64_REG(R2, R10),
 			BPF_ALU64_IMM(BPF_ADD, R2, -4),
-			BPF_LD_MAP_FD(R1, 0),
+			BPF_LD_MAP_FD_LO(R1), BPF_LD_IMM64_HI,
 			BPF_EMIT_CALL(BPF_FUNC_map_delete_elem),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
@@ -379,7 +381,7 @@ static const struct vt_case fuse_accepted_cases[] = {
 		.insns = {
 			BPF_EMIT_CALL(BPF_FUNC_get_current_uid_gid),
 			BPF_EMIT_CALL(BPF_FUNC_get_current_pid_tgid),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
@@ -388,7 +390,7 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_EMIT_CALL(BPF_FUNC_ktime_get_ns),
 			BPF_EMIT_CALL(BPF_FUNC_ktime_get_boot_ns),
 			BPF_EMIT_CALL(BPF_FUNC_ktime_get_coarse_ns),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 	{
@@ -400,7 +402,7 @@ static const struct vt_case fuse_accepted_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R1, -8),
 			BPF_MOV64_IMM(R2, 4),
 			BPF_EMIT_CALL(BPF_FUNC_trace_printk),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 	},
 };
@@ -418,7 +420,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R0, 1),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_LDX_MEM(BPF_B, R2, R7, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* __check_mem_access() */
@@ -435,7 +437,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R0, 1),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_LDX_MEM(BPF_B, R2, R9, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* __check_mem_access() */
@@ -452,7 +454,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R0, 1),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_LDX_MEM(BPF_B, R2, R9, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* __check_mem_access() */
@@ -463,7 +465,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.insns = {
 			BPF_LDX_MEM(BPF_DW, R7, R1, IN_VALUE(0)),
 			BPF_LDX_MEM(BPF_B, R2, R7, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* __check_mem_access() */
@@ -479,7 +481,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R0, 1),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_LDX_MEM(BPF_B, R2, R7, 1),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* __check_mem_access() */
@@ -495,7 +497,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 			BPF_ALU64_IMM(BPF_ADD, R0, 1),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_ST_MEM(BPF_B, R7, 0, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_mem_access() */
@@ -512,7 +514,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 			BPF_JMP_REG(BPF_JGT, R0, R8, 2),
 			BPF_MOV64_IMM(R2, 0),
 			BPF_STX_MEM(BPF_W, R7, R2, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_mem_access() */
@@ -537,7 +539,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
 			BPF_LDX_MEM(BPF_B, R2, R7, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_mem_access() */
@@ -552,14 +554,18 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
 			BPF_LDX_MEM(BPF_DW, R8, R6, IN_END(0)),
-			WRITEABLE_ARGS(0, IN_VALUE(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, IN_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
 			BPF_LDX_MEM(BPF_DW, R7, R6, IN_VALUE(0)),
 			BPF_MOV64_REG(R0, R7),
 			BPF_ALU64_IMM(BPF_ADD, R0, 1),
 			BPF_JMP_REG(BPF_JGT, R0, R8, 1),
 			BPF_LDX_MEM(BPF_B, R2, R7, 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* __check_mem_access() */
@@ -569,11 +575,15 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.name = "write past the size given to get_writeable_in",
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
-			WRITEABLE_ARGS(0, IN_VALUE(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, IN_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
 			BPF_JMP_IMM(BPF_JEQ, R0, 0, 1),
 			BPF_ST_MEM(BPF_B, R0, 4, 1),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* __check_mem_access() */
@@ -583,10 +593,14 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.name = "get_writeable_in result used without a NULL check",
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
-			WRITEABLE_ARGS(0, IN_VALUE(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, IN_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
 			BPF_ST_MEM(BPF_B, R0, 0, 1),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_mem_access() */
@@ -602,7 +616,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 			BPF_MOV64_IMM(R2, 0),
 			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_func_arg(), ARG_CONST_ALLOC_SIZE_OR_ZERO */
@@ -612,10 +626,14 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.name = "get_writeable_in with value + 1",
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
-			WRITEABLE_ARGS(0, IN_VALUE(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, IN_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_ALU64_IMM(BPF_ADD, R3, 1),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* __check_ptr_off_reg(), from check_func_arg() */
@@ -625,11 +643,15 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.name = "get_writeable_in with a stack pointer as value",
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
-			WRITEABLE_ARGS(0, IN_VALUE(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, IN_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_MOV64_REG(R3, R10),
 			BPF_ALU64_IMM(BPF_ADD, R3, -8),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_reg_type() */
@@ -639,10 +661,14 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.name = "get_writeable_in with NULL as value",
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
-			WRITEABLE_ARGS(0, IN_VALUE(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, IN_VALUE(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_MOV64_IMM(R3, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_in),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_reg_type() */
@@ -652,9 +678,13 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.name = "get_writeable_out with end_offset as value",
 		.insns = {
 			BPF_MOV64_REG(R6, R1),
-			WRITEABLE_ARGS(0, OUT_END(0), 4),
+			BPF_LDX_MEM(BPF_DW, R3, R6, OUT_END(0)),
+			BPF_MOV64_REG(R1, R6),
+			BPF_MOV64_IMM(R2, 0),
+			BPF_MOV64_IMM(R4, 4),
+			BPF_MOV64_IMM(R5, 0),
 			BPF_EMIT_CALL(BPF_FUNC_fuse_get_writeable_out),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_reg_type() */
@@ -667,7 +697,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.insns = {
 			BPF_MOV64_IMM(R2, 0),
 			BPF_STX_MEM(BPF_W, R1, R2, CTX_OPCODE),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_ctx_access() */
@@ -677,7 +707,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.name = "write in_args[0].value (BPF_ST)",
 		.insns = {
 			BPF_ST_MEM(BPF_DW, R1, IN_VALUE(0), 0),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EACCES,
 		/* check_ctx_access() */
@@ -787,7 +817,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 		.name = "bpf_get_prandom_u32",
 		.insns = {
 			BPF_EMIT_CALL(BPF_FUNC_get_prandom_u32),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EINVAL,
 		/* check_helper_call() */
@@ -801,7 +831,7 @@ static const struct vt_case fuse_rejected_cases[] = {
 			BPF_MOV64_IMM(R2, 8),
 			BPF_MOV64_IMM(R3, 0),
 			BPF_EMIT_CALL(BPF_FUNC_probe_read_user),
-			RET0,
+			BPF_MOV64_IMM(R0, 0), BPF_EXIT_INSN(),
 		},
 		.err = EINVAL,
 		/* check_helper_call() */
@@ -811,25 +841,25 @@ static const struct vt_case fuse_rejected_cases[] = {
 
 /* The classic check, then a read of the EtherType: for XDP and TC */
 #define PKT_CHECK_READ(data, data_end, ret)				\
-	BPF_LDX_MEM(BPF_W, R2, R1, data),				\
-	BPF_LDX_MEM(BPF_W, R3, R1, data_end),				\
-	BPF_MOV64_REG(R0, R2),						\
-	BPF_ALU64_IMM(BPF_ADD, R0, 14),					\
-	BPF_JMP_REG(BPF_JGT, R0, R3, 1),				\
-	BPF_LDX_MEM(BPF_H, R4, R2, 12),					\
-	BPF_MOV64_IMM(R0, ret),						\
-	BPF_EXIT_INSN()
+	{ BPF_LDX_MEM(BPF_W, R2, R1, data),				\
+	  BPF_LDX_MEM(BPF_W, R3, R1, data_end),				\
+	  BPF_MOV64_REG(R0, R2),					\
+	  BPF_ALU64_IMM(BPF_ADD, R0, 14),				\
+	  BPF_JMP_REG(BPF_JGT, R0, R3, 1),				\
+	  BPF_LDX_MEM(BPF_H, R4, R2, 12),				\
+	  BPF_MOV64_IMM(R0, ret),					\
+	  BPF_EXIT_INSN() }
 
 /* The same check, then a write of the first byte */
 #define PKT_CHECK_WRITE(data, data_end, ret)				\
-	BPF_LDX_MEM(BPF_W, R2, R1, data),				\
-	BPF_LDX_MEM(BPF_W, R3, R1, data_end),				\
-	BPF_MOV64_REG(R0, R2),						\
-	BPF_ALU64_IMM(BPF_ADD, R0, 14),					\
-	BPF_JMP_REG(BPF_JGT, R0, R3, 1),				\
-	BPF_ST_MEM(BPF_B, R2, 0, 0),					\
-	BPF_MOV64_IMM(R0, ret),						\
-	BPF_EXIT_INSN()
+	{ BPF_LDX_MEM(BPF_W, R2, R1, data),				\
+	  BPF_LDX_MEM(BPF_W, R3, R1, data_end),				\
+	  BPF_MOV64_REG(R0, R2),					\
+	  BPF_ALU64_IMM(BPF_ADD, R0, 14),				\
+	  BPF_JMP_REG(BPF_JGT, R0, R3, 1),				\
+	  BPF_ST_MEM(BPF_B, R2, 0, 0),					\
+	  BPF_MOV64_IMM(R0, ret),					\
+	  BPF_EXIT_INSN() }
 
 #define XDP_DATA	offsetof(struct xdp_md, data)
 #define XDP_DATA_END	offsetof(struct xdp_md, data_end)
@@ -841,12 +871,12 @@ static const struct vt_case other_types_cases[] = {
 	{
 		.name = "XDP: check, read",
 		.type = BPF_PROG_TYPE_XDP,
-		.insns = { PKT_CHECK_READ(XDP_DATA, XDP_DATA_END, XDP_PASS) },
+		.insns = PKT_CHECK_READ(XDP_DATA, XDP_DATA_END, XDP_PASS),
 	},
 	{
 		.name = "XDP: check, write",
 		.type = BPF_PROG_TYPE_XDP,
-		.insns = { PKT_CHECK_WRITE(XDP_DATA, XDP_DATA_END, XDP_PASS) },
+		.insns = PKT_CHECK_WRITE(XDP_DATA, XDP_DATA_END, XDP_PASS),
 	},
 	{
 		.name = "XDP: read without a check",
@@ -864,12 +894,12 @@ static const struct vt_case other_types_cases[] = {
 	{
 		.name = "TC: check, read",
 		.type = BPF_PROG_TYPE_SCHED_CLS,
-		.insns = { PKT_CHECK_READ(SKB_DATA, SKB_DATA_END, 0) },
+		.insns = PKT_CHECK_READ(SKB_DATA, SKB_DATA_END, 0),
 	},
 	{
 		.name = "TC: check, write",
 		.type = BPF_PROG_TYPE_SCHED_CLS,
-		.insns = { PKT_CHECK_WRITE(SKB_DATA, SKB_DATA_END, 0) },
+		.insns = PKT_CHECK_WRITE(SKB_DATA, SKB_DATA_END, 0),
 	},
 	{
 		.name = "TC: read past the check",
@@ -892,18 +922,17 @@ static const struct vt_case other_types_cases[] = {
 		/* read-only packets: may_access_direct_pkt_data() */
 		.name = "LWT_IN: check, read",
 		.type = BPF_PROG_TYPE_LWT_IN,
-		.insns = { PKT_CHECK_READ(SKB_DATA, SKB_DATA_END, 0) },
+		.insns = PKT_CHECK_READ(SKB_DATA, SKB_DATA_END, 0),
 	},
 	{
 		.name = "LWT_IN: check, write",
 		.type = BPF_PROG_TYPE_LWT_IN,
-		.insns = { PKT_CHECK_WRITE(SKB_DATA, SKB_DATA_END, 0) },
+		.insns = PKT_CHECK_WRITE(SKB_DATA, SKB_DATA_END, 0),
 		.err = EACCES,
 		/* check_mem_access() */
 		.log = "cannot write into packet",
 	},
 };
-
 
 TEST(fuse_accepted)
 {
