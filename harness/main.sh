@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The main job: build the fuse-bpf kernel, boot it and show fuse-bpf working.
+# The main job: build the fuse-bpf kernel and the kselftests (for the demo's
+# BPF loader), boot it and show fuse-bpf working.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -9,11 +10,14 @@ parse_opts "usage: main.sh [--variant V]" variant=VARIANT -- "$@"
 [ ${#ARGS[@]} -eq 0 ] || VARIANT=${ARGS[0]}	# the old positional form
 "$HARNESS/deps.sh"
 "$HARNESS/base.sh"
-"$HARNESS/build.sh" --variant "$VARIANT" kernel
+"$HARNESS/build.sh" --variant "$VARIANT" all
+OUT=$(variant_dir "$VARIANT")
 
 JOB=$(mktemp)
 trap 'rm -f "$JOB"' EXIT
-cat >"$JOB" <<'JOB'
+# The guest sees the host's / read-only: it runs hide_demo where it was built.
+printf 'KSFT=%q\n' "$OUT/kselftest/fuse" >"$JOB"
+cat >>"$JOB" <<'JOB'
 set -e
 show() { echo "\$ $*"; "$@"; }
 echo "--- fuse-bpf demo on $(uname -sr)"
@@ -45,6 +49,23 @@ show ls $SCRATCH/data
 show stat -c '%n %s bytes, mode %a, inode %i' /tmp/mnt/docs/hello.txt $SCRATCH/data/docs/hello.txt
 show df -h /tmp/mnt $SCRATCH
 show umount /tmp/mnt
+
+echo "--- a BPF program hides a folder"
+mkdir -p $SCRATCH/data/private /tmp/mnt2
+echo "not for everyone" >$SCRATCH/data/private/secret.txt
+exec 3<$SCRATCH/data
+show mount -t fuse -o root_dir=3,no_daemon,rootmode=40000,user_id=0,group_id=0,allow_other fuse-bpf /tmp/mnt
+exec 3<&-
+show ls -la /tmp/mnt
+show cat /tmp/mnt/private/secret.txt
+show $KSFT/hide_demo $SCRATCH/data /tmp/mnt2 private
+show ls -la /tmp/mnt2
+show sh -c 'stat /tmp/mnt2/private || true'
+show sh -c 'cat /tmp/mnt2/private/secret.txt || true'
+show sh -c 'mkdir /tmp/mnt2/private || true'
+show cat /tmp/mnt2/docs/hello.txt
+show ls -la $SCRATCH/data/private
+show umount /tmp/mnt2 /tmp/mnt
 echo "--- fuse-bpf works"
 JOB
 say "booting the $VARIANT kernel"
