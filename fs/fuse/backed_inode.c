@@ -596,16 +596,29 @@ static void fuse_backed_setattr_init_in(struct bpf_fuse_args *fa, void *args)
 		in->valid |= FATTR_ATIME_NOW;
 	if ((attr->ia_valid & ATTR_MTIME) && !(attr->ia_valid & ATTR_MTIME_SET))
 		in->valid |= FATTR_MTIME_NOW;
-	in->mode = attr->ia_mode;
-	in->uid = from_kuid(&init_user_ns, vfsuid_into_kuid(attr->ia_vfsuid));
-	in->gid = from_kgid(&init_user_ns, vfsgid_into_kgid(attr->ia_vfsgid));
-	in->size = attr->ia_size;
-	in->atime = attr->ia_atime.tv_sec;
-	in->atimensec = attr->ia_atime.tv_nsec;
-	in->mtime = attr->ia_mtime.tv_sec;
-	in->mtimensec = attr->ia_mtime.tv_nsec;
-	in->ctime = attr->ia_ctime.tv_sec;
-	in->ctimensec = attr->ia_ctime.tv_nsec;
+	/* Only what is set: the other fields of @attr may be anything */
+	if (in->valid & FATTR_MODE)
+		in->mode = attr->ia_mode;
+	if (in->valid & FATTR_UID)
+		in->uid = from_kuid(&init_user_ns,
+				    vfsuid_into_kuid(attr->ia_vfsuid));
+	if (in->valid & FATTR_GID)
+		in->gid = from_kgid(&init_user_ns,
+				    vfsgid_into_kgid(attr->ia_vfsgid));
+	if (in->valid & FATTR_SIZE)
+		in->size = attr->ia_size;
+	if (in->valid & FATTR_ATIME) {
+		in->atime = attr->ia_atime.tv_sec;
+		in->atimensec = attr->ia_atime.tv_nsec;
+	}
+	if (in->valid & FATTR_MTIME) {
+		in->mtime = attr->ia_mtime.tv_sec;
+		in->mtimensec = attr->ia_mtime.tv_nsec;
+	}
+	if (in->valid & FATTR_CTIME) {
+		in->ctime = attr->ia_ctime.tv_sec;
+		in->ctimensec = attr->ia_ctime.tv_nsec;
+	}
 	fa->in_numargs = 1;
 	bpf_fuse_arg_set(&fa->in_args[0], in, sizeof(*in), 0);
 }
@@ -643,19 +656,29 @@ static int fuse_backed_setattr_apply_in(struct bpf_fuse_args *fa, void *args)
 		kept.mtime = sa->in.mtime;
 		kept.mtimensec = sa->in.mtimensec;
 	}
+	/* What is not set must be as it was; what is set must make sense */
 	if (memcmp(&kept, &sa->in, sizeof(kept)) ||
 	    (in->mode & S_IFMT) != (sa->in.mode & S_IFMT) ||
-	    !uid_valid(uid) || !gid_valid(gid) || (loff_t)in->size < 0 ||
+	    ((valid & FATTR_UID) && !uid_valid(uid)) ||
+	    ((valid & FATTR_GID) && !gid_valid(gid)) ||
+	    (loff_t)in->size < 0 ||
 	    in->atimensec >= NSEC_PER_SEC || in->mtimensec >= NSEC_PER_SEC)
 		return -EINVAL;
 	*attr = *sa->attr;
-	attr->ia_mode = in->mode;
-	attr->ia_vfsuid = VFSUIDT_INIT(uid);
-	attr->ia_vfsgid = VFSGIDT_INIT(gid);
-	attr->ia_size = in->size;
-	attr->ia_atime = (struct timespec64){ in->atime, in->atimensec };
-	attr->ia_mtime = (struct timespec64){ in->mtime, in->mtimensec };
-	attr->ia_ctime = (struct timespec64){ in->ctime, in->ctimensec };
+	if (valid & FATTR_MODE)
+		attr->ia_mode = in->mode;
+	if (valid & FATTR_UID)
+		attr->ia_vfsuid = VFSUIDT_INIT(uid);
+	if (valid & FATTR_GID)
+		attr->ia_vfsgid = VFSGIDT_INIT(gid);
+	if (valid & FATTR_SIZE)
+		attr->ia_size = in->size;
+	if (valid & FATTR_ATIME)
+		attr->ia_atime = (struct timespec64){ in->atime,
+						      in->atimensec };
+	if (valid & FATTR_MTIME)
+		attr->ia_mtime = (struct timespec64){ in->mtime,
+						      in->mtimensec };
 	err = setattr_prepare(sa->idmap, sa->entry, attr);
 	if (err)
 		return err;
