@@ -1183,7 +1183,8 @@ static void expect_made_anyway(struct __test_metadata *_metadata,
  * are there all the same, and valid as long as their backing entries are.
  * The negative entries they replace came from the daemon (the program
  * sent it the lookups), which revalidates its own entries: unless the
- * new entries are marked as the backing's, it is asked about them.
+ * new entries are marked as the backing's, it is asked about them. The
+ * program sees their revalidation, as it sees lookups.
  */
 TEST_F(bpf_filter, postfilter_fails_new_entries)
 {
@@ -1225,9 +1226,10 @@ TEST_F(bpf_filter, postfilter_fails_new_entries)
 	EXPECT_EQ(0, bss->post_error_in);
 
 	/*
-	 * Valid: neither looked up again (the program would send the names
-	 * to the daemon again), nor revalidated by the daemon
+	 * Valid: revalidated through the program, which now lets the
+	 * backing answer, not by the daemon
 	 */
+	bss->user_size = 0;
 	lookups = bss->pre[FUSE_LOOKUP];
 	expect_made_anyway(_metadata, self, "d", S_IFDIR);
 	expect_made_anyway(_metadata, self, "c", S_IFREG);
@@ -1243,7 +1245,7 @@ TEST_F(bpf_filter, postfilter_fails_new_entries)
 	EXPECT_EQ(EEXIST, errno);
 	if (fd >= 0)
 		close(fd);
-	EXPECT_EQ(lookups, bss->pre[FUSE_LOOKUP]);
+	EXPECT_LT(lookups, bss->pre[FUSE_LOOKUP]);
 	EXPECT_EQ(1, bss->pre[FUSE_MKDIR]);
 	EXPECT_EQ(1, bss->post[FUSE_MKDIR]);
 	EXPECT_EQ(1, bss->pre[FUSE_CREATE]);
