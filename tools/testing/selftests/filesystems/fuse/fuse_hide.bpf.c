@@ -37,8 +37,14 @@
 
 #define HIDDEN_MAX		64
 
-/* The name to hide, without its NUL, and its length (1..HIDDEN_MAX - 1) */
-char hidden_name[HIDDEN_MAX];
+/*
+ * The name to hide, without its NUL and zero-padded, and its length
+ * (1..HIDDEN_MAX - 1). Records are compared to it 8 bytes at a time.
+ */
+union {
+	char c[HIDDEN_MAX];
+	__u64 w[HIDDEN_MAX / 8];
+} hidden_name;
 __u32 hidden_len;
 
 /* What the program did */
@@ -63,7 +69,7 @@ static __always_inline bool lookup_is_hidden(struct __bpf_fuse_args *fa)
 			break;
 		if (name + i + 1 > end)
 			return false;
-		if ((__u8)name[i] != (__u8)hidden_name[i])
+		if ((__u8)name[i] != (__u8)hidden_name.c[i])
 			return false;
 	}
 	return true;
@@ -71,23 +77,27 @@ static __always_inline bool lookup_is_hidden(struct __bpf_fuse_args *fa)
 
 /*
  * Is the record at @off of @buf, of name length @namelen, the hidden
- * name? The byte offsets are masked to the page: always inside the
+ * name? A record's name is zero-padded to 8 bytes, as the hidden name is:
+ * they are compared a word at a time, which keeps the program small for
+ * the verifier. The offsets are masked to the page: always inside the
  * buffer, and unchanged for a record that fits in it, as fuse_backed_emit()
- * requires of every record it gives the caller.
+ * requires of every record it gives the caller; records are 8-aligned.
  */
 static __always_inline bool record_is_hidden(const __u8 *buf, __u64 off,
 					     __u32 namelen)
 {
 	__u32 len = hidden_len;
-	int i;
+	__u64 word;
+	int w;
 
 	if (!len || len >= HIDDEN_MAX || namelen != len)
 		return false;
-	for (i = 0; i < HIDDEN_MAX - 1; i++) {
-		if (i >= len)
+	for (w = 0; w < HIDDEN_MAX / 8; w++) {
+		if (w * 8 >= len)
 			break;
-		if (buf[(off + DIRENT_NAME + i) & (DIRENT_PAGE - 1)] !=
-		    (__u8)hidden_name[i])
+		word = *(const __u64 *)(buf + ((off + DIRENT_NAME + w * 8) &
+					       (DIRENT_PAGE - 8)));
+		if (word != hidden_name.w[w])
 			return false;
 	}
 	return true;

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* .bss: its initial value, set before the load */
-	memcpy(skel->bss->hidden_name, name, len);
+	memcpy(skel->bss->hidden_name.c, name, len);
 	skel->bss->hidden_len = len;
 	if (fuse_hide__load(skel)) {
 		fprintf(stderr, "%s: loading the program: %s\n", argv[0],

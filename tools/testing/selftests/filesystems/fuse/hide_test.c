@@ -197,7 +197,7 @@ FIXTURE_SETUP(hide)
 
 	self->skel = fuse_hide__open();
 	ASSERT_NE(NULL, self->skel) TH_LOG("open: %s", strerror(errno));
-	memcpy(self->skel->bss->hidden_name, variant->name, len);
+	memcpy(self->skel->bss->hidden_name.c, variant->name, len);
 	self->skel->bss->hidden_len = len;
 	ASSERT_EQ(0, fuse_hide__load(self->skel))
 		TH_LOG("load: %s", strerror(errno));
