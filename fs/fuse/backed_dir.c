@@ -682,10 +682,9 @@ static int fuse_backed_new_entry_apply_in(struct bpf_fuse_args *fa, void *args)
 			return err;
 	}
 	if (link && (link->flags & BPF_FUSE_MODIFIED)) {
-		if (link->size < 2 || strnlen(link->value, link->size) !=
-				      link->size - 1)
+		ne->link = fuse_bpf_arg_str(link);
+		if (!ne->link)
 			return -EINVAL;
-		ne->link = link->value;
 	}
 	return 0;
 }

@@ -80,11 +80,10 @@ static const char *fuse_backed_xattr_ns(const char *name)
 static int fuse_backed_xattr_name(const struct bpf_fuse_arg *arg,
 				  const char *old, const char **name)
 {
-	const char *s = arg->value;
+	const char *s = fuse_bpf_arg_str(arg);
 	const char *ns;
 
-	if (arg->size < 2 || arg->size > XATTR_NAME_MAX + 1 ||
-	    strnlen(s, arg->size) != arg->size - 1)
+	if (!s || arg->size > XATTR_NAME_MAX + 1)
 		return -EINVAL;
 	if (strcmp(s, old)) {
 		ns = fuse_backed_xattr_ns(old);

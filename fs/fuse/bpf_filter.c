@@ -73,14 +73,12 @@ static void fuse_bpf_free_args(struct bpf_fuse_arg *args, unsigned int n)
  */
 int fuse_bpf_arg_name(const struct bpf_fuse_arg *arg, struct qstr *name)
 {
-	const char *s = arg->value;
+	const char *s = fuse_bpf_arg_str(arg);
 
-	if (arg->size < 2 || arg->size > NAME_MAX + 1 || s[arg->size - 1])
+	if (!s || arg->size > NAME_MAX + 1)
 		return -EINVAL;
 	*name = (struct qstr)QSTR_INIT(s, arg->size - 1);
-	if (strnlen(s, arg->size) != name->len || memchr(s, '/', name->len))
-		return -EINVAL;
-	if (is_dot_dotdot(s, name->len))
+	if (memchr(s, '/', name->len) || is_dot_dotdot(s, name->len))
 		return -EINVAL;
 	return 0;
 }

@@ -166,6 +166,17 @@ static inline bool fuse_bpf_arg_kept(const struct bpf_fuse_arg *arg,
 	       (arg->size == size && !memcmp(arg->value, orig, size));
 }
 
+/*
+ * The string in @arg if it is one that fills it: not empty, its NUL last
+ * and nowhere before; else NULL.
+ */
+static inline const char *fuse_bpf_arg_str(const struct bpf_fuse_arg *arg)
+{
+	if (arg->size < 2 || strnlen(arg->value, arg->size) != arg->size - 1)
+		return NULL;
+	return arg->value;
+}
+
 /* Did the program replace one of these arguments? */
 static inline bool fuse_bpf_modified(const struct bpf_fuse_arg *args,
 				     unsigned int numargs)
