@@ -42,10 +42,36 @@ static void fuse_backed_name_arg(struct bpf_fuse_arg *arg,
 	bpf_fuse_arg_set(arg, (void *)name->name, name->len + 1, NAME_MAX + 1);
 }
 
+/*
+ * The time of a dentry of a backed directory is in d_fsdata, as for any
+ * FUSE dentry. Bit 63 marks the entries made here from the backing
+ * directory: the jiffies timeouts of the server's entries never reach it.
+ * The other bits are the jiffies until which the verdict of the
+ * directory's program holds: revalidation runs the program again after
+ * that. Without a program the entry is valid as long as its backing is.
+ */
+#define FUSE_BACKED_ENTRY	BIT_ULL(63)
+
+static u64 fuse_backed_entry_time(struct inode *dir, u64 until)
+{
+	if (!rcu_access_pointer(get_fuse_inode(dir)->bpf))
+		return U64_MAX;
+	return FUSE_BACKED_ENTRY | (until & ~FUSE_BACKED_ENTRY);
+}
+
+/* Does the verdict of the program on @entry still hold? */
+static bool fuse_backed_verdict_holds(const struct dentry *entry)
+{
+	u64 until = fuse_dentry_time(entry) & ~FUSE_BACKED_ENTRY;
+
+	return time_before64(get_jiffies_64(), until);
+}
+
 struct fuse_backed_lookup_args {
 	struct inode *dir;
 	struct qstr name;
 	struct dentry *bentry;		/* the backing entry found */
+	u64 until;			/* when the program must see it again */
 	struct fuse_entry_out out;
 };
 
@@ -91,11 +117,30 @@ static void fuse_backed_lookup_init_out(struct bpf_fuse_args *fa, void *args)
 	bpf_fuse_arg_set(&fa->out_args[0], &la->out, sizeof(la->out), 0);
 }
 
+/*
+ * The entry timeout is how long the program's verdict holds: until then,
+ * revalidation does not run the program again. The rest describes the
+ * backing entry, which the program cannot change.
+ */
+static int fuse_backed_lookup_apply_out(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_lookup_args *la = args;
+	struct fuse_entry_out out;
+
+	memcpy(&out, fa->out_args[0].value, sizeof(out));
+	la->until = fuse_time_to_jiffies(out.entry_valid,
+					 out.entry_valid_nsec);
+	out.entry_valid = la->out.entry_valid;
+	out.entry_valid_nsec = la->out.entry_valid_nsec;
+	return memcmp(&out, &la->out, sizeof(out)) ? -EINVAL : 0;
+}
+
 static const struct fuse_bpf_op fuse_backed_lookup_op = {
 	.init_in = fuse_backed_lookup_init_in,
 	.apply_in = fuse_backed_lookup_apply_in,
 	.backing = fuse_backed_lookup_backing,
 	.init_out = fuse_backed_lookup_init_out,
+	.apply_out = fuse_backed_lookup_apply_out,
 };
 
 /**
@@ -140,9 +185,9 @@ bool fuse_backed_lookup(struct inode *dir, struct dentry *entry,
 	}
 
 	*newent = d_splice_alias(inode, entry);
-	/* Valid as long as the backing entry is: see revalidate */
 	if (!IS_ERR(*newent))
-		fuse_dentry_settime(*newent ?: entry, U64_MAX);
+		fuse_dentry_settime(*newent ?: entry,
+				    fuse_backed_entry_time(dir, la.until));
 	return true;
 }
 
@@ -175,7 +220,8 @@ static int fuse_backed_revalidate_rcu(struct inode *dir, struct dentry *entry,
 	if (!inode || !bparent || (flags & LOOKUP_REVAL))
 		return -ECHILD;
 	/* The program runs at revalidation too: see fuse_backed_relookup() */
-	if (rcu_access_pointer(get_fuse_inode(dir)->bpf))
+	if (rcu_access_pointer(get_fuse_inode(dir)->bpf) &&
+	    !fuse_backed_verdict_holds(entry))
 		return -ECHILD;
 	/* NULL once the inode is evicted; dentries are freed after RCU */
 	bentry = READ_ONCE(get_fuse_inode(inode)->backing_path.dentry);
@@ -221,12 +267,13 @@ struct dentry *fuse_backed_lookup_unlocked(struct inode *dir,
 
 /*
  * Look the name of @entry up again, as fuse_backed_lookup() did: through
- * the program of @dir, which may fail it (folder hiding), look another
- * name up, or send it to the server (then the entry is invalid, for the
- * server to look it up).
+ * the program of @dir, unless its last verdict still holds. The program
+ * may fail it (folder hiding), look another name up, or send it to the
+ * server (then the entry is invalid, for the server to look it up).
+ * @time is set to the new time of @entry.
  */
 static struct dentry *fuse_backed_relookup(struct inode *dir,
-					   struct dentry *entry)
+					   struct dentry *entry, u64 *time)
 {
 	struct fuse_backed_lookup_args la = {
 		.dir = dir,
@@ -234,23 +281,25 @@ static struct dentry *fuse_backed_relookup(struct inode *dir,
 	};
 	int err;
 
-	if (!rcu_access_pointer(get_fuse_inode(dir)->bpf))
+	*time = fuse_dentry_time(entry);
+	if (!rcu_access_pointer(get_fuse_inode(dir)->bpf) ||
+	    fuse_backed_verdict_holds(entry))
 		return fuse_backed_lookup_unlocked(dir, &entry->d_name);
 	if (!fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err))
 		err = -ESTALE;
 	if (err && !IS_ERR_OR_NULL(la.bentry))
 		dput(la.bentry);
+	*time = fuse_backed_entry_time(dir, la.until);
 	return err ? ERR_PTR(err) : la.bentry;
 }
 
 /*
  * An entry the server made, answering a LOOKUP the program sent it: it
- * times out as the server said, and the server revalidates it. Entries
- * made from the backing directory never time out (see fuse_backed_lookup()).
+ * times out as the server said, and the server revalidates it.
  */
 static bool fuse_backed_servers_entry(struct dentry *entry)
 {
-	return fuse_dentry_time(entry) != U64_MAX;
+	return !(fuse_dentry_time(entry) & FUSE_BACKED_ENTRY);
 }
 
 /**
@@ -271,6 +320,7 @@ bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 {
 	struct dentry *parent, *bentry;
 	struct inode *dir, *inode;
+	u64 time;
 
 	if (flags & LOOKUP_RCU) {
 		parent = READ_ONCE(entry->d_parent);
@@ -290,7 +340,7 @@ bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 		dput(parent);
 		return false;
 	}
-	bentry = fuse_backed_relookup(dir, entry);
+	bentry = fuse_backed_relookup(dir, entry, &time);
 	dput(parent);
 	if (IS_ERR(bentry)) {
 		/*
@@ -310,6 +360,8 @@ bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 		*ret = fuse_backed_is_backing(inode, bentry);
 	if (*ret && inode)
 		fuse_backed_copyattr(inode);
+	if (*ret)
+		fuse_dentry_settime(entry, time);
 	dput(bentry);
 	return true;
 }
@@ -776,7 +828,7 @@ static void fuse_backed_new_entry_finalize(struct inode *dir, void *args)
 {
 	struct fuse_backed_new_entry *ne = args;
 
-	fuse_dentry_settime(ne->entry, U64_MAX);
+	fuse_dentry_settime(ne->entry, fuse_backed_entry_time(dir, 0));
 	fuse_backed_copyattr(dir);
 	/* A link changed the link count of an existing inode */
 	fuse_backed_copyattr(d_inode(ne->entry));
@@ -1295,12 +1347,35 @@ static void fuse_backed_get_link_init_out(struct bpf_fuse_args *fa, void *args)
 
 	fa->out_numargs = 1;
 	bpf_fuse_arg_set(&fa->out_args[0], (void *)la->link, strlen(la->link),
-			 0);
+			 PATH_MAX - 1);
+}
+
+/*
+ * readlink(2) and the path walk both take the target the program wrote:
+ * one with a NUL in it would read differently to each.
+ */
+static int fuse_backed_get_link_apply_out(struct bpf_fuse_args *fa,
+					  void *args)
+{
+	struct fuse_backed_get_link_args *la = args;
+	const struct bpf_fuse_arg *arg = &fa->out_args[0];
+	char *link;
+
+	if (!arg->size || memchr(arg->value, 0, arg->size))
+		return -EINVAL;
+	link = kmemdup_nul(arg->value, arg->size, GFP_KERNEL);
+	if (!link)
+		return -ENOMEM;
+	do_delayed_call(la->done);
+	set_delayed_call(la->done, kfree_link, link);
+	la->link = link;
+	return 0;
 }
 
 static const struct fuse_bpf_op fuse_backed_get_link_op = {
 	.backing = fuse_backed_get_link_backing,
 	.init_out = fuse_backed_get_link_init_out,
+	.apply_out = fuse_backed_get_link_apply_out,
 };
 
 /**
