@@ -366,22 +366,6 @@ bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 	return true;
 }
 
-/**
- * fuse_backed_nodeid_known() - may this request go to the server?
- * @args: the request
- *
- * Inodes fuse-bpf made from backing inodes have nodeid 0, which no server
- * could resolve. Their operations that have no backing implementation
- * fail instead of sending that nodeid.
- *
- * Return: false if the request names nodeid 0 and must not be sent.
- */
-bool fuse_backed_nodeid_known(struct fuse_args *args)
-{
-	return args->nodeid ||
-	       args->opcode == FUSE_INIT || args->opcode == FUSE_DESTROY;
-}
-
 struct fuse_backed_dir_ctx {
 	struct dir_context ctx;
 	struct dir_context *orig;

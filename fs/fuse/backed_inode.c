@@ -517,7 +517,7 @@ static int fuse_backed_inode_set(struct inode *inode, void *data)
  * are hashed by their backing inode, so that one reached twice with the
  * same credentials and program (hard links, two lookups) is one FUSE
  * inode. Their nodeid is 0: the server does not know them, and
- * no request naming them is sent (see fuse_backed_nodeid_known()).
+ * no request naming them is sent (see fuse_backed_may_send()).
  */
 struct inode *fuse_backed_iget(struct super_block *sb,
 			       const struct path *path,

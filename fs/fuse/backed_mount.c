@@ -117,6 +117,11 @@ static int fuse_backed_enable(struct fs_context *fsc)
 			return -ENOMEM;
 		mutex_init(&ctx->bpf_conn->lock);
 	}
+	if (!ctx->bpf_stats) {
+		ctx->bpf_stats = alloc_percpu(struct fuse_bpf_stats);
+		if (!ctx->bpf_stats)
+			return -ENOMEM;
+	}
 	ctx->bpf_enabled = true;
 	return 0;
 }
@@ -357,6 +362,61 @@ void fuse_backed_conn_free(struct fuse_conn *fc)
 	fuse_backed_conn_destroy(fc);
 	fuse_backed_conn_put(fc->bpf_conn);
 	fc->bpf_conn = NULL;
+	free_percpu(fc->bpf_stats);
+	fc->bpf_stats = NULL;
+}
+
+static const char * const fuse_bpf_counter_names[FUSE_BPF_NR_COUNTERS] = {
+	[FUSE_BPF_PREFILTER] = "prefilter",
+	[FUSE_BPF_POSTFILTER] = "postfilter",
+	[FUSE_BPF_V_CONTINUE] = "verdict_continue",
+	[FUSE_BPF_V_USER] = "verdict_user",
+	[FUSE_BPF_V_POSTFILTER] = "verdict_postfilter",
+	[FUSE_BPF_V_USER_FILTER] = "verdict_user_filter",
+	[FUSE_BPF_V_ERRNO] = "verdict_errno",
+	[FUSE_BPF_V_INVALID] = "verdict_invalid",
+	[FUSE_BPF_E_BACKING] = "error_backing",
+	[FUSE_BPF_E_PREFILTER] = "error_prefilter",
+	[FUSE_BPF_E_POSTFILTER] = "error_postfilter",
+	[FUSE_BPF_E_REWRITE] = "error_rewrite",
+	[FUSE_BPF_E_UNSUPPORTED] = "error_unsupported",
+	[FUSE_BPF_E_NO_SERVER] = "error_no_server",
+};
+
+/**
+ * fuse_bpf_show_stats() - the connection's "bpf_stats" control file
+ * @m: where to show it
+ * @fc: the connection
+ *
+ * Every counter, one "name value" line each, then one "backed OPCODE
+ * value" line per opcode that a backing object served (opcode 0 counts
+ * any opcode without a slot of its own).
+ */
+void fuse_bpf_show_stats(struct seq_file *m, struct fuse_conn *fc)
+{
+	struct fuse_bpf_stats *st, sum = {};
+	unsigned int i;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		st = per_cpu_ptr(fc->bpf_stats, cpu);
+		for (i = 0; i < FUSE_BPF_NR_COUNTERS; i++)
+			sum.count[i] += READ_ONCE(st->count[i]);
+		for (i = 0; i < FUSE_BPF_STATS_OPS; i++)
+			sum.backed[i] += READ_ONCE(st->backed[i]);
+	}
+	for (i = 0; i < FUSE_BPF_NR_COUNTERS; i++)
+		seq_printf(m, "%s %llu\n", fuse_bpf_counter_names[i],
+			   sum.count[i]);
+	for (i = 0; i < FUSE_BPF_STATS_OPS - 2; i++)
+		if (sum.backed[i])
+			seq_printf(m, "backed %u %llu\n", i, sum.backed[i]);
+	if (sum.backed[i])
+		seq_printf(m, "backed %u %llu\n", FUSE_BPF_FILEATTR_GET,
+			   sum.backed[i]);
+	if (sum.backed[i + 1])
+		seq_printf(m, "backed %u %llu\n", FUSE_BPF_FILEATTR_SET,
+			   sum.backed[i + 1]);
 }
 
 /**
@@ -577,6 +637,7 @@ void fuse_backed_free_fsc(struct fuse_fs_context *ctx)
 	if (ctx->root_bpf)
 		bpf_prog_put(ctx->root_bpf);
 	fuse_backed_conn_put(ctx->bpf_conn);
+	free_percpu(ctx->bpf_stats);
 }
 
 /*
@@ -609,6 +670,28 @@ const struct fuse_iqueue_ops fuse_backed_no_daemon_fiq_ops = {
 };
 
 /**
+ * fuse_backed_may_send() - may this request go to the server?
+ * @fc: the connection
+ * @args: the request
+ *
+ * Inodes fuse-bpf made from backing inodes have nodeid 0, which no server
+ * could resolve. Their operations that have no backing implementation
+ * fail instead of sending that nodeid. Without a daemon, every request
+ * fails at once: nothing would answer it.
+ *
+ * Return: false if the request must not be sent.
+ */
+bool fuse_backed_may_send(struct fuse_conn *fc, struct fuse_args *args)
+{
+	if (!fuse_conn_no_daemon(fc) &&
+	    (args->nodeid || args->opcode == FUSE_INIT ||
+	     args->opcode == FUSE_DESTROY))
+		return true;
+	fuse_bpf_count(fc, FUSE_BPF_E_NO_SERVER);
+	return false;
+}
+
+/**
  * fuse_backed_fill_super() - back the root of a new superblock
  * @sb: the superblock
  * @root: its root inode
@@ -624,6 +707,8 @@ void fuse_backed_fill_super(struct super_block *sb, struct inode *root,
 	fc->no_daemon = ctx->no_daemon;
 	fc->bpf_conn = ctx->bpf_conn;
 	ctx->bpf_conn = NULL;
+	fc->bpf_stats = ctx->bpf_stats;
+	ctx->bpf_stats = NULL;
 	/* Stacked over the backing filesystems, at least one level */
 	sb->s_stack_depth = 1;
 	if (ctx->root_dir.dentry) {

@@ -8,6 +8,7 @@
 
 #include "fuse_i.h"
 #include "fuse_bpf.h"
+#include "fuse_trace.h"
 
 #include <linux/bpf.h>
 #include <linux/bpf_fuse.h>
@@ -29,12 +30,21 @@ void fuse_bpf_set_prog(struct fuse_inode *fi, struct bpf_prog *prog)
 		bpf_prog_put(old);
 }
 
+static const enum fuse_bpf_counter fuse_bpf_verdicts[] = {
+	[BPF_FUSE_CONTINUE] = FUSE_BPF_V_CONTINUE,
+	[BPF_FUSE_USER] = FUSE_BPF_V_USER,
+	[BPF_FUSE_USER_PREFILTER] = FUSE_BPF_V_USER_FILTER,
+	[BPF_FUSE_POSTFILTER] = FUSE_BPF_V_POSTFILTER,
+	[BPF_FUSE_USER_POSTFILTER] = FUSE_BPF_V_USER_FILTER,
+};
+
 /*
  * Run the program of @inode on @fa. Without one, the operation just runs
  * on the backing object. Returns a BPF_FUSE_* action or a negative errno.
  */
 static int fuse_bpf_filter(struct inode *inode, struct bpf_fuse_args *fa)
 {
+	struct fuse_conn *fc = get_fuse_conn(inode);
 	struct bpf_prog *prog;
 	int ret = BPF_FUSE_CONTINUE;
 
@@ -43,14 +53,24 @@ static int fuse_bpf_filter(struct inode *inode, struct bpf_fuse_args *fa)
 	if (prog)
 		ret = bpf_prog_run_pin_on_cpu(prog, fa);
 	rcu_read_unlock();
-
-	/* Errnos from 512 on are the kernel's own, not for system calls */
-	if (ret < 0 && ret > -ERESTARTSYS)
+	if (!prog)
 		return ret;
+
+	trace_fuse_bpf_filter(fc->dev, fa->nodeid, inode->i_ino, fa->opcode,
+			      ret);
+	fuse_bpf_count(fc, fa->opcode & FUSE_POSTFILTER ?
+			   FUSE_BPF_POSTFILTER : FUSE_BPF_PREFILTER);
+	/* Errnos from 512 on are the kernel's own, not for system calls */
+	if (ret < 0 && ret > -ERESTARTSYS) {
+		fuse_bpf_count(fc, FUSE_BPF_V_ERRNO);
+		return ret;
+	}
 	if (ret < BPF_FUSE_CONTINUE || ret > BPF_FUSE_USER_POSTFILTER) {
+		fuse_bpf_count(fc, FUSE_BPF_V_INVALID);
 		pr_warn_ratelimited("fuse-bpf: program returned %d\n", ret);
 		return -EIO;
 	}
+	fuse_bpf_count(fc, fuse_bpf_verdicts[ret]);
 	return ret;
 }
 
@@ -88,6 +108,7 @@ static int fuse_bpf_postfilter(const struct fuse_bpf_op *op, u32 opcode,
 			       struct inode *inode, struct bpf_fuse_args *fa,
 			       void *args, int err)
 {
+	struct fuse_conn *fc = get_fuse_conn(inode);
 	unsigned int i;
 	int action;
 
@@ -101,15 +122,24 @@ static int fuse_bpf_postfilter(const struct fuse_bpf_op *op, u32 opcode,
 
 	action = fuse_bpf_filter(inode, fa);
 	/* The program may fail the operation, not make it succeed */
-	if (action < 0)
+	if (action < 0) {
+		fuse_bpf_count(fc, FUSE_BPF_E_POSTFILTER);
 		return action;
-	if (action == BPF_FUSE_USER_POSTFILTER)
+	}
+	if (action == BPF_FUSE_USER_POSTFILTER) {
+		fuse_bpf_count(fc, FUSE_BPF_E_UNSUPPORTED);
 		return -EOPNOTSUPP;
-	if (action != BPF_FUSE_CONTINUE)
+	}
+	if (action != BPF_FUSE_CONTINUE) {
+		fuse_bpf_count(fc, FUSE_BPF_E_POSTFILTER);
 		return -EIO;
+	}
 	if (err || !fuse_bpf_modified(fa->out_args, fa->out_numargs))
 		return err;
-	return op->apply_out ? op->apply_out(fa, args) : -EINVAL;
+	err = op->apply_out ? op->apply_out(fa, args) : -EINVAL;
+	if (err)
+		fuse_bpf_count(fc, FUSE_BPF_E_REWRITE);
+	return err;
 }
 
 /**
@@ -137,6 +167,7 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 		  struct inode *inode, void *args, int *err)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
+	struct fuse_conn *fc = get_fuse_conn(inode);
 	struct bpf_fuse_args fa = {
 		.nodeid = fi->nodeid,
 		.opcode = opcode | FUSE_PREFILTER,
@@ -161,31 +192,38 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 			op->init_in(&fa, args);
 		action = fuse_bpf_filter(inode, &fa);
 		*err = action;
-		if (action < 0)
+		if (action < 0) {
+			fuse_bpf_count(fc, FUSE_BPF_E_PREFILTER);
 			goto out;
-		/* The server would get the request as the VFS gave it */
-		*err = -EINVAL;
+		}
 		if (fuse_bpf_modified(fa.in_args, fa.in_numargs)) {
-			if (action == BPF_FUSE_USER || !op->apply_in)
+			/* The server would get the request as the VFS gave it */
+			*err = -EINVAL;
+			if (action != BPF_FUSE_USER && op->apply_in)
+				*err = op->apply_in(&fa, args);
+			if (*err) {
+				fuse_bpf_count(fc, FUSE_BPF_E_REWRITE);
 				goto out;
-			*err = op->apply_in(&fa, args);
-			if (*err)
-				goto out;
+			}
 		}
 		if (action == BPF_FUSE_USER) {
 			here = false;
 			goto out;
 		}
-		*err = -EOPNOTSUPP;
 		if (action == BPF_FUSE_USER_PREFILTER ||
-		    action == BPF_FUSE_USER_POSTFILTER)
+		    action == BPF_FUSE_USER_POSTFILTER) {
+			*err = -EOPNOTSUPP;
+			fuse_bpf_count(fc, FUSE_BPF_E_UNSUPPORTED);
 			goto out;
+		}
 	}
 
 	if (op->write) {
 		*err = mnt_want_write(bpath.mnt);
-		if (*err)
+		if (*err) {
+			fuse_bpf_count(fc, FUSE_BPF_E_BACKING);
 			goto out;
+		}
 	}
 	if (op->caller_creds) {
 		ret = op->backing(&bpath, args);
@@ -197,6 +235,9 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 	if (op->write)
 		mnt_drop_write(bpath.mnt);
 	*err = ret;
+	fuse_bpf_count_backed(fc, opcode);
+	if (ret && ret != -ECHILD)
+		fuse_bpf_count(fc, FUSE_BPF_E_BACKING);
 
 	/* Not the result of a walk in RCU mode, which is tried again */
 	if (action == BPF_FUSE_POSTFILTER && ret != -ECHILD)
@@ -209,6 +250,8 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 	if (!ret && op->finalize)
 		op->finalize(inode, args);
 out:
+	trace_fuse_bpf_dispatch(fc->dev, fi->nodeid, inode->i_ino, opcode,
+				action, here, *err);
 	fuse_bpf_free_args(fa.in_args, fa.in_numargs);
 	fuse_bpf_free_args(fa.out_args, fa.out_numargs);
 	return here;

@@ -182,26 +182,22 @@ out:
 	return ret;
 }
 
-static int fuse_backed_ctl_show(struct seq_file *m, void *v)
-{
-	fuse_backed_show_backing(m, m->private);
-	return 0;
-}
-
-static int fuse_backed_ctl_open(struct inode *inode, struct file *file)
+/* A file of lines about the connection, made by @show when it is opened */
+static int fuse_ctl_seq_open(struct file *file,
+			     int (*show)(struct seq_file *m, void *v))
 {
 	struct fuse_conn *fc = fuse_ctl_file_conn_get(file);
 	int err;
 
 	if (!fc)
 		return -ENOTCONN;
-	err = single_open(file, fuse_backed_ctl_show, fc);
+	err = single_open(file, show, fc);
 	if (err)
 		fuse_conn_put(fc);
 	return err;
 }
 
-static int fuse_backed_ctl_release(struct inode *inode, struct file *file)
+static int fuse_ctl_seq_release(struct inode *inode, struct file *file)
 {
 	struct seq_file *m = file->private_data;
 	struct fuse_conn *fc = m->private;
@@ -211,12 +207,42 @@ static int fuse_backed_ctl_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+static int fuse_backed_ctl_backing_show(struct seq_file *m, void *v)
+{
+	fuse_backed_show_backing(m, m->private);
+	return 0;
+}
+
+static int fuse_backed_ctl_backing_open(struct inode *inode, struct file *file)
+{
+	return fuse_ctl_seq_open(file, fuse_backed_ctl_backing_show);
+}
+
 /* fuse-bpf: the filesystems the connection's backings come from */
 static const struct file_operations fuse_backed_ctl_backing_ops = {
-	.open = fuse_backed_ctl_open,
+	.open = fuse_backed_ctl_backing_open,
 	.read = seq_read,
 	.llseek = seq_lseek,
-	.release = fuse_backed_ctl_release,
+	.release = fuse_ctl_seq_release,
+};
+
+static int fuse_backed_ctl_stats_show(struct seq_file *m, void *v)
+{
+	fuse_bpf_show_stats(m, m->private);
+	return 0;
+}
+
+static int fuse_backed_ctl_stats_open(struct inode *inode, struct file *file)
+{
+	return fuse_ctl_seq_open(file, fuse_backed_ctl_stats_show);
+}
+
+/* fuse-bpf: what the backings and programs of the connection did */
+static const struct file_operations fuse_backed_ctl_stats_ops = {
+	.open = fuse_backed_ctl_stats_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = fuse_ctl_seq_release,
 };
 
 static const struct file_operations fuse_ctl_abort_ops = {
@@ -239,6 +265,41 @@ static const struct file_operations fuse_conn_congestion_threshold_ops = {
 	.open = nonseekable_open,
 	.read = fuse_conn_congestion_threshold_read,
 	.write = fuse_conn_congestion_threshold_write,
+};
+
+/*
+ * The requests sent to the server, per opcode: "sent OPCODE N" for each
+ * opcode sent (0 counts opcodes from FUSE_STATS_OPS on), then the total.
+ */
+static int fuse_ctl_requests_show(struct seq_file *m, void *v)
+{
+	struct fuse_conn *fc = m->private;
+	u64 total = 0, n;
+	unsigned int i;
+	int cpu;
+
+	for (i = 0; fc->stats && i < FUSE_STATS_OPS; i++) {
+		n = 0;
+		for_each_possible_cpu(cpu)
+			n += READ_ONCE(per_cpu_ptr(fc->stats, cpu)->sent[i]);
+		if (n)
+			seq_printf(m, "sent %u %llu\n", i, n);
+		total += n;
+	}
+	seq_printf(m, "sent_total %llu\n", total);
+	return 0;
+}
+
+static int fuse_ctl_requests_open(struct inode *inode, struct file *file)
+{
+	return fuse_ctl_seq_open(file, fuse_ctl_requests_show);
+}
+
+static const struct file_operations fuse_ctl_requests_ops = {
+	.open = fuse_ctl_requests_open,
+	.read = seq_read,
+	.llseek = seq_lseek,
+	.release = fuse_ctl_seq_release,
 };
 
 static struct dentry *fuse_ctl_add_dentry(struct dentry *parent,
@@ -309,11 +370,15 @@ int fuse_ctl_add_conn(struct fuse_conn *fc)
 				 1, NULL, &fuse_conn_max_background_ops) ||
 	    !fuse_ctl_add_dentry(parent, fc, "congestion_threshold",
 				 S_IFREG | 0600, 1, NULL,
-				 &fuse_conn_congestion_threshold_ops))
+				 &fuse_conn_congestion_threshold_ops) ||
+	    !fuse_ctl_add_dentry(parent, fc, "requests", S_IFREG | 0400, 1,
+				 NULL, &fuse_ctl_requests_ops))
 		goto err;
 	if (fuse_conn_bpf(fc) &&
-	    !fuse_ctl_add_dentry(parent, fc, "backing", S_IFREG | 0400, 1,
-				 NULL, &fuse_backed_ctl_backing_ops))
+	    (!fuse_ctl_add_dentry(parent, fc, "backing", S_IFREG | 0400, 1,
+				  NULL, &fuse_backed_ctl_backing_ops) ||
+	     !fuse_ctl_add_dentry(parent, fc, "bpf_stats", S_IFREG | 0400, 1,
+				  NULL, &fuse_backed_ctl_stats_ops)))
 		goto err;
 
 	return 0;

@@ -310,12 +310,22 @@ const struct fuse_iqueue_ops fuse_dev_fiq_ops = {
 };
 EXPORT_SYMBOL_GPL(fuse_dev_fiq_ops);
 
+/* One more request of @opcode for the server: see the "requests" file */
+static void fuse_count_sent(struct fuse_conn *fc, u32 opcode)
+{
+	/* Without a daemon, requests fail instead of reaching one */
+	if (!fc->stats || fuse_conn_no_daemon(fc))
+		return;
+	this_cpu_inc(fc->stats->sent[opcode < FUSE_STATS_OPS ? opcode : 0]);
+}
+
 static void fuse_send_one(struct fuse_iqueue *fiq, struct fuse_req *req)
 {
 	req->in.h.len = sizeof(struct fuse_in_header) +
 		fuse_len_args(req->args->in_numargs,
 			      (struct fuse_arg *) req->args->in_args);
 	trace_fuse_request_send(req);
+	fuse_count_sent(req->fm->fc, req->in.h.opcode);
 	fiq->ops->send_req(fiq, req);
 }
 
@@ -327,6 +337,7 @@ void fuse_queue_forget(struct fuse_conn *fc, struct fuse_forget_link *forget,
 	forget->forget_one.nodeid = nodeid;
 	forget->forget_one.nlookup = nlookup;
 
+	fuse_count_sent(fc, FUSE_FORGET);
 	fiq->ops->send_forget(fiq, forget);
 }
 
@@ -416,6 +427,7 @@ static int queue_interrupt(struct fuse_req *req)
 	if (unlikely(!test_bit(FR_INTERRUPTED, &req->flags)))
 		return -EINVAL;
 
+	fuse_count_sent(req->fm->fc, FUSE_INTERRUPT);
 	fiq->ops->send_interrupt(fiq, req);
 
 	return 0;
@@ -550,7 +562,7 @@ ssize_t __fuse_simple_request(struct mnt_idmap *idmap,
 	struct fuse_req *req;
 	ssize_t ret;
 
-	if (fuse_conn_bpf(fc) && !fuse_backed_nodeid_known(args))
+	if (fuse_conn_bpf(fc) && !fuse_backed_may_send(fc, args))
 		return -EOPNOTSUPP;
 
 	if (args->force) {
@@ -617,14 +629,12 @@ int fuse_simple_background(struct fuse_mount *fm, struct fuse_args *args,
 {
 	struct fuse_req *req;
 
-	if (fuse_conn_bpf(fm->fc) && !fuse_backed_nodeid_known(args))
-		return -EOPNOTSUPP;
 	/*
-	 * Without a daemon, a request ends as it is sent: flush_bg_queue()
-	 * would end it under fc->bg_lock, which ending it takes. Fail it as
-	 * the no-daemon queue would, before it is queued.
+	 * Without a daemon, this also fails the request before it is queued:
+	 * flush_bg_queue() would end it under fc->bg_lock, which ending it
+	 * takes.
 	 */
-	if (fuse_conn_no_daemon(fm->fc))
+	if (fuse_conn_bpf(fm->fc) && !fuse_backed_may_send(fm->fc, args))
 		return -EOPNOTSUPP;
 
 	if (args->force) {

@@ -189,6 +189,76 @@ static inline bool fuse_bpf_modified(const struct bpf_fuse_arg *args,
 	return false;
 }
 
+/**
+ * enum fuse_bpf_counter - what a fuse-bpf connection counts
+ * @FUSE_BPF_PREFILTER: pre-filter runs
+ * @FUSE_BPF_POSTFILTER: post-filter runs
+ * @FUSE_BPF_V_CONTINUE: verdicts: BPF_FUSE_CONTINUE
+ * @FUSE_BPF_V_USER: BPF_FUSE_USER
+ * @FUSE_BPF_V_POSTFILTER: BPF_FUSE_POSTFILTER
+ * @FUSE_BPF_V_USER_FILTER: BPF_FUSE_USER_PREFILTER or _USER_POSTFILTER
+ * @FUSE_BPF_V_ERRNO: an errno
+ * @FUSE_BPF_V_INVALID: anything else, which fails the operation with EIO
+ * @FUSE_BPF_E_BACKING: errors: the backing call failed
+ * @FUSE_BPF_E_PREFILTER: the pre-filter failed the operation
+ * @FUSE_BPF_E_POSTFILTER: the post-filter failed the operation
+ * @FUSE_BPF_E_REWRITE: a rewrite was refused (EINVAL)
+ * @FUSE_BPF_E_UNSUPPORTED: a server filter was asked for (EOPNOTSUPP)
+ * @FUSE_BPF_E_NO_SERVER: a request was not sent: no daemon, or a node
+ *	the server does not know
+ * @FUSE_BPF_NR_COUNTERS: the number of counters
+ */
+enum fuse_bpf_counter {
+	FUSE_BPF_PREFILTER,
+	FUSE_BPF_POSTFILTER,
+	FUSE_BPF_V_CONTINUE,
+	FUSE_BPF_V_USER,
+	FUSE_BPF_V_POSTFILTER,
+	FUSE_BPF_V_USER_FILTER,
+	FUSE_BPF_V_ERRNO,
+	FUSE_BPF_V_INVALID,
+	FUSE_BPF_E_BACKING,
+	FUSE_BPF_E_PREFILTER,
+	FUSE_BPF_E_POSTFILTER,
+	FUSE_BPF_E_REWRITE,
+	FUSE_BPF_E_UNSUPPORTED,
+	FUSE_BPF_E_NO_SERVER,
+	FUSE_BPF_NR_COUNTERS
+};
+
+/* Opcodes counted one by one: the FUSE ones, then fileattr get and set */
+#define FUSE_BPF_STATS_OPS	66
+
+struct fuse_bpf_stats {
+	u64 backed[FUSE_BPF_STATS_OPS];
+	u64 count[FUSE_BPF_NR_COUNTERS];
+};
+
+/* One more of @counter on the connection: see fuse_bpf_show_stats() */
+static inline void fuse_bpf_count(struct fuse_conn *fc,
+				  enum fuse_bpf_counter counter)
+{
+#ifdef CONFIG_FUSE_BPF
+	this_cpu_inc(fc->bpf_stats->count[counter]);
+#endif
+}
+
+/* One more operation of @opcode served by a backing object */
+static inline void fuse_bpf_count_backed(struct fuse_conn *fc, u32 opcode)
+{
+#ifdef CONFIG_FUSE_BPF
+	unsigned int slot = 0;
+
+	if (opcode < FUSE_BPF_STATS_OPS - 2)
+		slot = opcode;
+	else if (opcode == FUSE_BPF_FILEATTR_GET)
+		slot = FUSE_BPF_STATS_OPS - 2;
+	else if (opcode == FUSE_BPF_FILEATTR_SET)
+		slot = FUSE_BPF_STATS_OPS - 1;
+	this_cpu_inc(fc->bpf_stats->backed[slot]);
+#endif
+}
+
 struct bpf_prog;
 struct fs_parameter;
 struct fuse_backed_conn;
@@ -210,6 +280,8 @@ int fuse_backed_sync_fs(struct fuse_conn *fc);
 void fuse_backed_conn_destroy(struct fuse_conn *fc);
 void fuse_backed_conn_free(struct fuse_conn *fc);
 void fuse_backed_show_backing(struct seq_file *m, struct fuse_conn *fc);
+void fuse_bpf_show_stats(struct seq_file *m, struct fuse_conn *fc);
+bool fuse_backed_may_send(struct fuse_conn *fc, struct fuse_args *args);
 int fuse_backed_parse_param(struct fs_context *fsc, struct fs_parameter *param);
 int fuse_backed_check_fsc(struct fs_context *fsc);
 void fuse_backed_free_fsc(struct fuse_fs_context *ctx);
@@ -256,7 +328,6 @@ struct dentry *fuse_backed_lookup_unlocked(struct inode *dir,
 					   const struct qstr *name);
 bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 				   int *ret);
-bool fuse_backed_nodeid_known(struct fuse_args *args);
 bool fuse_backed_readdir(struct file *file, struct dir_context *ctx, int *err);
 bool fuse_backed_mknod(struct mnt_idmap *idmap, struct inode *dir,
 		       struct dentry *entry, umode_t mode, dev_t rdev, int *err);

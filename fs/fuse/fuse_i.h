@@ -45,7 +45,7 @@
 #define FUSE_NAME_MAX 1024
 
 /** Number of dentries for each connection in the control filesystem */
-#define FUSE_CTL_NUM_DENTRIES 6
+#define FUSE_CTL_NUM_DENTRIES 8
 
 /** List of active connections */
 extern struct list_head fuse_conn_list;
@@ -620,6 +620,7 @@ struct fuse_fs_context {
 	const struct cred *root_cred;
 	struct bpf_prog *root_bpf;
 	struct fuse_backed_conn *bpf_conn;
+	struct fuse_bpf_stats __percpu *bpf_stats;
 	bool bpf_enabled:1;
 	bool no_daemon:1;
 #endif
@@ -630,6 +631,14 @@ struct fuse_sync_bucket {
 	atomic_t count;
 	wait_queue_head_t waitq;
 	struct rcu_head rcu;
+};
+
+/** Opcodes the request counters tell apart; slot 0 counts the others */
+#define FUSE_STATS_OPS 64
+
+/** Requests sent to the server, per opcode (the "requests" control file) */
+struct fuse_conn_stats {
+	u64 sent[FUSE_STATS_OPS];
 };
 
 /**
@@ -919,7 +928,12 @@ struct fuse_conn {
 	int bpf_stack_depth;
 	/** fuse-bpf: backing filesystems and credentials, see backed_mount.c */
 	struct fuse_backed_conn *bpf_conn;
+	/** fuse-bpf: what the connection did, see fuse_bpf_count() */
+	struct fuse_bpf_stats __percpu *bpf_stats;
 #endif
+
+	/** Requests sent to the server, per CPU; NULL if not counted */
+	struct fuse_conn_stats __percpu *stats;
 
 	/** The number of requests waiting for completion */
 	atomic_t num_waiting;

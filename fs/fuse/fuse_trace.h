@@ -6,6 +6,9 @@
 #define _TRACE_FUSE_H
 
 #include <linux/tracepoint.h>
+#if IS_ENABLED(CONFIG_FUSE_BPF)
+#include <linux/bpf.h>
+#endif
 
 #define OPCODES							\
 	EM( FUSE_LOOKUP,		"FUSE_LOOKUP")		\
@@ -123,6 +126,63 @@ TRACE_EVENT(fuse_request_end,
 	TP_printk("connection %u req %llu len %u error %d", __entry->connection,
 		  __entry->unique, __entry->len, __entry->error)
 );
+
+#if IS_ENABLED(CONFIG_FUSE_BPF)
+/* The run of a fuse-bpf program: the opcode carries the filter bit */
+TRACE_EVENT(fuse_bpf_filter,
+	    TP_PROTO(dev_t connection, u64 nodeid, unsigned long ino,
+		     u32 opcode, int verdict),
+	    TP_ARGS(connection, nodeid, ino, opcode, verdict),
+	    TP_STRUCT__entry(__field(dev_t, connection)
+			     __field(u64, nodeid)
+			     __field(unsigned long, ino)
+			     __field(u32, opcode)
+			     __field(int, verdict)),
+	    TP_fast_assign(__entry->connection = connection;
+			   __entry->nodeid = nodeid;
+			   __entry->ino = ino;
+			   __entry->opcode = opcode;
+			   __entry->verdict = verdict;),
+	    TP_printk("connection %u node %llu ino %lu opcode %u (%s) %s verdict %d",
+		      __entry->connection, __entry->nodeid, __entry->ino,
+		      __entry->opcode & FUSE_OPCODE_FILTER,
+		      __print_symbolic(__entry->opcode & FUSE_OPCODE_FILTER,
+				       OPCODES),
+		      __entry->opcode & FUSE_POSTFILTER ? "post" : "pre",
+		      __entry->verdict)
+);
+
+/*
+ * Where an operation of a backed inode went: its pre-filter verdict
+ * (BPF_FUSE_CONTINUE without a program), whether it ran here or went to
+ * the server, and its result here.
+ */
+TRACE_EVENT(fuse_bpf_dispatch,
+	    TP_PROTO(dev_t connection, u64 nodeid, unsigned long ino,
+		     u32 opcode, int verdict, bool here, int error),
+	    TP_ARGS(connection, nodeid, ino, opcode, verdict, here, error),
+	    TP_STRUCT__entry(__field(dev_t, connection)
+			     __field(u64, nodeid)
+			     __field(unsigned long, ino)
+			     __field(u32, opcode)
+			     __field(int, verdict)
+			     __field(bool, here)
+			     __field(int, error)),
+	    TP_fast_assign(__entry->connection = connection;
+			   __entry->nodeid = nodeid;
+			   __entry->ino = ino;
+			   __entry->opcode = opcode;
+			   __entry->verdict = verdict;
+			   __entry->here = here;
+			   __entry->error = here ? error : 0;),
+	    TP_printk("connection %u node %llu ino %lu opcode %u (%s) verdict %d %s error %d",
+		      __entry->connection, __entry->nodeid, __entry->ino,
+		      __entry->opcode,
+		      __print_symbolic(__entry->opcode, OPCODES),
+		      __entry->verdict, __entry->here ? "backing" : "server",
+		      __entry->error)
+);
+#endif
 
 #endif /* _TRACE_FUSE_H */
 
