@@ -34,7 +34,7 @@ done
 dd if=/dev/zero of=$B/big bs=1M count=128 status=none
 tar -C /usr/include -cf /tmp/linux.tar linux
 exec 3<$B
-mount -t fuse -o root_dir=3,no_daemon,rootmode=40000,user_id=0,group_id=0 fuse-bpf $M
+mount -i -t fuse -o root_dir=3,no_daemon,rootmode=40000,user_id=0,group_id=0 fuse-bpf $M
 exec 3<&-
 
 now() { date +%s%N; }

@@ -31,7 +31,7 @@ show ls -la $SCRATCH/data/docs
 
 echo "--- mounted with fuse-bpf: no daemon, everything served from the backing directory"
 exec 3<$SCRATCH/data
-show mount -t fuse -o root_dir=3,no_daemon,rootmode=40000,user_id=0,group_id=0,allow_other fuse-bpf /tmp/mnt
+show mount -i -t fuse -o root_dir=3,no_daemon,rootmode=40000,user_id=0,group_id=0,allow_other fuse-bpf /tmp/mnt
 exec 3<&-
 show grep fuse-bpf /proc/self/mountinfo
 show ls -la /tmp/mnt/docs
@@ -54,7 +54,7 @@ echo "--- a BPF program hides a folder"
 mkdir -p $SCRATCH/data/private /tmp/mnt2
 echo "not for everyone" >$SCRATCH/data/private/secret.txt
 exec 3<$SCRATCH/data
-show mount -t fuse -o root_dir=3,no_daemon,rootmode=40000,user_id=0,group_id=0,allow_other fuse-bpf /tmp/mnt
+show mount -i -t fuse -o root_dir=3,no_daemon,rootmode=40000,user_id=0,group_id=0,allow_other fuse-bpf /tmp/mnt
 exec 3<&-
 show ls -la /tmp/mnt
 show cat /tmp/mnt/private/secret.txt
