@@ -165,10 +165,13 @@ bool fuse_backed_open(struct inode *inode, struct file *file, int *err)
 static int fuse_backed_file_run(const struct fuse_bpf_op *op, u32 opcode,
 				struct file *file, void *args)
 {
+	struct inode *inode = file_inode(file);
 	int err;
 
-	if (!fuse_bpf_run(op, opcode, file_inode(file), args, &err))
+	if (!fuse_bpf_run(op, opcode, inode, args, &err)) {
+		fuse_bpf_count(get_fuse_conn(inode), FUSE_BPF_E_NO_SERVER);
 		return -EOPNOTSUPP;
+	}
 	return err;
 }
 

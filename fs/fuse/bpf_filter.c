@@ -235,9 +235,12 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 	if (op->write)
 		mnt_drop_write(bpath.mnt);
 	*err = ret;
-	fuse_bpf_count_backed(fc, opcode);
-	if (ret && ret != -ECHILD)
-		fuse_bpf_count(fc, FUSE_BPF_E_BACKING);
+	/* A walk in RCU mode tries it again with references */
+	if (ret != -ECHILD) {
+		fuse_bpf_count_backed(fc, opcode);
+		if (ret)
+			fuse_bpf_count(fc, FUSE_BPF_E_BACKING);
+	}
 
 	/* Not the result of a walk in RCU mode, which is tried again */
 	if (action == BPF_FUSE_POSTFILTER && ret != -ECHILD)

@@ -932,11 +932,11 @@ struct fuse_conn {
 	struct fuse_bpf_stats __percpu *bpf_stats;
 #endif
 
-	/** Requests sent to the server, per CPU; NULL if not counted */
-	struct fuse_conn_stats __percpu *stats;
-
 	/** The number of requests waiting for completion */
 	atomic_t num_waiting;
+
+	/** Requests sent to the server, per CPU; NULL if not counted */
+	struct fuse_conn_stats __percpu *stats;
 
 	/** Negotiated minor version */
 	unsigned minor;
