@@ -44,8 +44,6 @@
 #define BT_TIMEOUT		180
 
 #define TMPFS_MAGIC		0x01021994
-#define FUSE_CTL_SUPER_MAGIC	0x65735543
-#define FUSE_CTL_DIR		"/sys/fs/fuse/connections"
 
 /* File handle type of inodes the server does not know (nodeid 0) */
 #define FUSE_BPF_FILEID		0xfb
@@ -132,19 +130,6 @@ static bool is_mount_point(const char *path)
 	}
 	fclose(f);
 	return found;
-}
-
-/* The FUSE control filesystem, mounted in this namespace if it is not */
-static void mount_fusectl(struct __test_metadata *_metadata)
-{
-	struct statfs sfs;
-
-	ASSERT_EQ(0, statfs(FUSE_CTL_DIR, &sfs))
-		TH_LOG("%s: %s", FUSE_CTL_DIR, strerror(errno));
-	if (sfs.f_type == FUSE_CTL_SUPER_MAGIC)
-		return;
-	ASSERT_EQ(0, mount("fusectl", FUSE_CTL_DIR, "fusectl", 0, NULL))
-		TH_LOG("mount fusectl: %s", strerror(errno));
 }
 
 /*

@@ -7,8 +7,10 @@
  * backing call does (or fails it with EINVAL if the operation does not
  * honour it), a post-filter rewrite of its results changes what the
  * caller gets, a post-filter errno replaces its result, and a post-filter
- * BPF_FUSE_CONTINUE keeps it. What the program does is checked against
- * the backing directory; the daemon is asked nothing.
+ * BPF_FUSE_CONTINUE keeps it. An operation without the argument a rewrite
+ * asks for gets NULL from the helper, and runs as it was. What the program
+ * does is checked against the backing directory; the daemon is asked
+ * nothing.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -21,6 +23,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -129,18 +133,6 @@ static void rewrite_names(struct fuse_rewrite__bss *bss, __u64 ops,
 	static_assert(sizeof(f) == REWRITE_NAME_SIZE, "name size");	\
 	static_assert(sizeof(t) == REWRITE_NAME_SIZE, "name size");	\
 	rewrite_names(bss, ops, f, t);					\
-} while (0)
-
-/* @call fails with exactly @err */
-#define EXPECT_FAILS(err, call) do {					\
-	long __ret;							\
-	int __err;							\
-									\
-	errno = 0;							\
-	__ret = (long)(call);						\
-	__err = errno;							\
-	EXPECT_EQ(-1, __ret) TH_LOG("%s succeeded", #call);		\
-	EXPECT_EQ(err, __err) TH_LOG("%s: %s", #call, strerror(__err));	\
 } while (0)
 
 /* The inode number and type of the entry @path, not followed */
@@ -1119,7 +1111,8 @@ TEST_F(filter, listxattr_rewrite)
  * Rewrites an operation cannot honour fail it with EINVAL: with
  * BPF_FUSE_USER (the server would get the original request), of an
  * argument it takes as it is (ACCESS), of a result it does not take
- * (LOOKUP).
+ * (LOOKUP's attributes). A copy of a result that changes nothing is no
+ * rewrite.
  */
 TEST_F(filter, rewrite_not_honoured)
 {
@@ -1146,10 +1139,18 @@ TEST_F(filter, rewrite_not_honoured)
 	reset(self->bss);
 	self->bss->post_op = FUSE_LOOKUP;
 	self->bss->touch_out = 1;
-	EXPECT_FAILS(EINVAL, stat(at(f, self->dir, "target2"), &st));
+	expect_same_stat(_metadata, at(f, self->dir, "target2"),
+			 at(b, self->backing, "target2"));
+	EXPECT_EQ(1, self->bss->rewrites);
+	/* Revalidated through the program, which now changes the size */
+	reset(self->bss);
+	self->bss->post_op = FUSE_LOOKUP;
+	self->bss->entry_xor_off = offsetof(struct fuse_entry_out, attr.size);
+	self->bss->entry_xor = 1;
+	EXPECT_FAILS(EINVAL, stat(f, &st));
 	EXPECT_EQ(1, self->bss->rewrites);
 	reset(self->bss);
-	expect_same_stat(_metadata, f, at(b, self->backing, "target2"));
+	expect_same_stat(_metadata, f, b);
 	EXPECT_ONLY_INIT();
 }
 
@@ -1184,6 +1185,724 @@ TEST_F(filter, helper_refusals)
 	EXPECT_EQ(0, self->bss->seen_in_max[2]);
 	EXPECT_EQ(0, self->bss->rewrites);
 	EXPECT_EQ(1, self->bss->post_count);
+	EXPECT_ONLY_INIT();
+}
+
+/*
+ * LOOKUP: the post-filter's entry_valid and entry_valid_nsec are how long
+ * its verdict holds: revalidation trusts the entry that long without
+ * running the program again. It sees them as 0, which runs the program at
+ * every revalidation.
+ */
+TEST_F(filter, lookup_entry_valid)
+{
+	char b[PATH_MAX], f[PATH_MAX], b2[PATH_MAX], f2[PATH_MAX];
+
+	make_file(_metadata, at(b, self->backing, "file001"), 0644, "1");
+	make_file(_metadata, at(b2, self->backing, "file002"), 0644, "2");
+	at(f, self->dir, "file001");
+	at(f2, self->dir, "file002");
+
+	/* Counted, not rewritten */
+	REWRITE_NAMES(self->bss, OPBIT(FUSE_LOOKUP), "file001", "file001");
+	self->bss->name_count = 1;
+	self->bss->post_op = FUSE_LOOKUP;
+	expect_same_stat(_metadata, f, b);
+	EXPECT_EQ(1, self->bss->name_hits);
+	EXPECT_EQ(0, self->bss->lookup_entry_valid);
+	EXPECT_EQ(0, self->bss->lookup_entry_valid_nsec);
+	expect_same_stat(_metadata, f, b);
+	EXPECT_EQ(2, self->bss->name_hits);
+
+	/* An hour: the low half of entry_valid, on a little-endian machine */
+	REWRITE_NAMES(self->bss, OPBIT(FUSE_LOOKUP), "file002", "file002");
+	self->bss->name_hits = 0;
+	self->bss->entry_xor_off = offsetof(struct fuse_entry_out, entry_valid);
+	self->bss->entry_xor = 3600;
+	expect_same_stat(_metadata, f2, b2);
+	EXPECT_EQ(1, self->bss->name_hits);
+	EXPECT_EQ(1, self->bss->rewrites);
+	expect_same_stat(_metadata, f2, b2);
+	EXPECT_EQ(1, self->bss->name_hits);
+	EXPECT_EQ(1, self->bss->rewrites);
+
+	/* The verdict holds though the program would now fail the name */
+	reset(self->bss);
+	self->bss->pre_op = FUSE_LOOKUP;
+	self->bss->pre_ret = -ENOENT;
+	expect_same_stat(_metadata, f2, b2);
+	expect_enoent(_metadata, f);
+	EXPECT_ONLY_INIT();
+}
+
+/* 0 if @ret is a success, else the errno of the call that returned it */
+static int err_of(long ret)
+{
+	return ret == -1 ? errno : 0;
+}
+
+/*
+ * LOOKUP: the post-filter may change how long its verdict holds, no other
+ * field of fuse_entry_out (EINVAL)
+ */
+TEST_F(filter, lookup_post_rewrite_fields)
+{
+	static const struct {
+		const char *name;
+		__u32 off;
+		int err;
+	} fields[] = {
+		{ "nodeid", offsetof(struct fuse_entry_out, nodeid), EINVAL },
+		{ "generation", offsetof(struct fuse_entry_out, generation),
+		  EINVAL },
+		{ "entry_valid", offsetof(struct fuse_entry_out, entry_valid),
+		  0 },
+		{ "entry_valid_nsec",
+		  offsetof(struct fuse_entry_out, entry_valid_nsec), 0 },
+		{ "attr_valid", offsetof(struct fuse_entry_out, attr_valid),
+		  EINVAL },
+		{ "attr_valid_nsec",
+		  offsetof(struct fuse_entry_out, attr_valid_nsec), EINVAL },
+		{ "attr.ino", offsetof(struct fuse_entry_out, attr.ino),
+		  EINVAL },
+		{ "attr.size", offsetof(struct fuse_entry_out, attr.size),
+		  EINVAL },
+		{ "attr.mode", offsetof(struct fuse_entry_out, attr.mode),
+		  EINVAL },
+		{ "attr.uid", offsetof(struct fuse_entry_out, attr.uid),
+		  EINVAL },
+		{ "attr.flags", offsetof(struct fuse_entry_out, attr.flags),
+		  EINVAL },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st, bst;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
+		/* A name of its own: a success leaves its entry cached */
+		make_file(_metadata, at(b, self->backing, fields[i].name), 0644,
+			  "x");
+		ASSERT_EQ(0, stat(b, &bst));
+		reset(self->bss);
+		self->bss->post_op = FUSE_LOOKUP;
+		self->bss->entry_xor_off = fields[i].off;
+		self->bss->entry_xor = 1;
+		EXPECT_EQ(fields[i].err,
+			  err_of(stat(at(f, self->dir, fields[i].name), &st)))
+			TH_LOG("%s", fields[i].name);
+		if (!fields[i].err)
+			EXPECT_EQ(bst.st_ino, st.st_ino);
+		EXPECT_EQ(1, self->bss->rewrites) TH_LOG("%s", fields[i].name);
+	}
+	EXPECT_ONLY_INIT();
+}
+
+/*
+ * The five cases of an operation, as steer() sets the program for them:
+ * each runs the operation once, on a program that forgot what it saw.
+ */
+enum {
+	CASE_PRE_ERRNO,		/* the pre-filter returns -PRE_ERRNO */
+	CASE_PRE_REWRITE,	/* it XORs 1 into the struct of in arg 0 */
+	CASE_POST_REWRITE,	/* the post-filter copies out arg 0 */
+	CASE_POST_ERRNO,	/* it returns -POST_ERRNO */
+	CASE_CONTINUE,		/* it returns BPF_FUSE_CONTINUE */
+	CASE_NR,
+};
+
+static const char * const case_names[CASE_NR] = {
+	"pre-filter errno", "pre-filter rewrite", "post-filter rewrite",
+	"post-filter errno", "continue",
+};
+
+/* The program does case @c to the operation @op, and watches it */
+static void steer(struct fuse_rewrite__bss *bss, __u32 op, int c)
+{
+	reset(bss);
+	bss->watch_op = op;
+	switch (c) {
+	case CASE_PRE_ERRNO:
+		bss->pre_op = op;
+		bss->pre_ret = -PRE_ERRNO;
+		break;
+	case CASE_PRE_REWRITE:
+		bss->touch_in_op = op;
+		bss->touch_in_xor = 1;
+		break;
+	case CASE_POST_REWRITE:
+		bss->post_op = op;
+		bss->touch_out = 1;
+		break;
+	case CASE_POST_ERRNO:
+		bss->post_op = op;
+		bss->post_ret = -POST_ERRNO;
+		break;
+	case CASE_CONTINUE:
+		bss->post_op = op;
+		break;
+	}
+}
+
+/* An operation, and what its five cases give */
+struct op_cases {
+	const char *name;
+	__u32 op;
+	/* Its in arg 0 is a struct; it has an out arg 0 */
+	bool in_arg;
+	bool out_arg;
+	/* The errno of each case, 0 for a success */
+	int err[CASE_NR];
+	/*
+	 * Run the operation once, in case @c: its errno, or 0. It checks
+	 * what it did to the backing, and runs no other operation of that
+	 * opcode.
+	 */
+	int (*call)(struct __test_metadata *_metadata,
+		    struct _test_data_filter *self, int c, void *ctx);
+};
+
+/*
+ * The five cases of @oc, with @ctx for its calls: the errno of each, and
+ * what the program saw. It sees the operation once; the post-filter
+ * sees its result, and the out args of a success: the errno of
+ * CASE_CONTINUE is that of the operation itself. A rewrite of an argument
+ * the operation has counts in rewrites, one of an argument it does not
+ * have in helper_null: the helper refuses it.
+ */
+static void run_cases(struct __test_metadata *_metadata,
+		      struct _test_data_filter *self, const struct op_cases *oc,
+		      void *ctx)
+{
+	struct fuse_rewrite__bss *bss = self->bss;
+	int res = oc->err[CASE_CONTINUE];
+	bool post, touched, has_arg;
+	char what[64];
+	int c;
+
+	for (c = 0; c < CASE_NR; c++) {
+		snprintf(what, sizeof(what), "%s, %s", oc->name, case_names[c]);
+		steer(bss, oc->op, c);
+		EXPECT_EQ(oc->err[c], oc->call(_metadata, self, c, ctx))
+			TH_LOG("%s", what);
+		post = c >= CASE_POST_REWRITE;
+		touched = c == CASE_PRE_REWRITE ||
+			  (c == CASE_POST_REWRITE && !res);
+		has_arg = c == CASE_PRE_REWRITE ? oc->in_arg : oc->out_arg;
+		EXPECT_EQ(1, bss->watch_count) TH_LOG("%s", what);
+		EXPECT_EQ(post, bss->post_count) TH_LOG("%s", what);
+		EXPECT_EQ(post ? -res : 0, bss->post_error_in)
+			TH_LOG("%s", what);
+		EXPECT_EQ(touched && has_arg, bss->rewrites) TH_LOG("%s", what);
+		EXPECT_EQ(touched && !has_arg, bss->helper_null)
+			TH_LOG("%s", what);
+	}
+	reset(bss);
+}
+
+/* The file of the O_PATH descriptor *@ctx, checked for R_OK */
+static int call_access(struct __test_metadata *_metadata,
+		       struct _test_data_filter *self, int c, void *ctx)
+{
+	int ret;
+
+	/* No walk: the one permission check is this one */
+	ret = err_of(faccessat(*(int *)ctx, "", R_OK, AT_EMPTY_PATH));
+	EXPECT_EQ(R_OK, self->bss->watch_in[0]);
+	return ret;
+}
+
+/*
+ * ACCESS honours no rewrite, and has no result but its errno. The checks
+ * the caller fails are made before the program runs.
+ */
+TEST_F(filter, access_cases)
+{
+	static const struct op_cases oc = {
+		.name = "access", .op = FUSE_ACCESS, .in_arg = true,
+		.err = { PRE_ERRNO, EINVAL, 0, POST_ERRNO, 0 },
+		.call = call_access,
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	make_file(_metadata, at(b, self->backing, "file"), 0644, "x");
+	fd = open(at(f, self->dir, "file"), O_PATH);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	run_cases(_metadata, self, &oc, &fd);
+	EXPECT_EQ(0, access(b, R_OK));
+
+	self->bss->post_op = FUSE_ACCESS;
+	EXPECT_FAILS(EACCES, faccessat(fd, "", X_OK, AT_EMPTY_PATH));
+	EXPECT_FAILS(EACCES, access(b, X_OK));
+	EXPECT_EQ(0, self->bss->post_count);
+	/* The walk's checks are ACCESS too */
+	reset(self->bss);
+	self->bss->pre_op = FUSE_ACCESS;
+	self->bss->pre_ret = -PRE_ERRNO;
+	EXPECT_FAILS(PRE_ERRNO, stat(f, &st));
+	reset(self->bss);
+	EXPECT_EQ(0, close(fd));
+	EXPECT_ONLY_INIT();
+}
+
+/* 0 if no other file of @path's inode is open, -EAGAIN if one is */
+static int write_lease(const char *path)
+{
+	int fd, ret;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	ret = fcntl(fd, F_SETLEASE, F_WRLCK) ? -errno : 0;
+	if (!ret && fcntl(fd, F_SETLEASE, F_UNLCK))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* A FUSE file or directory to open with @flags, and its backing */
+struct close_ctx {
+	const char *path;
+	const char *backing;
+	int flags;
+};
+
+/*
+ * Open and close @ctx: the errno of close(), which is FLUSH's (a directory
+ * has none). The backing file of a regular file is open as long as the
+ * FUSE file, and released once close() returned, whatever the program
+ * did: the release cannot fail.
+ */
+static int call_close(struct __test_metadata *_metadata,
+		      struct _test_data_filter *self, int c, void *ctx)
+{
+	const struct close_ctx *cc = ctx;
+	bool dir = cc->flags & O_DIRECTORY;
+	int fd, fl, ret;
+
+	fd = open(cc->path, cc->flags);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", cc->path, strerror(errno));
+	fl = fcntl(fd, F_GETFL);
+	if (!dir)
+		EXPECT_EQ(-EAGAIN, write_lease(cc->backing));
+	ret = err_of(close(fd));
+	if (!dir)
+		EXPECT_EQ(0, write_lease(cc->backing));
+	/* fuse_release_in.flags */
+	if (self->bss->watch_op != FUSE_FLUSH)
+		EXPECT_EQ(fl, self->bss->watch_in[2]);
+	return ret;
+}
+
+/*
+ * FLUSH honours no rewrite; its errno is close()'s. RELEASE and
+ * RELEASEDIR cannot fail: whatever the program returns or rewrites,
+ * close() succeeds, the program saw the release once (with the file's
+ * flags), the backing file of a regular file is closed after it, and the
+ * directory opens and reads again.
+ */
+TEST_F(filter, flush_release_cases)
+{
+	static const struct op_cases flush = {
+		.name = "flush", .op = FUSE_FLUSH, .in_arg = true,
+		.err = { PRE_ERRNO, EINVAL, 0, POST_ERRNO, 0 },
+		.call = call_close,
+	}, release = {
+		.name = "release", .op = FUSE_RELEASE, .in_arg = true,
+		.call = call_close,
+	}, releasedir = {
+		.name = "releasedir", .op = FUSE_RELEASEDIR, .in_arg = true,
+		.call = call_close,
+	};
+	char b[PATH_MAX], f[PATH_MAX], bdir[PATH_MAX], fdir[PATH_MAX];
+	struct close_ctx file = { f, b, O_RDWR };
+	struct close_ctx dir = { fdir, bdir, O_RDONLY | O_DIRECTORY };
+	struct dirent_rec recs[4];
+
+	make_file(_metadata, at(b, self->backing, "file"), 0644, "x");
+	ASSERT_EQ(0, mkdir(at(bdir, self->backing, "dir"), 0755));
+	at(f, self->dir, "file");
+	at(fdir, self->dir, "dir");
+	run_cases(_metadata, self, &flush, &file);
+	run_cases(_metadata, self, &release, &file);
+	run_cases(_metadata, self, &releasedir, &dir);
+	/* ".." and "." */
+	EXPECT_EQ(2, read_dir_raw(fdir, recs, ARRAY_SIZE(recs)));
+	expect_content(_metadata, f, "x");
+	EXPECT_ONLY_INIT();
+}
+
+/* A FUSE file and its backing file, open read-only */
+struct ioctl_ctx {
+	int fd;
+	int bfd;
+};
+
+/* FS_IOC_GETVERSION: ext4 serves it, a backed file does not */
+static int call_ioctl(struct __test_metadata *_metadata,
+		      struct _test_data_filter *self, int c, void *ctx)
+{
+	const struct ioctl_ctx *ic = ctx;
+	long ver;
+	int ret;
+
+	ret = err_of(ioctl(ic->fd, FS_IOC_GETVERSION, &ver));
+	/* fuse_ioctl_in.cmd */
+	EXPECT_EQ((__u32)FS_IOC_GETVERSION, self->bss->watch_in[3]);
+	return ret;
+}
+
+/* FS_IOC_GETFLAGS gives the backing inode's flags */
+static int call_getflags(struct __test_metadata *_metadata,
+			 struct _test_data_filter *self, int c, void *ctx)
+{
+	const struct ioctl_ctx *ic = ctx;
+	int flags = -1, bflags, ret;
+
+	ret = err_of(ioctl(ic->fd, FS_IOC_GETFLAGS, &flags));
+	ASSERT_EQ(0, ioctl(ic->bfd, FS_IOC_GETFLAGS, &bflags));
+	EXPECT_EQ(ret ? -1 : bflags, flags);
+	return ret;
+}
+
+/*
+ * FS_IOC_SETFLAGS toggles FS_NODUMP_FL on the backing inode, unless the
+ * pre-filter fails it
+ */
+static int call_setflags(struct __test_metadata *_metadata,
+			 struct _test_data_filter *self, int c, void *ctx)
+{
+	const struct ioctl_ctx *ic = ctx;
+	int flags, bflags, ret;
+
+	ASSERT_EQ(0, ioctl(ic->bfd, FS_IOC_GETFLAGS, &bflags));
+	flags = bflags ^ FS_NODUMP_FL;
+	ret = err_of(ioctl(ic->fd, FS_IOC_SETFLAGS, &flags));
+	ASSERT_EQ(0, ioctl(ic->bfd, FS_IOC_GETFLAGS, &bflags));
+	EXPECT_EQ(c == CASE_PRE_ERRNO ? flags ^ FS_NODUMP_FL : flags, bflags);
+	return ret;
+}
+
+/*
+ * IOCTL: a backed file serves no ioctl (ENOTTY), nor takes a rewrite;
+ * its post-filter sees the failure, and may replace its errno.
+ * FUSE_BPF_FILEATTR_GET and _SET, of the inode flag ioctls, have no
+ * argument to rewrite.
+ */
+TEST_F(filter, ioctl_fileattr_cases)
+{
+	static const struct op_cases ioctl_cases = {
+		.name = "ioctl", .op = FUSE_IOCTL, .in_arg = true,
+		.err = { PRE_ERRNO, EINVAL, ENOTTY, POST_ERRNO, ENOTTY },
+		.call = call_ioctl,
+	}, get = {
+		.name = "fileattr_get", .op = FUSE_BPF_FILEATTR_GET,
+		.err = { PRE_ERRNO, 0, 0, POST_ERRNO, 0 },
+		.call = call_getflags,
+	}, set = {
+		.name = "fileattr_set", .op = FUSE_BPF_FILEATTR_SET,
+		.err = { PRE_ERRNO, 0, 0, POST_ERRNO, 0 },
+		.call = call_setflags,
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct fsxattr fsx, bfsx;
+	struct ioctl_ctx ic;
+	long ver;
+
+	make_file(_metadata, at(b, self->backing, "file"), 0644, "x");
+	ic.fd = open(at(f, self->dir, "file"), O_RDONLY);
+	ASSERT_LE(0, ic.fd) TH_LOG("open: %s", strerror(errno));
+	ic.bfd = open(b, O_RDONLY);
+	ASSERT_LE(0, ic.bfd);
+	EXPECT_EQ(0, ioctl(ic.bfd, FS_IOC_GETVERSION, &ver));
+	run_cases(_metadata, self, &ioctl_cases, &ic);
+	run_cases(_metadata, self, &get, &ic);
+	run_cases(_metadata, self, &set, &ic);
+
+	/* FS_IOC_FSGETXATTR is FILEATTR_GET too */
+	ASSERT_EQ(0, ioctl(ic.bfd, FS_IOC_FSGETXATTR, &bfsx));
+	ASSERT_EQ(0, ioctl(ic.fd, FS_IOC_FSGETXATTR, &fsx))
+		TH_LOG("FS_IOC_FSGETXATTR: %s", strerror(errno));
+	EXPECT_EQ(bfsx.fsx_xflags, fsx.fsx_xflags);
+	self->bss->pre_op = FUSE_BPF_FILEATTR_GET;
+	self->bss->pre_ret = -PRE_ERRNO;
+	EXPECT_FAILS(PRE_ERRNO, ioctl(ic.fd, FS_IOC_FSGETXATTR, &fsx));
+	reset(self->bss);
+	EXPECT_EQ(0, close(ic.bfd));
+	EXPECT_EQ(0, close(ic.fd));
+	EXPECT_ONLY_INIT();
+}
+
+/* Two FUSE files, and a backing file of the second, open for writing */
+struct copy_ctx {
+	int in;
+	int out;
+	int bout;
+	const char *bpath;
+	/* The backing of out after the copy, as copied on the backing */
+	const char *copied;
+};
+
+/*
+ * copy_file_range() of 4 bytes from offset 2 of in to offset 5 of out,
+ * whose backing is "abcdefghij" before it: copied unless the pre-filter
+ * failed it, the offsets moved on success only
+ */
+static int call_copy(struct __test_metadata *_metadata,
+		     struct _test_data_filter *self, int c, void *ctx)
+{
+	const struct copy_ctx *cc = ctx;
+	loff_t off_in = 2, off_out = 5;
+	ssize_t n;
+	int ret;
+
+	ASSERT_EQ(10, pwrite(cc->bout, "abcdefghij", 10, 0));
+	n = copy_file_range(cc->in, &off_in, cc->out, &off_out, 4, 0);
+	ret = err_of(n);
+	EXPECT_EQ(ret ? -1 : 4, n);
+	EXPECT_EQ(ret ? 2 : 6, off_in);
+	EXPECT_EQ(ret ? 5 : 9, off_out);
+	expect_content(_metadata, cc->bpath,
+		       c < CASE_POST_REWRITE ? "abcdefghij" : cc->copied);
+	/* fuse_copy_file_range_in.off_in */
+	EXPECT_EQ(2, self->bss->watch_in[2]);
+	return ret;
+}
+
+/*
+ * COPY_FILE_RANGE, seen by the program of the destination, honours no
+ * rewrite, before or after: it copies as on the backing files, whose
+ * result the post-filter may fail.
+ */
+TEST_F(filter, copy_file_range_cases)
+{
+	static const struct op_cases oc = {
+		.name = "copy_file_range", .op = FUSE_COPY_FILE_RANGE,
+		.in_arg = true, .out_arg = true,
+		.err = { PRE_ERRNO, EINVAL, EINVAL, POST_ERRNO, 0 },
+		.call = call_copy,
+	};
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX], copied[64];
+	loff_t off_in = 2, off_out = 5;
+	struct copy_ctx cc;
+	int bin, bref;
+
+	make_file(_metadata, at(b, self->backing, "src"), 0644, "0123456789");
+	make_file(_metadata, at(b, self->backing, "ref"), 0644, "abcdefghij");
+	/* The copy on the backing files */
+	bin = open(at(b, self->backing, "src"), O_RDONLY);
+	ASSERT_LE(0, bin);
+	bref = open(at(b, self->backing, "ref"), O_WRONLY);
+	ASSERT_LE(0, bref);
+	ASSERT_EQ(4, copy_file_range(bin, &off_in, bref, &off_out, 4, 0));
+	ASSERT_EQ(0, close(bin));
+	ASSERT_EQ(0, close(bref));
+	ASSERT_EQ(10, read_all(b, copied, sizeof(copied)));
+	EXPECT_STREQ("abcde2345j", copied);
+
+	make_file(_metadata, at(b, self->backing, "dst"), 0644, "abcdefghij");
+	cc.bpath = b;
+	cc.copied = copied;
+	cc.bout = open(b, O_WRONLY);
+	ASSERT_LE(0, cc.bout);
+	cc.in = open(at(f, self->dir, "src"), O_RDONLY);
+	ASSERT_LE(0, cc.in) TH_LOG("open: %s", strerror(errno));
+	cc.out = open(at(g, self->dir, "dst"), O_WRONLY);
+	ASSERT_LE(0, cc.out) TH_LOG("open: %s", strerror(errno));
+	run_cases(_metadata, self, &oc, &cc);
+	EXPECT_EQ(0, close(cc.in));
+	EXPECT_EQ(0, close(cc.out));
+	EXPECT_EQ(0, close(cc.bout));
+	EXPECT_ONLY_INIT();
+}
+
+/*
+ * An O_TMPFILE file in the root, written; linked as "named" in the case
+ * that keeps the result, which is then the backing's
+ */
+static int call_tmpfile(struct __test_metadata *_metadata,
+			struct _test_data_filter *self, int c, void *ctx)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	fd = open(self->dir, O_TMPFILE | O_RDWR, 0600);
+	if (fd < 0)
+		return errno;
+	EXPECT_EQ(3, write(fd, "tmp", 3));
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	EXPECT_EQ(0, st.st_nlink);
+	if (c == CASE_CONTINUE) {
+		ASSERT_EQ(0, linkat(fd, "", AT_FDCWD,
+				    at(f, self->dir, "named"), AT_EMPTY_PATH))
+			TH_LOG("linkat: %s", strerror(errno));
+		expect_content(_metadata, at(b, self->backing, "named"), "tmp");
+		expect_same_stat(_metadata, f, b);
+	}
+	EXPECT_EQ(0, close(fd));
+	return 0;
+}
+
+/*
+ * TMPFILE has no argument to rewrite; a post-filter errno fails the open
+ * of the file made. Nothing is left in the backing directory but the file
+ * linked.
+ */
+TEST_F(filter, tmpfile_cases)
+{
+	static const struct op_cases oc = {
+		.name = "tmpfile", .op = FUSE_TMPFILE,
+		.err = { PRE_ERRNO, 0, 0, POST_ERRNO, 0 },
+		.call = call_tmpfile,
+	};
+	struct dirent_rec recs[4];
+	int i, n, named = 0;
+
+	run_cases(_metadata, self, &oc, NULL);
+	/* ".", ".." and "named" */
+	n = read_dir_raw(self->backing, recs, ARRAY_SIZE(recs));
+	ASSERT_EQ(3, n);
+	for (i = 0; i < n; i++)
+		named += !strcmp(recs[i].name, "named");
+	EXPECT_EQ(1, named);
+	EXPECT_ONLY_INIT();
+}
+
+/*
+ * readlink() of "link", whose backing target is "target1": the
+ * post-filter's, "newtarg1", in the case that rewrites it
+ */
+static int call_readlink(struct __test_metadata *_metadata,
+			 struct _test_data_filter *self, int c, void *ctx)
+{
+	const char *target = "target1";
+	char f[PATH_MAX], buf[PATH_MAX];
+	ssize_t len;
+
+	if (c == CASE_POST_REWRITE) {
+		target = "newtarg1";
+		self->bss->xvalue_out = 1;
+		memcpy(self->bss->xvalue, target, REWRITE_NAME_SIZE);
+	}
+	len = readlink(at(f, self->dir, "link"), buf, sizeof(buf));
+	if (len < 0)
+		return errno;
+	EXPECT_EQ(strlen(target), len);
+	EXPECT_EQ(0, memcmp(buf, target, strlen(target)));
+	return 0;
+}
+
+/*
+ * READLINK: nothing to rewrite before; after, the target (without a NUL),
+ * which readlink() and the path walk both take. An empty one, or one with
+ * a NUL, fails them with EINVAL.
+ */
+TEST_F(filter, readlink_cases)
+{
+	static const struct op_cases oc = {
+		.name = "readlink", .op = FUSE_READLINK, .out_arg = true,
+		.err = { PRE_ERRNO, 0, 0, POST_ERRNO, 0 },
+		.call = call_readlink,
+	};
+	char b[PATH_MAX], f[PATH_MAX], buf[PATH_MAX];
+
+	make_file(_metadata, at(b, self->backing, "target1"), 0644, "one");
+	make_file(_metadata, at(b, self->backing, "newtarg1"), 0644, "two");
+	ASSERT_EQ(0, symlink("target1", at(b, self->backing, "link")));
+	run_cases(_metadata, self, &oc, NULL);
+
+	at(f, self->dir, "link");
+	self->bss->post_op = FUSE_READLINK;
+	self->bss->xvalue_out = 1;
+	memcpy(self->bss->xvalue, "newtarg1", REWRITE_NAME_SIZE);
+	expect_content(_metadata, f, "two");
+	EXPECT_EQ(1, self->bss->rewrites);
+	expect_readlink(_metadata, f, "newtarg1");
+	expect_readlink(_metadata, b, "target1");
+
+	self->bss->out_empty = 1;
+	EXPECT_FAILS(EINVAL, readlink(f, buf, sizeof(buf)));
+	EXPECT_FAILS(EINVAL, open(f, O_RDONLY));
+	self->bss->out_empty = 0;
+	memcpy(self->bss->xvalue, "new\0arg1", REWRITE_NAME_SIZE);
+	EXPECT_FAILS(EINVAL, readlink(f, buf, sizeof(buf)));
+	EXPECT_FAILS(EINVAL, open(f, O_RDONLY));
+	EXPECT_EQ(0, self->bss->helper_null);
+
+	reset(self->bss);
+	expect_content(_metadata, f, "one");
+	expect_readlink(_metadata, f, "target1");
+	EXPECT_ONLY_INIT();
+}
+
+/*
+ * link() of "file" as "link<c>": made in the backing directory, as a link
+ * of the backing file, unless the pre-filter failed it
+ */
+static int call_link(struct __test_metadata *_metadata,
+		     struct _test_data_filter *self, int c, void *ctx)
+{
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX], name[16];
+	struct stat st, bst;
+	int ret;
+
+	snprintf(name, sizeof(name), "link%d", c);
+	ret = err_of(link(at(f, self->dir, "file"),
+			  at(g, self->dir, name)));
+	if (c < CASE_POST_REWRITE) {
+		expect_enoent(_metadata, at(b, self->backing, name));
+		return ret;
+	}
+	ASSERT_EQ(0, stat(at(b, self->backing, "file"), &bst));
+	ASSERT_EQ(0, stat(at(b, self->backing, name), &st))
+		TH_LOG("%s: %s", name, strerror(errno));
+	EXPECT_EQ(bst.st_ino, st.st_ino);
+	return ret;
+}
+
+/*
+ * LINK: the new name (in arg 1) is honoured, not a change of
+ * fuse_link_in (EINVAL), which an unchanged copy is not. What the backing
+ * call made stands when the post-filter fails it.
+ */
+TEST_F(filter, link_cases)
+{
+	static const struct op_cases oc = {
+		.name = "link", .op = FUSE_LINK, .in_arg = true,
+		.err = { PRE_ERRNO, EINVAL, 0, POST_ERRNO, 0 },
+		.call = call_link,
+	};
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX], t[PATH_MAX];
+	struct stat st;
+
+	make_file(_metadata, at(b, self->backing, "file"), 0644, "x");
+	at(f, self->dir, "file");
+	run_cases(_metadata, self, &oc, NULL);
+	expect_same_lstat(_metadata, at(g, self->dir, "link3"),
+			  at(t, self->backing, "link3"));
+	expect_same_lstat(_metadata, at(g, self->dir, "link4"),
+			  at(t, self->backing, "link4"));
+	ASSERT_EQ(0, stat(b, &st));
+	EXPECT_EQ(4, st.st_nlink);
+
+	REWRITE_NAMES(self->bss, OPBIT(FUSE_LOOKUP) | OPBIT(FUSE_LINK),
+		      "alias06", "target6");
+	ASSERT_EQ(0, link(f, at(g, self->dir, "alias06")))
+		TH_LOG("link: %s", strerror(errno));
+	expect_enoent(_metadata, at(t, self->backing, "alias06"));
+	expect_same_lstat(_metadata, g, at(t, self->backing, "target6"));
+	expect_same_lstat(_metadata, t, b);
+	EXPECT_EQ(0, self->bss->helper_null);
+
+	reset(self->bss);
+	self->bss->touch_in_op = FUSE_LINK;
+	ASSERT_EQ(0, link(f, at(g, self->dir, "kept")))
+		TH_LOG("link: %s", strerror(errno));
+	EXPECT_EQ(1, self->bss->rewrites);
+	expect_same_lstat(_metadata, g, at(t, self->backing, "kept"));
 	EXPECT_ONLY_INIT();
 }
 

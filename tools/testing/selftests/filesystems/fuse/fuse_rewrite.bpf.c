@@ -26,17 +26,28 @@
 #define OP_LOOKUP		1
 #define OP_GETATTR		3
 #define OP_SETATTR		4
+#define OP_READLINK		5
+#define OP_LINK			13
 #define OP_OPEN			14
 #define OP_READ			15
 #define OP_WRITE		16
 #define OP_STATFS		17
+#define OP_RELEASE		18
 #define OP_FSYNC		20
 #define OP_SETXATTR		21
 #define OP_GETXATTR		22
 #define OP_LISTXATTR		23
+#define OP_FLUSH		25
+#define OP_RELEASEDIR		29
 #define OP_ACCESS		34
+#define OP_IOCTL		39
 #define OP_FALLOCATE		43
 #define OP_LSEEK		46
+#define OP_COPY_FILE_RANGE	47
+#define OP_TMPFILE		51
+/* Operations with no FUSE request, <linux/bpf.h> */
+#define OP_FILEATTR_GET		0xfff0
+#define OP_FILEATTR_SET		0xfff1
 
 #define S_IFMT			00170000
 
@@ -50,6 +61,8 @@ __u64 name_ops;
 char from[REWRITE_NAME_SIZE];
 char to[REWRITE_NAME_SIZE];
 __u32 to_dotdot;
+/* With name_count, in args equal to from are counted, not rewritten */
+__u32 name_count;
 
 /* If not 0: the opcode whose pre-filter returns pre_ret, after rewriting */
 __u32 pre_op;
@@ -88,6 +101,14 @@ __u32 fsync_set;
 __u32 fsync_flags;
 /* If not 0: ACCESS of this mask gets its fuse_access_in copied unchanged */
 __u32 access_mask;
+/*
+ * If not 0: the opcode whose pre-filter gives its in arg 0 a copy, of the
+ * size of its struct, with touch_in_xor XORed into its first 4 bytes. An
+ * opcode without a struct there (READLINK, TMPFILE, FILEATTR_GET and _SET)
+ * asks for 8 bytes of an argument it does not have: the helper refuses.
+ */
+__u32 touch_in_op;
+__u32 touch_in_xor;
 /* SETXATTR: the value becomes xvalue */
 __u32 xvalue_in;
 
@@ -105,10 +126,23 @@ __u64 statfs_blocks;
 /* READ (and WRITE, which honours none): fuse_write_out.size */
 __u32 out_set_size;
 __u32 out_size;
-/* LOOKUP and WRITE, which honour none: out arg 0 copied unchanged */
+/*
+ * LOOKUP, WRITE and COPY_FILE_RANGE: out arg 0 copied unchanged. The
+ * operations without out args ask for 8 bytes of one: the helper refuses.
+ */
 __u32 touch_out;
-/* GETXATTR, LISTXATTR: out arg 0 becomes xvalue */
+/*
+ * LOOKUP: fuse_entry_out copied, entry_xor XORed into the 4 bytes at
+ * entry_xor_off (a multiple of 4, below its 128 bytes)
+ */
+__u32 entry_xor_off;
+__u32 entry_xor;
+/*
+ * GETXATTR, LISTXATTR, READLINK: out arg 0 becomes xvalue (all of its
+ * REWRITE_NAME_SIZE bytes), or empty with out_empty
+ */
 __u32 xvalue_out;
+__u32 out_empty;
 char xvalue[REWRITE_NAME_SIZE];
 
 /* If not 0: the opcode of the helper probes, see fuse_bpf_test.h */
@@ -122,7 +156,19 @@ __u32 seen_in_max[3];
 __u32 pre_count;
 __u32 post_count;
 __s32 post_error_in;
+/* LOOKUP: the reply the post-filter saw */
 __u64 lookup_ino;
+__u64 lookup_entry_valid;
+__u32 lookup_entry_valid_nsec;
+/* Pre-filter in args equal to from, in the opcodes of name_ops */
+__u32 name_hits;
+/*
+ * If not 0: the opcode whose pre-filter runs are counted, and the first
+ * 16 bytes of its in arg 0 (8 if it has no more) as the last run saw them
+ */
+__u32 watch_op;
+__u32 watch_count;
+__u32 watch_in[4];
 /*
  * Rewrites done, and helper calls of rewrites that gave NULL. A rewrite
  * branches on the pointer the helper gave itself: the verifier learns it
@@ -224,6 +270,9 @@ static __always_inline void rewrite_name(struct __bpf_fuse_args *fa, __u32 i)
 	for (k = 0; k < REWRITE_NAME_SIZE; k++)
 		if (v[k] != (__u8)from[k])
 			return;
+	name_hits++;
+	if (name_count)
+		return;
 	if (to_dotdot) {
 		p = bpf_fuse_get_writeable_in(fa, i, v, 3, 0);
 		if (!p) {
@@ -434,20 +483,71 @@ static __always_inline void rewrite_in(struct __bpf_fuse_args *fa, __u32 op)
 	}
 }
 
+/* The pre-filter of watch_op: count it, keep the start of in arg 0 */
+static __always_inline void watch_pre(struct __bpf_fuse_args *fa)
+{
+	__u32 *v = (void *)(long)fa->in_args[0].value;
+
+	watch_count++;
+	if ((void *)(v + 2) > (void *)(long)fa->in_args[0].end_offset)
+		return;
+	watch_in[0] = v[0];
+	watch_in[1] = v[1];
+	if ((void *)(v + 4) > (void *)(long)fa->in_args[0].end_offset)
+		return;
+	watch_in[2] = v[2];
+	watch_in[3] = v[3];
+}
+
+/* The pre-filter of touch_in_op: in arg 0 copied, touch_in_xor into it */
+static __always_inline void touch_in(struct __bpf_fuse_args *fa, __u32 op)
+{
+	__u32 *p;
+
+	if (op == OP_COPY_FILE_RANGE)
+		p = writeable_in(fa, sizeof(struct fuse_copy_file_range_in));
+	else if (op == OP_IOCTL)
+		p = writeable_in(fa, sizeof(struct fuse_ioctl_in));
+	else if (op == OP_FLUSH)
+		p = writeable_in(fa, sizeof(struct fuse_flush_in));
+	else if (op == OP_RELEASE || op == OP_RELEASEDIR)
+		p = writeable_in(fa, sizeof(struct fuse_release_in));
+	else
+		/* LINK, ACCESS: 8 bytes; the others have no in arg 0 */
+		p = writeable_in(fa, sizeof(struct fuse_link_in));
+	if (!p) {
+		helper_null++;
+		return;
+	}
+	rewrites++;
+	p[0] ^= touch_in_xor;
+}
+
 /* Post-filter rewrites of a success's out arg 0 */
 static __always_inline void rewrite_out(struct __bpf_fuse_args *fa, __u32 op)
 {
-	if (fa->out_numargs < 1)
+	if (fa->out_numargs < 1) {
+		if (!touch_out)
+			return;
+		/* There is none to give a buffer to */
+		if (writeable_out(fa, sizeof(struct fuse_write_out)))
+			rewrites++;
+		else
+			helper_null++;
 		return;
+	}
 
 	if (op == OP_LOOKUP) {
 		struct fuse_entry_out *v, *out;
+		__u32 *w;
 
 		v = (void *)(long)fa->out_args[0].value;
 		if ((void *)(v + 1) > (void *)(long)fa->out_args[0].end_offset)
 			return;
 		lookup_ino = v->attr.ino;
-		if (!touch_out)
+		lookup_entry_valid = v->entry_valid;
+		lookup_entry_valid_nsec = v->entry_valid_nsec;
+		if (!touch_out && !entry_xor)
 			return;
 		out = bpf_fuse_get_writeable_out(fa, 0, v, sizeof(*out),
 						 REWRITE_COPY);
@@ -456,6 +556,8 @@ static __always_inline void rewrite_out(struct __bpf_fuse_args *fa, __u32 op)
 			return;
 		}
 		rewrites++;
+		w = (void *)out + (entry_xor_off & (sizeof(*out) - 4));
+		*w ^= entry_xor;
 		return;
 	}
 
@@ -497,7 +599,8 @@ static __always_inline void rewrite_out(struct __bpf_fuse_args *fa, __u32 op)
 		return;
 	}
 
-	if ((op == OP_READ || op == OP_WRITE) && (out_set_size || touch_out)) {
+	if ((op == OP_READ || op == OP_WRITE || op == OP_COPY_FILE_RANGE) &&
+	    (out_set_size || touch_out)) {
 		struct fuse_write_out *out;
 
 		out = writeable_out(fa, sizeof(*out));
@@ -511,13 +614,20 @@ static __always_inline void rewrite_out(struct __bpf_fuse_args *fa, __u32 op)
 		return;
 	}
 
-	if ((op == OP_GETXATTR || op == OP_LISTXATTR) && xvalue_out) {
+	if ((op == OP_GETXATTR || op == OP_LISTXATTR || op == OP_READLINK) &&
+	    xvalue_out) {
 		char *p;
 		int k;
 
-		p = bpf_fuse_get_writeable_out(fa, 0,
-					       (void *)(long)fa->out_args[0].value,
-					       REWRITE_NAME_SIZE, 0);
+		p = (void *)(long)fa->out_args[0].value;
+		if (out_empty) {
+			if (bpf_fuse_get_writeable_out(fa, 0, p, 0, 0))
+				rewrites++;
+			else
+				helper_null++;
+			return;
+		}
+		p = bpf_fuse_get_writeable_out(fa, 0, p, REWRITE_NAME_SIZE, 0);
 		if (!p) {
 			helper_null++;
 			return;
@@ -553,6 +663,8 @@ int fuse_rewrite(struct __bpf_fuse_args *fa)
 	}
 
 	pre_count++;
+	if (watch_op && op == watch_op)
+		watch_pre(fa);
 	if (probe_op && op == probe_op)
 		probe_pre(fa);
 	if (op < 64 && (name_ops & (1ULL << op))) {
@@ -561,6 +673,8 @@ int fuse_rewrite(struct __bpf_fuse_args *fa)
 		rewrite_name(fa, 2);
 	}
 	rewrite_in(fa, op);
+	if (touch_in_op && op == touch_in_op)
+		touch_in(fa, op);
 
 	if (pre_op && op == pre_op)
 		return pre_ret;

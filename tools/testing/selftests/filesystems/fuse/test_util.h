@@ -37,6 +37,22 @@
 #define TEST_SCRATCH	"/tmp/scratch"
 #define TEST_EXT4_MAGIC	0xEF53
 
+/* The FUSE control filesystem, with a directory per connection */
+#define FUSE_CTL_DIR		"/sys/fs/fuse/connections"
+#define FUSE_CTL_SUPER_MAGIC	0x65735543
+
+/* @call fails with errno @err */
+#define EXPECT_FAILS(err, call) do {					\
+	long __ret;							\
+	int __err;							\
+									\
+	errno = 0;							\
+	__ret = (long)(call);						\
+	__err = errno;							\
+	EXPECT_EQ(-1, __ret) TH_LOG("%s succeeded", #call);		\
+	EXPECT_EQ(err, __err) TH_LOG("%s: %s", #call, strerror(__err));	\
+} while (0)
+
 /*
  * A directory of a real filesystem to back mounts with, on the ext4
  * scratch disk. The tests compare fuse-bpf with ext4: a missing disk is a
@@ -72,6 +88,19 @@ static inline void private_mount_ns(struct __test_metadata *_metadata)
 {
 	ASSERT_EQ(0, unshare(CLONE_NEWNS));
 	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+}
+
+/* The FUSE control filesystem, mounted if it is not */
+static inline void mount_fusectl(struct __test_metadata *_metadata)
+{
+	struct statfs sfs;
+
+	ASSERT_EQ(0, statfs(FUSE_CTL_DIR, &sfs))
+		TH_LOG("%s: %s", FUSE_CTL_DIR, strerror(errno));
+	if (sfs.f_type == FUSE_CTL_SUPER_MAGIC)
+		return;
+	ASSERT_EQ(0, mount("fusectl", FUSE_CTL_DIR, "fusectl", 0, NULL))
+		TH_LOG("mount fusectl: %s", strerror(errno));
 }
 
 /* A new directory /tmp/@name.XXXXXX in @dir (@size bytes) */
