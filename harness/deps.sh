@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the host packages the harness needs (Debian bookworm). Idempotent:
 # only packages that are not installed yet are passed to apt-get.
+#
+#   deps.sh [bench]     bench: also what the benchmark needs
 set -euo pipefail
 
 PKGS=(
@@ -10,6 +12,9 @@ PKGS=(
 	clang llvm lld libbpf-dev bpftool libcap-dev zlib1g-dev libzstd-dev
 	pkg-config
 )
+if [ "${1:-}" = bench ]; then
+	PKGS+=(fio libfuse3-dev python3-matplotlib)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -146,6 +146,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
@@ -1709,8 +1710,15 @@ int main(int argc, char *argv[])
 	struct fuse_loop_config *cfg;
 	struct stat st;
 	pthread_t log_thread;
+	struct rlimit rl;
 	sigset_t set;
 	int c, ret = 1;
+
+	/* One O_PATH descriptor per inode known: as many as allowed */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 
 	while ((c = getopt_long(argc, argv, "t:sbo:dh", long_opts,
 				NULL)) != -1) {
