@@ -73,6 +73,9 @@ struct fuse_backed_lookup_args {
 	struct dentry *bentry;		/* the backing entry found */
 	u64 until;			/* when the program must see it again */
 	struct fuse_entry_out out;
+	/* Revalidation in RCU mode: the entry checked, no reference */
+	struct dentry *rcu_bentry;
+	const unsigned char *rcu_name;
 };
 
 static void fuse_backed_lookup_init_in(struct bpf_fuse_args *fa, void *args)
@@ -95,6 +98,13 @@ static int fuse_backed_lookup_backing(struct path *dpath, void *args)
 {
 	struct fuse_backed_lookup_args *la = args;
 
+	/* In RCU mode, only the name whose entry is known can be looked up */
+	if (la->rcu_bentry) {
+		if (la->name.name != la->rcu_name)
+			return -ECHILD;
+		la->bentry = la->rcu_bentry;
+		return 0;
+	}
 	la->bentry = lookup_one_unlocked(mnt_idmap(dpath->mnt),
 					 la->name.name, dpath->dentry,
 					 la->name.len);
@@ -201,51 +211,89 @@ static bool fuse_backed_is_backing(struct inode *inode, struct dentry *bentry)
 }
 
 /*
- * Path walk in RCU mode cannot look the name up in the backing directory,
- * but it can check that the backing dentry of a positive entry's inode is
- * still hashed under the same name in the parent's backing directory. It
- * is the common case; anything else (negative entries, hard links, a
- * rename in progress) is left to the walk with references (-ECHILD).
+ * Must the program of @dir see @entry again? Until the time its last
+ * verdict gave, revalidation checks only the backing entry.
  */
-static int fuse_backed_revalidate_rcu(struct inode *dir, struct dentry *entry,
-				      unsigned int flags)
+static bool fuse_backed_program_decides(struct inode *dir,
+					const struct dentry *entry)
+{
+	return rcu_access_pointer(get_fuse_inode(dir)->bpf) &&
+	       !fuse_backed_verdict_holds(entry);
+}
+
+/*
+ * Is the positive @entry of @dir still what a lookup of its name in the
+ * backing directory would find? It is if the backing dentry of its inode
+ * is still hashed under the same name in the same backing directory: the
+ * dcache holds one hashed dentry per name. No lookup, no credentials and
+ * no lock, so that it also serves the walk in RCU mode. Anything else
+ * (negative entries, hard links, a rename in progress, a backing
+ * filesystem that compares names its own way) is left to a lookup.
+ */
+static struct dentry *fuse_backed_same_entry(struct inode *dir,
+					     struct dentry *entry,
+					     unsigned int flags)
 {
 	struct inode *inode = d_inode_rcu(entry);
 	struct dentry *bparent, *bentry;
 	unsigned int seq;
 	bool same;
-	int ret;
 
+	/* NULL once evicted: a walk in RCU mode may still see the inodes */
 	bparent = READ_ONCE(get_fuse_inode(dir)->backing_path.dentry);
 	if (!inode || !bparent || (flags & LOOKUP_REVAL))
-		return -ECHILD;
-	/* The program runs at revalidation too: see fuse_backed_relookup() */
-	if (rcu_access_pointer(get_fuse_inode(dir)->bpf) &&
-	    !fuse_backed_verdict_holds(entry))
-		return -ECHILD;
-	/* NULL once the inode is evicted; dentries are freed after RCU */
+		return NULL;
 	bentry = READ_ONCE(get_fuse_inode(inode)->backing_path.dentry);
-	if (!bentry)
-		return -ECHILD;
-	/* ->d_compare() needs a stable name: leave it to the walk with refs */
-	if (bparent->d_flags & DCACHE_OP_COMPARE)
-		return -ECHILD;
+	if (!bentry || (bparent->d_flags & DCACHE_OP_COMPARE))
+		return NULL;
+
+	/* A rename frees the old name after a grace period */
+	rcu_read_lock();
 	seq = raw_seqcount_begin(&bentry->d_seq);
-	if (d_unhashed(bentry) || READ_ONCE(bentry->d_parent) != bparent)
-		return -ECHILD;
-	spin_lock(&entry->d_lock);
-	same = d_same_name(bentry, bparent, &entry->d_name);
-	spin_unlock(&entry->d_lock);
-	if (!same || read_seqcount_retry(&bentry->d_seq, seq))
-		return -ECHILD;
-	if (bentry->d_flags & DCACHE_OP_REVALIDATE) {
-		ret = bentry->d_op->d_revalidate(bentry, flags);
-		/* Whatever the reason, the walk with references decides */
-		if (ret <= 0)
-			return -ECHILD;
+	same = !d_unhashed(bentry) && READ_ONCE(bentry->d_parent) == bparent;
+	if (same) {
+		spin_lock(&entry->d_lock);
+		same = d_same_name(bentry, bparent, &entry->d_name);
+		spin_unlock(&entry->d_lock);
 	}
-	/* Fresh attributes for the checks the walk's caller makes */
-	fuse_backed_copyattr(inode);
+	same = same && !read_seqcount_retry(&bentry->d_seq, seq);
+	rcu_read_unlock();
+	if (!same)
+		return NULL;
+	/* Whatever the reason, a lookup decides */
+	if ((bentry->d_flags & DCACHE_OP_REVALIDATE) &&
+	    bentry->d_op->d_revalidate(bentry, flags) <= 0)
+		return NULL;
+	return bentry;
+}
+
+/*
+ * The program of @dir sees the lookup of @entry again in RCU mode, with
+ * @bentry, the backing entry fuse_backed_same_entry() found under its
+ * name. A program that looks another name up needs the walk with
+ * references, where it runs again.
+ */
+static int fuse_backed_refilter_rcu(struct inode *dir, struct dentry *entry,
+				    struct dentry *bentry)
+{
+	struct fuse_backed_lookup_args la = {
+		.dir = dir,
+		.rcu_bentry = bentry,
+	};
+	int err;
+
+	/* A rename frees the old name after a grace period only */
+	spin_lock(&entry->d_lock);
+	la.name = entry->d_name;
+	spin_unlock(&entry->d_lock);
+	la.rcu_name = la.name.name;
+
+	/* As fuse_backed_relookup() does */
+	if (!fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err))
+		return 0;
+	if (err)
+		return err == -ENOENT || err == -ESTALE ? 0 : err;
+	fuse_dentry_settime(entry, fuse_backed_entry_time(dir, la.until));
 	return 1;
 }
 
@@ -282,8 +330,7 @@ static struct dentry *fuse_backed_relookup(struct inode *dir,
 	int err;
 
 	*time = fuse_dentry_time(entry);
-	if (!rcu_access_pointer(get_fuse_inode(dir)->bpf) ||
-	    fuse_backed_verdict_holds(entry))
+	if (!fuse_backed_program_decides(dir, entry))
 		return fuse_backed_lookup_unlocked(dir, &entry->d_name);
 	if (!fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err))
 		err = -ESTALE;
@@ -329,7 +376,15 @@ bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 			return false;
 		if (fuse_backed_servers_entry(entry))
 			return false;
-		*ret = fuse_backed_revalidate_rcu(dir, entry, flags);
+		/* The rest needs a lookup: with references */
+		bentry = fuse_backed_same_entry(dir, entry, flags);
+		*ret = -ECHILD;
+		if (bentry)
+			*ret = fuse_backed_program_decides(dir, entry) ?
+			       fuse_backed_refilter_rcu(dir, entry, bentry) : 1;
+		/* Fresh attributes for the checks the walk makes */
+		if (*ret > 0)
+			fuse_backed_copyattr(d_inode_rcu(entry));
 		return true;
 	}
 
@@ -339,6 +394,13 @@ bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 	if (!fuse_inode_backed(dir) || fuse_backed_servers_entry(entry)) {
 		dput(parent);
 		return false;
+	}
+	if (!fuse_backed_program_decides(dir, entry) &&
+	    fuse_backed_same_entry(dir, entry, flags)) {
+		dput(parent);
+		fuse_backed_copyattr(inode);
+		*ret = 1;
+		return true;
 	}
 	bentry = fuse_backed_relookup(dir, entry, &time);
 	dput(parent);

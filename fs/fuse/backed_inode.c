@@ -35,6 +35,7 @@ void fuse_backed_copyattr(struct inode *inode)
 	struct dentry *bentry = READ_ONCE(fi->backing_path.dentry);
 	struct mnt_idmap *idmap = mnt_idmap(fi->backing_path.mnt);
 	struct inode *binode = bentry ? d_inode_rcu(bentry) : NULL;
+	unsigned int flags;
 
 	if (!binode)
 		return;
@@ -50,8 +51,10 @@ void fuse_backed_copyattr(struct inode *inode)
 	inode->i_blocks = binode->i_blocks;
 	spin_unlock(&fi->lock);
 	/* The VFS checks these on the FUSE inode (may_open(), truncate) */
-	inode_set_flags(inode, binode->i_flags & FUSE_BACKED_COPY_FLAGS,
-			FUSE_BACKED_COPY_FLAGS);
+	flags = READ_ONCE(binode->i_flags) & FUSE_BACKED_COPY_FLAGS;
+	/* Not an atomic update each time: they seldom change */
+	if ((READ_ONCE(inode->i_flags) & FUSE_BACKED_COPY_FLAGS) != flags)
+		inode_set_flags(inode, flags, FUSE_BACKED_COPY_FLAGS);
 }
 
 /*

@@ -142,6 +142,107 @@ static int fuse_bpf_postfilter(const struct fuse_bpf_op *op, u32 opcode,
 	return err;
 }
 
+/*
+ * Run @op on @bpath, the backing object of @inode: under the credentials
+ * of the backing, unless the operation checks the caller's, with write
+ * access to the backing mount if it modifies it.
+ */
+static int fuse_bpf_backing(const struct fuse_bpf_op *op, u32 opcode,
+			    struct inode *inode, struct path *bpath,
+			    void *args)
+{
+	struct fuse_conn *fc = get_fuse_conn(inode);
+	const struct cred *old_cred;
+	int ret;
+
+	if (op->write) {
+		ret = mnt_want_write(bpath->mnt);
+		if (ret) {
+			fuse_bpf_count(fc, FUSE_BPF_E_BACKING);
+			return ret;
+		}
+	}
+	if (op->caller_creds) {
+		ret = op->backing(bpath, args);
+	} else {
+		old_cred = override_creds(get_fuse_inode(inode)->backing_cred);
+		ret = op->backing(bpath, args);
+		revert_creds(old_cred);
+	}
+	if (op->write)
+		mnt_drop_write(bpath->mnt);
+	/* A walk in RCU mode tries it again with references */
+	if (ret != -ECHILD) {
+		fuse_bpf_count_backed(fc, opcode);
+		if (ret)
+			fuse_bpf_count(fc, FUSE_BPF_E_BACKING);
+	}
+	return ret;
+}
+
+/* fuse_bpf_run() with a program: see there */
+static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
+				  struct inode *inode, struct path *bpath,
+				  void *args, int *err)
+{
+	struct fuse_conn *fc = get_fuse_conn(inode);
+	struct bpf_fuse_args fa = {
+		.nodeid = get_fuse_inode(inode)->nodeid,
+		.opcode = opcode | FUSE_PREFILTER,
+	};
+	bool here = true;
+	int action;
+	int ret;
+
+	if (op->init_in)
+		op->init_in(&fa, args);
+	action = fuse_bpf_filter(inode, &fa);
+	*err = action;
+	if (action < 0) {
+		fuse_bpf_count(fc, FUSE_BPF_E_PREFILTER);
+		goto out;
+	}
+	if (fuse_bpf_modified(fa.in_args, fa.in_numargs)) {
+		/* The server would get the request as the VFS gave it */
+		*err = -EINVAL;
+		if (action != BPF_FUSE_USER && op->apply_in)
+			*err = op->apply_in(&fa, args);
+		if (*err) {
+			fuse_bpf_count(fc, FUSE_BPF_E_REWRITE);
+			goto out;
+		}
+	}
+	if (action == BPF_FUSE_USER) {
+		here = false;
+		goto out;
+	}
+	if (action == BPF_FUSE_USER_PREFILTER ||
+	    action == BPF_FUSE_USER_POSTFILTER) {
+		*err = -EOPNOTSUPP;
+		fuse_bpf_count(fc, FUSE_BPF_E_UNSUPPORTED);
+		goto out;
+	}
+
+	ret = fuse_bpf_backing(op, opcode, inode, bpath, args);
+	*err = ret;
+	/* Not the result of a walk in RCU mode, which is tried again */
+	if (action == BPF_FUSE_POSTFILTER && ret != -ECHILD)
+		*err = fuse_bpf_postfilter(op, opcode, inode, &fa, args, ret);
+	/*
+	 * What the backing call did stands, even if the program fails the
+	 * operation: the FUSE side must show it (a new entry's dentry must
+	 * be valid as long as its backing entry is, see fuse_backed_lookup()).
+	 */
+	if (!ret && op->finalize)
+		op->finalize(inode, args);
+out:
+	trace_fuse_bpf_dispatch(fc->dev, fa.nodeid, inode->i_ino, opcode,
+				action, here, *err);
+	fuse_bpf_free_args(fa.in_args, fa.in_numargs);
+	fuse_bpf_free_args(fa.out_args, fa.out_numargs);
+	return here;
+}
+
 /**
  * fuse_bpf_run() - the flow of an operation on a backed inode
  * @op: the operation
@@ -158,7 +259,8 @@ static int fuse_bpf_postfilter(const struct fuse_bpf_op *op, u32 opcode,
  * post-filters are not supported yet: a program asking for them fails the
  * operation with EOPNOTSUPP.
  *
- * Without a program, nothing is marshalled.
+ * Without a program, nothing is marshalled: the operation runs on the
+ * backing object directly.
  *
  * Return: false if the program sent the operation to the server, true if
  * it ran here and @err holds its result.
@@ -167,97 +269,27 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 		  struct inode *inode, void *args, int *err)
 {
 	struct fuse_inode *fi = get_fuse_inode(inode);
-	struct fuse_conn *fc = get_fuse_conn(inode);
-	struct bpf_fuse_args fa = {
-		.nodeid = fi->nodeid,
-		.opcode = opcode | FUSE_PREFILTER,
-	};
 	/* Only a walk in RCU mode can see an evicted inode: NULL then */
 	struct path bpath = {
 		.mnt = fi->backing_path.mnt,
 		.dentry = READ_ONCE(fi->backing_path.dentry),
 	};
-	const struct cred *old_cred;
-	int action = BPF_FUSE_CONTINUE;
-	bool here = true;
-	int ret;
 
 	if (!bpath.dentry) {
 		*err = -ECHILD;
 		return true;
 	}
+	if (rcu_access_pointer(fi->bpf))
+		return fuse_bpf_run_filtered(op, opcode, inode, &bpath, args,
+					     err);
 
-	if (rcu_access_pointer(fi->bpf)) {
-		if (op->init_in)
-			op->init_in(&fa, args);
-		action = fuse_bpf_filter(inode, &fa);
-		*err = action;
-		if (action < 0) {
-			fuse_bpf_count(fc, FUSE_BPF_E_PREFILTER);
-			goto out;
-		}
-		if (fuse_bpf_modified(fa.in_args, fa.in_numargs)) {
-			/* The server would get the request as the VFS gave it */
-			*err = -EINVAL;
-			if (action != BPF_FUSE_USER && op->apply_in)
-				*err = op->apply_in(&fa, args);
-			if (*err) {
-				fuse_bpf_count(fc, FUSE_BPF_E_REWRITE);
-				goto out;
-			}
-		}
-		if (action == BPF_FUSE_USER) {
-			here = false;
-			goto out;
-		}
-		if (action == BPF_FUSE_USER_PREFILTER ||
-		    action == BPF_FUSE_USER_POSTFILTER) {
-			*err = -EOPNOTSUPP;
-			fuse_bpf_count(fc, FUSE_BPF_E_UNSUPPORTED);
-			goto out;
-		}
-	}
-
-	if (op->write) {
-		*err = mnt_want_write(bpath.mnt);
-		if (*err) {
-			fuse_bpf_count(fc, FUSE_BPF_E_BACKING);
-			goto out;
-		}
-	}
-	if (op->caller_creds) {
-		ret = op->backing(&bpath, args);
-	} else {
-		old_cred = override_creds(fi->backing_cred);
-		ret = op->backing(&bpath, args);
-		revert_creds(old_cred);
-	}
-	if (op->write)
-		mnt_drop_write(bpath.mnt);
-	*err = ret;
-	/* A walk in RCU mode tries it again with references */
-	if (ret != -ECHILD) {
-		fuse_bpf_count_backed(fc, opcode);
-		if (ret)
-			fuse_bpf_count(fc, FUSE_BPF_E_BACKING);
-	}
-
-	/* Not the result of a walk in RCU mode, which is tried again */
-	if (action == BPF_FUSE_POSTFILTER && ret != -ECHILD)
-		*err = fuse_bpf_postfilter(op, opcode, inode, &fa, args, ret);
-	/*
-	 * What the backing call did stands, even if the program fails the
-	 * operation: the FUSE side must show it (a new entry's dentry must
-	 * be valid as long as its backing entry is, see fuse_backed_lookup()).
-	 */
-	if (!ret && op->finalize)
+	*err = fuse_bpf_backing(op, opcode, inode, &bpath, args);
+	if (!*err && op->finalize)
 		op->finalize(inode, args);
-out:
-	trace_fuse_bpf_dispatch(fc->dev, fi->nodeid, inode->i_ino, opcode,
-				action, here, *err);
-	fuse_bpf_free_args(fa.in_args, fa.in_numargs);
-	fuse_bpf_free_args(fa.out_args, fa.out_numargs);
-	return here;
+	trace_fuse_bpf_dispatch(get_fuse_conn(inode)->dev, fi->nodeid,
+				inode->i_ino, opcode, BPF_FUSE_CONTINUE, true,
+				*err);
+	return true;
 }
 
 /* A reference to the program of @inode, or NULL */

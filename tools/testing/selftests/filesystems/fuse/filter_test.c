@@ -1235,6 +1235,47 @@ TEST_F(filter, lookup_entry_valid)
 	EXPECT_ONLY_INIT();
 }
 
+/*
+ * Revalidation runs the program once per use of a name, whether the walk
+ * is in RCU mode or has references: a name at each level of a path, and a
+ * name the program rewrites, whose entry a walk in RCU mode cannot check.
+ */
+TEST_F(filter, lookup_revalidate_once)
+{
+	char b[PATH_MAX], f[PATH_MAX], p[PATH_MAX];
+	int i;
+
+	make_file(_metadata, at(b, self->backing, "target1"), 0644, "t");
+	REWRITE_NAMES(self->bss, OPBIT(FUSE_LOOKUP), "alias01", "target1");
+	at(f, self->dir, "alias01");
+	for (i = 1; i <= 3; i++) {
+		expect_same_stat(_metadata, f, b);
+		EXPECT_EQ(i, self->bss->rewrites);
+	}
+	/*
+	 * Renamed in the backing directory: the rewritten name is gone. The
+	 * program sees it at revalidation, then at the lookup that follows.
+	 */
+	ASSERT_EQ(0, rename(b, at(p, self->backing, "target2")));
+	expect_enoent(_metadata, f);
+	EXPECT_EQ(5, self->bss->rewrites);
+
+	/* file001/file001/file001: counted, not rewritten */
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "file001"), 0755));
+	ASSERT_EQ(0, mkdir(strcat(b, "/file001"), 0755));
+	make_file(_metadata, strcat(b, "/file001"), 0644, "f");
+	reset(self->bss);
+	REWRITE_NAMES(self->bss, OPBIT(FUSE_LOOKUP), "file001", "file001");
+	self->bss->name_count = 1;
+	at(p, self->dir, "file001/file001/file001");
+	for (i = 1; i <= 3; i++) {
+		expect_same_stat(_metadata, p, b);
+		EXPECT_EQ(3 * i, self->bss->name_hits);
+	}
+	EXPECT_EQ(0, self->bss->rewrites);
+	EXPECT_ONLY_INIT();
+}
+
 /* 0 if @ret is a success, else the errno of the call that returned it */
 static int err_of(long ret)
 {
