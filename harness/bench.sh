@@ -4,6 +4,8 @@
 # seen through every configuration, in one VM run of the release kernel:
 #
 #   native            the ext4 directory itself
+#   overlay           overlayfs with it as upper layer, for the cost of
+#                     stacking as the kernel's other stacked filesystem pays it
 #   bpf               fuse-bpf, no_daemon, no program
 #   bpf_pre           fuse-bpf with a trivial program, pre-filter only
 #   bpf_prepost       the same program, pre- and post-filter
@@ -58,7 +60,9 @@ trap 'rm -f "$JOB"' EXIT
 
 "$HARNESS/vm.sh" --variant "$VARIANT" --timeout 7200 --job "$JOB"
 RUN=$CACHE/run-$VARIANT/share
-cp "$RUN/results.csv" "$RUN/crosscheck.txt" "$RESULTS/" 2>/dev/null || true
+for f in results.csv crosscheck.txt fio.err commands.err; do
+	[ ! -e "$RUN/$f" ] || cp "$RUN/$f" "$RESULTS/"
+done
 [ -s "$RESULTS/results.csv" ] || die "the guest wrote no results"
 python3 "$HARNESS/bench/report.py" "$RESULTS"
 [ ! -s "$RESULTS/crosscheck.txt" ] || cat "$RESULTS/crosscheck.txt"

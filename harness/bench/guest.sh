@@ -8,7 +8,8 @@ OUT=$SHARE/results.csv
 M=/tmp/bench
 NODEV="root_dir=3,no_daemon,rootmode=40000,user_id=0,group_id=0,allow_other"
 
-ALL_CONFIGS="native bpf bpf_pre bpf_prepost server_backed fuse fuse_passthrough"
+ALL_CONFIGS="native overlay bpf bpf_pre bpf_prepost server_backed fuse
+fuse_passthrough"
 ALL_WORKLOADS="seqread_4k seqread_1m seqwrite_4k seqwrite_1m randread_4k
 randwrite_4k seqread_1m_2j seqwrite_1m_2j randread_4k_2j randwrite_4k_2j
 stat create_unlink readdir untar find ls_lR"
@@ -58,6 +59,12 @@ mount_config() {
 	case $c in
 	native)
 		DIR[$c]=$B/data ;;
+	overlay)
+		# The stacking cost of the kernel's other stacked filesystem
+		mkdir -p $B/ovl_lower $B/ovl_work
+		mount -t overlay overlay -o lowerdir=$B/ovl_lower \
+			-o upperdir=$B/data,workdir=$B/ovl_work $m || return 1
+		DIR[$c]=$m ;;
 	bpf)
 		exec 3<$B/data
 		mount -i -t fuse -o $NODEV fuse-bpf $m || return 1
@@ -83,7 +90,7 @@ mount_config() {
 		wait_mount $m || return 1
 		DIR[$c]=$m ;;
 	esac
-	[ $c = native ] || CONN[$c]=$(conn_of $m)
+	case $c in native | overlay) ;; *) CONN[$c]=$(conn_of $m) ;; esac
 	mkdir -p ${DIR[$c]}/w_$c
 }
 
@@ -120,7 +127,7 @@ seconds() {
 	local t0 t1
 
 	t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1 || return 1
+	"$@" >/dev/null 2>>$SHARE/commands.err || return 1
 	t1=$(date +%s%N)
 	awk -v n=$((t1 - t0)) 'BEGIN { printf "%.3f s\n", n / 1e9 }'
 }
@@ -172,7 +179,7 @@ for wl in $WLS; do
 			res=$(workload $wl $c) || res=
 			after=$(sent $c)
 			if [ -z "$res" ]; then
-				log "$wl on $c failed"
+				log "$wl on $c failed (see fio.err, commands.err)"
 				continue
 			fi
 			req=-
