@@ -58,7 +58,8 @@ trap 'rm -f "$JOB"' EXIT
 	cat "$HARNESS/bench/guest.sh"
 } >"$JOB"
 
-"$HARNESS/vm.sh" --variant "$VARIANT" --timeout 7200 --job "$JOB"
+# Each configuration keeps its own fio files (64 MiB per job) and trees
+"$HARNESS/vm.sh" --variant "$VARIANT" --timeout 7200 --scratch 4G --job "$JOB"
 RUN=$CACHE/run-$VARIANT/share
 for f in results.csv crosscheck.txt fio.err commands.err; do
 	[ ! -e "$RUN/$f" ] || cp "$RUN/$f" "$RESULTS/"

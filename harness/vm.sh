@@ -3,8 +3,10 @@
 # Boot a built guest kernel under QEMU with the host's / as read-only root
 # and run a job script in it, or an interactive shell.
 #
-#   vm.sh [--variant V] [--timeout S] --job SCRIPT [--dir RUNDIR]
-#   vm.sh [--variant V] --shell
+#   vm.sh [--variant V] [--timeout S] [--scratch SIZE] --job SCRIPT [--dir RUNDIR]
+#   vm.sh [--variant V] [--scratch SIZE] --shell
+#
+# SIZE is the size of the ext4 scratch disk, as truncate(1) takes it (1G).
 #
 # The job's exit status is the exit status of vm.sh. The console goes to
 # RUNDIR/console.log; a kernel oops, BUG, WARNING, lockdep, KASAN or similar
@@ -12,9 +14,10 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-VARIANT=release TIMEOUT=1800 JOB= SHELL_MODE= RUNDIR=
-USAGE="usage: vm.sh [--variant V] [--timeout S] [--dir D] (--job SCRIPT | --shell)"
-parse_opts "$USAGE" variant=VARIANT timeout=TIMEOUT job=JOB dir=RUNDIR 'shell!SHELL_MODE' -- "$@"
+VARIANT=release TIMEOUT=1800 JOB= SHELL_MODE= RUNDIR= SCRATCH_SIZE=1G
+USAGE="usage: vm.sh [--variant V] [--timeout S] [--scratch SIZE] [--dir D] (--job SCRIPT | --shell)"
+parse_opts "$USAGE" variant=VARIANT timeout=TIMEOUT job=JOB dir=RUNDIR \
+	scratch=SCRATCH_SIZE 'shell!SHELL_MODE' -- "$@"
 [ ${#ARGS[@]} -eq 0 ] || die "$USAGE"
 [ -n "$JOB$SHELL_MODE" ] || die "vm.sh: --job or --shell is required"
 OUT=$(variant_dir "$VARIANT")
@@ -35,7 +38,7 @@ for p in "$REPO" "$CACHE"; do
 	case $p in /tmp/*) echo "$p" ;; esac
 done >"$RUNDIR/share/host-tmp-paths"
 # A fresh ext4 scratch disk for backing-filesystem tests: /dev/vda.
-truncate -s 1G "$RUNDIR/scratch.img"
+truncate -s "$SCRATCH_SIZE" "$RUNDIR/scratch.img"
 mkfs.ext4 -q -F "$RUNDIR/scratch.img"
 
 # TCG: this host's /dev/kvm cannot run guests; use KVM only where it can.
