@@ -134,10 +134,11 @@ int fuse_backed_reply_fds(struct fuse_conn *fc, struct fuse_args *args,
 	if (out->backing_action == FUSE_ACTION_REMOVE &&
 	    out->bpf_action == FUSE_ACTION_REPLACE)
 		return -EINVAL;
-	/* The root is never looked up; only a node takes a backing */
-	if (entry->nodeid == FUSE_ROOT_ID ||
-	    (!entry->nodeid && (out->backing_action == FUSE_ACTION_REPLACE ||
-				out->bpf_action == FUSE_ACTION_REPLACE)))
+	/*
+	 * The root is never looked up. Node id 0 with a backing is a node the
+	 * server does not track, see fuse_backed_lookup_iget().
+	 */
+	if (entry->nodeid == FUSE_ROOT_ID)
 		return -EINVAL;
 	if (out->bpf_action == FUSE_ACTION_REPLACE) {
 		if (out->bpf_fd > INT_MAX)
@@ -229,7 +230,10 @@ static int fuse_backed_reply_backing(struct inode *dir, const struct qstr *name,
  * program, so that an object reached with the same ones both through a
  * backed directory and through the server is one inode. It carries the
  * server's node id, with which the server is told to forget it; should it
- * already carry another one, the new one is forgotten.
+ * already carry another one, the new one is forgotten. Node id 0 (which
+ * is otherwise a negative entry) with a backing gives a node the server
+ * does not track, as the kernel makes them in backed directories: it is
+ * never forgotten.
  *
  * Return: 0 on success, a negative errno otherwise.
  */
@@ -278,6 +282,8 @@ int fuse_backed_lookup_iget(struct super_block *sb, struct inode *dir,
 	fi = get_fuse_inode(*inode);
 	if (prog)
 		bpf_prog_put(prog);
+	if (!outarg->nodeid)
+		return 0;
 
 	spin_lock(&fi->lock);
 	if (!fi->nodeid) {

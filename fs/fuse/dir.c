@@ -215,6 +215,7 @@ static int fuse_dentry_revalidate(struct dentry *entry, unsigned int flags)
 		FUSE_ARGS(args);
 		struct fuse_forget_link *forget;
 		u64 attr_version;
+		bool untracked;
 		bool changed;
 
 		/* For negative dentries, always do a fresh lookup */
@@ -243,8 +244,12 @@ static int fuse_dentry_revalidate(struct dentry *entry, unsigned int flags)
 		/* The size of a fuse-bpf extension */
 		if (ret > 0)
 			ret = 0;
-		/* Zero nodeid is same as -ENOENT */
-		if (!ret && !outarg.nodeid)
+		/*
+		 * Zero nodeid is same as -ENOENT, unless it backs again a node
+		 * the server does not track (fuse_backed_lookup_iget())
+		 */
+		untracked = !get_node_id(inode) && fuse_inode_backed(inode);
+		if (!ret && !outarg.nodeid && !untracked)
 			ret = -ENOENT;
 		changed = !ret && fuse_conn_bpf(fm->fc) &&
 			  fuse_backed_entry_changed(d_inode(parent),
@@ -256,19 +261,27 @@ static int fuse_dentry_revalidate(struct dentry *entry, unsigned int flags)
 			fi = get_fuse_inode(inode);
 			if (changed || outarg.nodeid != get_node_id(inode) ||
 			    (bool) IS_AUTOMOUNT(inode) != (bool) (outarg.attr.flags & FUSE_ATTR_SUBMOUNT)) {
-				fuse_queue_forget(fm->fc, forget,
-						  outarg.nodeid, 1);
+				if (outarg.nodeid)
+					fuse_queue_forget(fm->fc, forget,
+							  outarg.nodeid, 1);
+				else
+					kfree(forget);
 				goto invalid;
 			}
-			spin_lock(&fi->lock);
-			fi->nlookup++;
-			spin_unlock(&fi->lock);
+			if (outarg.nodeid) {
+				spin_lock(&fi->lock);
+				fi->nlookup++;
+				spin_unlock(&fi->lock);
+			}
 		}
 		kfree(forget);
 		if (ret == -ENOMEM || ret == -EINTR)
 			goto out;
-		if (ret || fuse_invalid_attr(&outarg.attr) ||
-		    fuse_stale_inode(inode, outarg.generation, &outarg.attr))
+		/* Attributes of an untracked node are its backing's only */
+		if (ret || (!untracked &&
+			    (fuse_invalid_attr(&outarg.attr) ||
+			     fuse_stale_inode(inode, outarg.generation,
+					      &outarg.attr))))
 			goto invalid;
 
 		forget_all_cached_acls(inode);
@@ -410,9 +423,18 @@ static int fuse_do_lookup(struct super_block *sb, struct inode *dir,
 	/* The size of a fuse-bpf extension */
 	if (err > 0)
 		err = 0;
-	/* Zero nodeid is same as -ENOENT, but with valid timeout */
-	if (err || !outarg->nodeid)
+	if (err)
 		goto out_put_forget;
+	/*
+	 * Zero nodeid is same as -ENOENT, but with valid timeout; with a
+	 * fuse-bpf backing, a node the server does not track.
+	 */
+	if (!outarg->nodeid) {
+		if (fuse_conn_bpf(fm->fc))
+			err = fuse_backed_lookup_iget(sb, dir, name, outarg,
+						      &feb, inode);
+		goto out_put_forget;
+	}
 
 	err = -EIO;
 	if (fuse_invalid_attr(&outarg->attr))

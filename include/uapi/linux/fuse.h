@@ -1134,7 +1134,9 @@ struct fuse_backing_map {
  * is only accepted through the FUSE_DEV_IOC_BPF_REPLY ioctl, which resolves
  * them in the server's context; written with write(2) it is refused with
  * EPERM and the request stays pending. A reply without it is a plain
- * LOOKUP reply and may be written either way.
+ * LOOKUP reply and may be written either way. With a backing, a node id of
+ * 0 in struct fuse_entry_out gives a node the server does not track: no
+ * request names it, not even FUSE_FORGET.
  */
 struct fuse_entry_bpf_out {
 	uint64_t	backing_action;

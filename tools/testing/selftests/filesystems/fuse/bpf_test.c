@@ -329,6 +329,63 @@ TEST_F(bpf_daemon, replace_notify)
 	EXPECT_EQ(2, lookups);
 }
 
+/*
+ * A LOOKUP reply with node id 0 and a backing gives a backed node the
+ * server does not track, as the RFC's servers use it: its attributes and
+ * data are the backing's, the server revalidates its entry, and no
+ * request (FORGET included) ever names it. Without a backing, node id 0
+ * stays a negative entry.
+ */
+TEST_F(bpf_daemon, lookup_untracked_node)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "file", .nodeid = 0, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .uncached = true, .via = TD_REPLY_IOCTL },
+		{ .name = "none", .nodeid = 0, .ext = true,
+		  .via = TD_REPLY_IOCTL },
+	};
+	static struct td_log_entry log[TD_LOG_SIZE];
+	char b[PATH_MAX], f[PATH_MAX], buf[32];
+	int lookups = 0, i, fd;
+	struct stat st;
+	size_t j, n;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0640, "untracked");
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	at(f, self->dir, "file");
+	for (i = 0; i < 2; i++)
+		expect_same_stat(_metadata, f, b);
+	fd = open(f, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(9, read(fd, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "untracked", 9));
+	EXPECT_EQ(0, close(fd));
+	/* Evicted: nothing to forget */
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(2, write(fd, "2\n", 2));
+	EXPECT_EQ(0, close(fd));
+	/* The daemon reads a FORGET queued by then before this LOOKUP */
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(b, self->dir, "none"), &st));
+	EXPECT_EQ(ENOENT, errno);
+
+	/* INIT, a LOOKUP of "file" per use (its entry times out at once) */
+	ASSERT_EQ(0, test_daemon_sync(self->td, TD_STOP_TIMEOUT_MS));
+	n = test_daemon_get_log(self->td, log, TD_LOG_SIZE);
+	ASSERT_EQ(5, n);
+	EXPECT_EQ(FUSE_INIT, log[0].opcode);
+	for (j = 1; j < n; j++) {
+		EXPECT_EQ(FUSE_LOOKUP, log[j].opcode);
+		EXPECT_EQ(FUSE_ROOT_ID, log[j].nodeid);
+		EXPECT_EQ(0, log[j].ioctl_errno) TH_LOG("%s", log[j].name);
+		lookups += !strcmp(log[j].name, "file");
+	}
+	EXPECT_EQ(3, lookups);
+	EXPECT_STREQ("none", log[4].name);
+}
+
 /* write(2) of a reply with the extension: EPERM, and nothing changed */
 TEST_F(bpf_daemon, lookup_reply_write_eperm)
 {

@@ -1252,9 +1252,8 @@ static int fz_predict(struct _test_data_fuzz *self,
 	if (x->backing_action == FUSE_ACTION_REMOVE &&
 	    x->bpf_action == FUSE_ACTION_REPLACE)
 		return -EINVAL;
-	if (e->nodeid == FUSE_ROOT_ID ||
-	    (!e->nodeid && (x->backing_action == FUSE_ACTION_REPLACE ||
-			    x->bpf_action == FUSE_ACTION_REPLACE)))
+	/* Node id 0 is a node the server does not track, if backed */
+	if (e->nodeid == FUSE_ROOT_ID)
 		return -EINVAL;
 	if (x->bpf_action == FUSE_ACTION_REPLACE && self->bpf_err[kp])
 		return -self->bpf_err[kp];
