@@ -222,8 +222,8 @@ static bool fuse_backed_program_decides(struct inode *dir,
 }
 
 /*
- * Is the positive @entry of @dir still what a lookup of its name in the
- * backing directory would find? It is if the backing dentry of its inode
+ * Is @entry of @dir, positive with @inode, still what a lookup of its name
+ * in the backing directory would find? It is if the backing dentry of its inode
  * is still hashed under the same name in the same backing directory: the
  * dcache holds one hashed dentry per name. No lookup, no credentials and
  * no lock, so that it also serves the walk in RCU mode. Anything else
@@ -232,9 +232,9 @@ static bool fuse_backed_program_decides(struct inode *dir,
  */
 static struct dentry *fuse_backed_same_entry(struct inode *dir,
 					     struct dentry *entry,
+					     struct inode *inode,
 					     unsigned int flags)
 {
-	struct inode *inode = d_inode_rcu(entry);
 	struct dentry *bparent, *bentry;
 	unsigned int seq;
 	bool same;
@@ -376,15 +376,17 @@ bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 			return false;
 		if (fuse_backed_servers_entry(entry))
 			return false;
+		/* Read once: the entry may turn negative meanwhile */
+		inode = d_inode_rcu(entry);
 		/* The rest needs a lookup: with references */
-		bentry = fuse_backed_same_entry(dir, entry, flags);
+		bentry = fuse_backed_same_entry(dir, entry, inode, flags);
 		*ret = -ECHILD;
 		if (bentry)
 			*ret = fuse_backed_program_decides(dir, entry) ?
 			       fuse_backed_refilter_rcu(dir, entry, bentry) : 1;
 		/* Fresh attributes for the checks the walk makes */
 		if (*ret > 0)
-			fuse_backed_copyattr(d_inode_rcu(entry));
+			fuse_backed_copyattr(inode);
 		return true;
 	}
 
@@ -396,7 +398,7 @@ bool fuse_backed_dentry_revalidate(struct dentry *entry, unsigned int flags,
 		return false;
 	}
 	if (!fuse_backed_program_decides(dir, entry) &&
-	    fuse_backed_same_entry(dir, entry, flags)) {
+	    fuse_backed_same_entry(dir, entry, inode, flags)) {
 		dput(parent);
 		fuse_backed_copyattr(inode);
 		*ret = 1;
