@@ -207,6 +207,12 @@ retry:
 	if (!d_in_lookup(dentry)) {
 		struct fuse_inode *fi;
 		inode = d_inode(dentry);
+		if (inode && fuse_inode_backed(inode)) {
+			int err = fuse_backed_direntplus(inode, o);
+
+			dput(dentry);
+			return err;
+		}
 		if (inode && get_node_id(inode) != o->nodeid)
 			inode = NULL;
 		if (!inode ||

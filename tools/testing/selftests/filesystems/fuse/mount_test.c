@@ -1929,6 +1929,126 @@ TEST_F(bad_opts, server_attrs_ignored)
 	stop_bpf_daemon(_metadata, self->dir, fuse_fd, td);
 }
 
+/* The node id READDIRPLUS gives "file", with the attributes of a directory */
+static __u64 rdp_nodeid;
+
+static int rdp_opendir(struct test_daemon *td, struct td_req *req)
+{
+	struct fuse_open_out *out = req->out;
+
+	out->fh = 1;
+	req->out_len = sizeof(*out);
+	return 0;
+}
+
+static int rdp_readdirplus(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_read_in *in = req->arg;
+	struct fuse_direntplus *d = req->out;
+
+	/* One entry, then the end of the directory */
+	if (in->offset)
+		return 0;
+	d->entry_out.nodeid = rdp_nodeid;
+	d->entry_out.generation = 1;
+	d->entry_out.entry_valid = 10;
+	d->entry_out.attr_valid = 10;
+	d->entry_out.attr.ino = rdp_nodeid;
+	d->entry_out.attr.mode = S_IFDIR | 0777;
+	d->entry_out.attr.nlink = 2;
+	d->dirent.ino = rdp_nodeid;
+	d->dirent.off = 1;
+	d->dirent.namelen = 4;
+	d->dirent.type = DT_DIR;
+	memcpy(d->dirent.name, "file", 4);
+	req->out_len = FUSE_DIRENTPLUS_SIZE(d);
+	return 0;
+}
+
+static int rdp_releasedir(struct test_daemon *td, struct td_req *req)
+{
+	return 0;
+}
+
+/*
+ * READDIRPLUS carries no backing: an entry that names a backed child
+ * neither replaces it nor makes it bad, whatever its attributes say. With
+ * the child's node id it counts as a lookup of it; with another one, the
+ * server is told to forget that one at once.
+ */
+TEST_F(bad_opts, readdirplus_keeps_backed_child)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "file", .nodeid = 5, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .via = TD_REPLY_IOCTL },
+	};
+	static const __u64 nodeids[] = { 5, 7 };
+	static struct td_log_entry log[TD_LOG_SIZE];
+	char b[PATH_MAX], f[PATH_MAX], buf[16];
+	char dents[4096] __attribute__((aligned(8)));
+	int fuse_fd, fd, seen, forgot7 = 0;
+	struct test_daemon *td;
+	struct dirent64 *de;
+	long len, off;
+	struct stat st;
+	size_t i, n;
+
+	make_file(_metadata, at(b, self->backing, "data"), 0600, "secret");
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	start_bpf_daemon(_metadata, self->dir, "fuse_bpf",
+			 FUSE_DO_READDIRPLUS, &fuse_fd, &td);
+	ASSERT_EQ(0, test_daemon_set_handler(td, FUSE_OPENDIR, rdp_opendir,
+					     NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(td, FUSE_READDIRPLUS,
+					     rdp_readdirplus, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(td, FUSE_RELEASEDIR,
+					     rdp_releasedir, NULL));
+
+	at(f, self->dir, "file");
+	ASSERT_EQ(0, stat(f, &st)) TH_LOG("%s", strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(nodeids); i++) {
+		rdp_nodeid = nodeids[i];
+		/* Not opendir(): its fstat() would send GETATTR of the root */
+		fd = open(self->dir, O_RDONLY | O_DIRECTORY);
+		ASSERT_LE(0, fd) TH_LOG("%s", strerror(errno));
+		seen = 0;
+		while ((len = syscall(SYS_getdents64, fd, dents,
+				      sizeof(dents))) > 0) {
+			for (off = 0; off < len; off += de->d_reclen) {
+				de = (struct dirent64 *)(dents + off);
+				seen += !strcmp(de->d_name, "file");
+			}
+		}
+		EXPECT_EQ(0, len) TH_LOG("%s", strerror(errno));
+		EXPECT_EQ(0, close(fd));
+		EXPECT_EQ(1, seen);
+
+		ASSERT_EQ(0, stat(f, &st))
+			TH_LOG("node %llu: %s", nodeids[i], strerror(errno));
+		EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+		EXPECT_EQ(6, st.st_size);
+		EXPECT_EQ(6, read_all(f, buf, sizeof(buf)));
+		EXPECT_EQ(0, memcmp(buf, "secret", 6));
+	}
+
+	/* One LOOKUP: the entry was never replaced; node 7 forgotten */
+	ASSERT_EQ(0, test_daemon_sync(td, TD_STOP_TIMEOUT_MS));
+	EXPECT_EQ(1, count_lookups(td, "file"));
+	n = test_daemon_get_log(td, log, TD_LOG_SIZE);
+	for (i = 0; i < n && i < TD_LOG_SIZE; i++) {
+		EXPECT_NE(0, log[i].nodeid || log[i].opcode == FUSE_INIT);
+		if (log[i].opcode == FUSE_FORGET) {
+			EXPECT_EQ(7, log[i].nodeid);
+			forgot7++;
+		}
+	}
+	EXPECT_EQ(1, forgot7);
+	stop_bpf_daemon(_metadata, self->dir, fuse_fd, td);
+}
+
 /*
  * Nor may procfs or bpffs be the root_dir of a mount (a server may not
  * attach them either, see bpf_test's lookup_replace_special_files)
