@@ -153,6 +153,16 @@ static const struct fuse_bpf_op fuse_backed_lookup_op = {
 	.apply_out = fuse_backed_lookup_apply_out,
 };
 
+/* The lookup again in a walk in RCU mode, see fuse_backed_refilter_rcu() */
+static const struct fuse_bpf_op fuse_backed_lookup_rcu_op = {
+	.init_in = fuse_backed_lookup_init_in,
+	.apply_in = fuse_backed_lookup_apply_in,
+	.backing = fuse_backed_lookup_backing,
+	.init_out = fuse_backed_lookup_init_out,
+	.apply_out = fuse_backed_lookup_apply_out,
+	.rcu = true,
+};
+
 /**
  * fuse_backed_lookup() - look a name up in the backing directory
  * @dir: the FUSE directory
@@ -289,7 +299,8 @@ static int fuse_backed_refilter_rcu(struct inode *dir, struct dentry *entry,
 	la.rcu_name = la.name.name;
 
 	/* As fuse_backed_relookup() does */
-	if (!fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err))
+	if (!fuse_bpf_run(&fuse_backed_lookup_rcu_op, FUSE_LOOKUP, dir, &la,
+			  &err))
 		return 0;
 	if (err)
 		return err == -ENOENT || err == -ESTALE ? 0 : err;
@@ -1110,8 +1121,12 @@ bool fuse_backed_link(struct dentry *entry, struct inode *dir,
 		*err = -EXDEV;
 		return true;
 	}
-	return fuse_backed_new_entry(&nop_mnt_idmap, dir, newent, &ne, FUSE_LINK,
-				     err);
+	if (fuse_backed_new_entry(&nop_mnt_idmap, dir, newent, &ne, FUSE_LINK,
+				  err))
+		return true;
+	/* The request names the inode too */
+	*err = fuse_backed_make_known(d_inode(entry));
+	return *err;
 }
 
 struct fuse_backed_remove_args {
@@ -1371,8 +1386,12 @@ bool fuse_backed_rename(struct inode *olddir, struct dentry *oldent,
 		if (*err)
 			return true;
 	}
-	return fuse_bpf_run(&fuse_backed_rename_op, FUSE_RENAME2,
-			    olddir, &args, err);
+	if (fuse_bpf_run(&fuse_backed_rename_op, FUSE_RENAME2, olddir, &args,
+			 err))
+		return true;
+	/* The request names the new directory too */
+	*err = fuse_backed_make_known(newdir);
+	return *err;
 }
 
 struct fuse_backed_get_link_args {

@@ -380,6 +380,7 @@ static const char * const fuse_bpf_counter_names[FUSE_BPF_NR_COUNTERS] = {
 	[FUSE_BPF_E_POSTFILTER] = "error_postfilter",
 	[FUSE_BPF_E_REWRITE] = "error_rewrite",
 	[FUSE_BPF_E_UNSUPPORTED] = "error_unsupported",
+	[FUSE_BPF_E_SERVER] = "error_server",
 	[FUSE_BPF_E_NO_SERVER] = "error_no_server",
 };
 
@@ -674,10 +675,11 @@ const struct fuse_iqueue_ops fuse_backed_no_daemon_fiq_ops = {
  * @fc: the connection
  * @args: the request
  *
- * Inodes fuse-bpf made from backing inodes have nodeid 0, which no server
- * could resolve. Their operations that have no backing implementation
- * fail instead of sending that nodeid. Without a daemon, every request
- * fails at once: nothing would answer it.
+ * Inodes fuse-bpf made from backing inodes have node id 0, which no
+ * server could resolve: one is made known to the server before a request
+ * names it (fuse_backed_make_known()), and a request that would still
+ * carry node id 0 fails instead. Without a daemon, every request fails at
+ * once: nothing would answer it.
  *
  * Return: false if the request must not be sent.
  */

@@ -233,7 +233,8 @@ static int fuse_backed_reply_backing(struct inode *dir, const struct qstr *name,
  * already carry another one, the new one is forgotten. Node id 0 (which
  * is otherwise a negative entry) with a backing gives a node the server
  * does not track, as the kernel makes them in backed directories: it is
- * never forgotten.
+ * not forgotten, unless a request must name it and it is made known
+ * (fuse_backed_make_known()).
  *
  * Return: 0 on success, a negative errno otherwise.
  */
@@ -246,8 +247,6 @@ int fuse_backed_lookup_iget(struct super_block *sb, struct inode *dir,
 	struct bpf_prog *prog = NULL;
 	struct fuse_forget_link *forget;
 	const struct cred *cred;
-	struct fuse_inode *fi;
-	bool adopted = false;
 	struct path path;
 	int err;
 
@@ -279,25 +278,9 @@ int fuse_backed_lookup_iget(struct super_block *sb, struct inode *dir,
 			bpf_prog_put(prog);
 		return err;
 	}
-	fi = get_fuse_inode(*inode);
 	if (prog)
 		bpf_prog_put(prog);
-	if (!outarg->nodeid)
-		return 0;
-
-	spin_lock(&fi->lock);
-	if (!fi->nodeid) {
-		fi->nodeid = outarg->nodeid;
-		adopted = true;
-	}
-	if (fi->nodeid == outarg->nodeid) {
-		fi->nlookup++;
-		/* The server's generation, as it revalidates the entry */
-		(*inode)->i_generation = outarg->generation;
-		adopted = true;
-	}
-	spin_unlock(&fi->lock);
-	if (!adopted) {
+	if (outarg->nodeid && !fuse_backed_take_nodeid(*inode, outarg)) {
 		forget = fuse_alloc_forget();
 		if (forget)
 			fuse_queue_forget(fc, forget, outarg->nodeid, 1);
@@ -358,21 +341,13 @@ out:
  *
  * READDIRPLUS carries no backing: it can neither replace a backed child
  * nor judge it stale, so the child stays as its lookup made it. The server
- * counted a lookup of @o's node id: the child takes it if that is its own.
+ * counted a lookup of @o's node id: the child takes it, as a node made
+ * known to the server would (fuse_backed_take_nodeid()).
  *
  * Return: 0 if it did, -ESTALE if the caller must forget the node id.
  */
 int fuse_backed_direntplus(struct inode *inode,
 			   const struct fuse_entry_out *o)
 {
-	struct fuse_inode *fi = get_fuse_inode(inode);
-	int ret = -ESTALE;
-
-	spin_lock(&fi->lock);
-	if (fi->nodeid == o->nodeid) {
-		fi->nlookup++;
-		ret = 0;
-	}
-	spin_unlock(&fi->lock);
-	return ret;
+	return fuse_backed_take_nodeid(inode, o) ? 0 : -ESTALE;
 }

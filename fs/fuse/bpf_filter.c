@@ -103,14 +103,16 @@ int fuse_bpf_arg_name(const struct bpf_fuse_arg *arg, struct qstr *name)
 	return 0;
 }
 
-/* The program's answer after the operation ran */
+/*
+ * The post-filter of @action, after the operation ran with result @err:
+ * the program's (which may pass it on to the server), or the server's.
+ */
 static int fuse_bpf_postfilter(const struct fuse_bpf_op *op, u32 opcode,
 			       struct inode *inode, struct bpf_fuse_args *fa,
-			       void *args, int err)
+			       void *args, int action, int err)
 {
 	struct fuse_conn *fc = get_fuse_conn(inode);
 	unsigned int i;
-	int action;
 
 	/* The request is what it was: only the reply may change now */
 	for (i = 0; i < fa->in_numargs; i++)
@@ -120,15 +122,19 @@ static int fuse_bpf_postfilter(const struct fuse_bpf_op *op, u32 opcode,
 	if (!err && op->init_out)
 		op->init_out(fa, args);
 
-	action = fuse_bpf_filter(inode, fa);
-	/* The program may fail the operation, not make it succeed */
-	if (action < 0) {
-		fuse_bpf_count(fc, FUSE_BPF_E_POSTFILTER);
-		return action;
+	/* A filter may fail the operation, not make it succeed */
+	if (action == BPF_FUSE_POSTFILTER) {
+		action = fuse_bpf_filter(inode, fa);
+		if (action < 0) {
+			fuse_bpf_count(fc, FUSE_BPF_E_POSTFILTER);
+			return action;
+		}
 	}
 	if (action == BPF_FUSE_USER_POSTFILTER) {
-		fuse_bpf_count(fc, FUSE_BPF_E_UNSUPPORTED);
-		return -EOPNOTSUPP;
+		action = op->rcu ? -ECHILD :
+			 fuse_backed_server_filter(inode, fa);
+		if (action < 0)
+			return action;
 	}
 	if (action != BPF_FUSE_CONTINUE) {
 		fuse_bpf_count(fc, FUSE_BPF_E_POSTFILTER);
@@ -202,6 +208,18 @@ static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
 		fuse_bpf_count(fc, FUSE_BPF_E_PREFILTER);
 		goto out;
 	}
+	/* A walk in RCU mode may not sleep: the server is asked with refs */
+	if (op->rcu && (action == BPF_FUSE_USER ||
+			action == BPF_FUSE_USER_PREFILTER)) {
+		*err = -ECHILD;
+		goto out;
+	}
+	if (action == BPF_FUSE_USER_PREFILTER) {
+		action = fuse_backed_server_filter(inode, &fa);
+		*err = action;
+		if (action < 0)
+			goto out;
+	}
 	if (fuse_bpf_modified(fa.in_args, fa.in_numargs)) {
 		/* The server would get the request as the VFS gave it */
 		*err = -EINVAL;
@@ -212,22 +230,25 @@ static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
 			goto out;
 		}
 	}
-	if (action == BPF_FUSE_USER) {
-		here = false;
-		goto out;
+	/* Not a backing call that nothing could post-filter */
+	if (action == BPF_FUSE_USER_POSTFILTER) {
+		*err = fuse_backed_server_filters(inode);
+		if (*err)
+			goto out;
 	}
-	if (action == BPF_FUSE_USER_PREFILTER ||
-	    action == BPF_FUSE_USER_POSTFILTER) {
-		*err = -EOPNOTSUPP;
-		fuse_bpf_count(fc, FUSE_BPF_E_UNSUPPORTED);
+	if (action == BPF_FUSE_USER) {
+		/* The request must name a node the server knows */
+		*err = fuse_backed_make_known(inode);
+		here = !!*err;
 		goto out;
 	}
 
 	ret = fuse_bpf_backing(op, opcode, inode, bpath, args);
 	*err = ret;
 	/* Not the result of a walk in RCU mode, which is tried again */
-	if (action == BPF_FUSE_POSTFILTER && ret != -ECHILD)
-		*err = fuse_bpf_postfilter(op, opcode, inode, &fa, args, ret);
+	if (action != BPF_FUSE_CONTINUE && ret != -ECHILD)
+		*err = fuse_bpf_postfilter(op, opcode, inode, &fa, args,
+					   action, ret);
 	/*
 	 * What the backing call did stands, even if the program fails the
 	 * operation: the FUSE side must show it (a new entry's dentry must
@@ -255,9 +276,9 @@ out:
  * in the FUSE request: it may fail it, rewrite its arguments, run it on
  * the backing object and see its result to rewrite it or change the
  * error, or send it to the server as in plain FUSE. A rewrite the
- * operation cannot honour fails it with EINVAL. Daemon pre- and
- * post-filters are not supported yet: a program asking for them fails the
- * operation with EOPNOTSUPP.
+ * operation cannot honour fails it with EINVAL. It may also have the
+ * server do what it does, before the backing call or after it, see
+ * fuse_backed_server_filter().
  *
  * Without a program, nothing is marshalled: the operation runs on the
  * backing object directly.

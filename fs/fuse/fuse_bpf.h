@@ -138,6 +138,8 @@ struct fuse_backed_entry {
  * @caller_creds: @backing runs with the caller's credentials and switches
  *	to the backing ones itself where it must: killing set-id bits on a
  *	write needs the caller's, as backing_file_write_iter() knows
+ * @rcu: it runs in a walk in RCU mode, which may not sleep: what needs the
+ *	server fails with ECHILD, to be tried again with references
  *
  * All the flow common to the operations lives in fuse_bpf_run(); an
  * operation only says how its arguments look to a program, how it runs on
@@ -153,6 +155,7 @@ struct fuse_bpf_op {
 	void (*finalize)(struct inode *inode, void *args);
 	bool write;
 	bool caller_creds;
+	bool rcu;
 };
 
 /*
@@ -203,7 +206,10 @@ static inline bool fuse_bpf_modified(const struct bpf_fuse_arg *args,
  * @FUSE_BPF_E_PREFILTER: the pre-filter failed the operation
  * @FUSE_BPF_E_POSTFILTER: the post-filter failed the operation
  * @FUSE_BPF_E_REWRITE: a rewrite was refused (EINVAL)
- * @FUSE_BPF_E_UNSUPPORTED: a server filter was asked for (EOPNOTSUPP)
+ * @FUSE_BPF_E_UNSUPPORTED: a server filter was asked for, and no server
+ *	negotiated FUSE_BPF (EOPNOTSUPP)
+ * @FUSE_BPF_E_SERVER: a server filter failed the operation, or making a
+ *	node known to the server failed
  * @FUSE_BPF_E_NO_SERVER: a request was not sent: no daemon, or a node
  *	the server does not know
  * @FUSE_BPF_NR_COUNTERS: the number of counters
@@ -222,6 +228,7 @@ enum fuse_bpf_counter {
 	FUSE_BPF_E_POSTFILTER,
 	FUSE_BPF_E_REWRITE,
 	FUSE_BPF_E_UNSUPPORTED,
+	FUSE_BPF_E_SERVER,
 	FUSE_BPF_E_NO_SERVER,
 	FUSE_BPF_NR_COUNTERS
 };
@@ -297,6 +304,13 @@ bool fuse_bpf_run(const struct fuse_bpf_op *op, u32 opcode,
 		  struct inode *inode, void *args, int *err);
 int fuse_bpf_arg_name(const struct bpf_fuse_arg *arg, struct qstr *name);
 struct bpf_prog *fuse_bpf_get_prog(struct inode *inode);
+
+/* backed_server.c */
+bool fuse_backed_take_nodeid(struct inode *inode,
+			     const struct fuse_entry_out *o);
+int fuse_backed_make_known(struct inode *inode);
+int fuse_backed_server_filters(struct inode *inode);
+int fuse_backed_server_filter(struct inode *inode, struct bpf_fuse_args *fa);
 
 /* backed_inode.c */
 void fuse_backed_copyattr(struct inode *inode);
