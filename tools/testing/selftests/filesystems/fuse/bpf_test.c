@@ -875,18 +875,16 @@ TEST_F(bpf_filter, postfilter_readlink)
 				       ARRAY_SIZE(bpf_only_init)));
 }
 
-/* Nonsense from a program, and daemon filters not supported yet */
+/* Nonsense from a program */
 TEST_F(bpf_filter, bad_verdicts)
 {
 	char b[PATH_MAX], f[PATH_MAX];
 	struct stat st;
 
 	make_file(_metadata, at(b, self->backing, "bogus"), 0640, "data");
-	make_file(_metadata, at(b, self->backing, "prefilt"), 0640, "data");
 	make_file(_metadata, at(b, self->backing, "restart_sys"), 0640, "x");
 	self->skel->bss->bogus_size = sizeof("bogus");
 	self->skel->bss->kernel_errno_size = sizeof("restart_sys");
-	self->skel->bss->user_prefilter_size = sizeof("prefilt");
 	errno = 0;
 	EXPECT_EQ(-1, stat(at(f, self->dir, "bogus"), &st));
 	EXPECT_EQ(EIO, errno);
@@ -894,9 +892,6 @@ TEST_F(bpf_filter, bad_verdicts)
 	errno = 0;
 	EXPECT_EQ(-1, stat(at(f, self->dir, "restart_sys"), &st));
 	EXPECT_EQ(EIO, errno);
-	errno = 0;
-	EXPECT_EQ(-1, stat(at(f, self->dir, "prefilt"), &st));
-	EXPECT_EQ(EOPNOTSUPP, errno);
 	ASSERT_TRUE(test_daemon_expect(self->td, bpf_only_init,
 				       ARRAY_SIZE(bpf_only_init)));
 }

@@ -28,7 +28,6 @@ __u32 deny_size;
 __u32 hide_size;
 __u32 bogus_size;
 __u32 kernel_errno_size;
-__u32 user_prefilter_size;
 /* Post-filter every readlink */
 __u32 readlink_post;
 /* Post-filter every mkdir, create, mknod and symlink */
@@ -88,8 +87,6 @@ int fuse_filter(struct __bpf_fuse_args *fa)
 		return 77;
 	if (size == kernel_errno_size)
 		return -512;	/* -ERESTARTSYS */
-	if (size == user_prefilter_size)
-		return BPF_FUSE_USER_PREFILTER;
 	return BPF_FUSE_CONTINUE;
 }
 

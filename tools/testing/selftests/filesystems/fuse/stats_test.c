@@ -81,6 +81,7 @@ enum counter {
 	CNT_E_POSTFILTER,
 	CNT_E_REWRITE,
 	CNT_E_UNSUPPORTED,
+	CNT_E_SERVER,
 	CNT_E_NO_SERVER,
 	NR_COUNTERS
 };
@@ -99,6 +100,7 @@ static const char * const counter_names[NR_COUNTERS] = {
 	[CNT_E_POSTFILTER] = "error_postfilter",
 	[CNT_E_REWRITE] = "error_rewrite",
 	[CNT_E_UNSUPPORTED] = "error_unsupported",
+	[CNT_E_SERVER] = "error_server",
 	[CNT_E_NO_SERVER] = "error_no_server",
 };
 
@@ -991,9 +993,9 @@ TEST_F_TIMEOUT(prog, invalid_verdict, STATS_TIMEOUT)
 }
 
 /*
- * Server pre- and post-filters are not supported: asking for one fails
- * the operation with EOPNOTSUPP. From the post-filter, a server pre-filter
- * is an action it may not take (EIO).
+ * Without a daemon, no server may filter: asking for a server pre- or
+ * post-filter fails the operation with EOPNOTSUPP. From the post-filter,
+ * a server pre-filter is an action it may not take (EIO).
  */
 TEST_F_TIMEOUT(prog, server_filter_unsupported, STATS_TIMEOUT)
 {

@@ -1,0 +1,687 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests for fuse-bpf: the server's side of backed inodes. A backed
+ * root filtered by fuse_steer.bpf.c, which gives each opcode the verdicts
+ * a test sets, served by a daemon that negotiated FUSE_BPF. The daemon
+ * answers pre- and post-filter requests (struct fuse_bpf_filter_in and
+ * _out of <linux/fuse.h>) as a test says, and checks their layout; the
+ * tests assert the exact requests it receives, what the caller gets, and
+ * that nodes the kernel made are made known to the server before a
+ * request names them, with FUSE_FORGET balanced.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "../../kselftest_harness.h"
+#include "test_util.h"
+#include "test_daemon.h"
+#include "fuse_bpf_util.h"
+#include "fuse_steer.skel.h"
+
+#define MAX_FILTER_ARGS	5
+#define MAX_ARG_COPY	512
+
+/* What a filter handler saw of its last request, and how it answers */
+struct filter_state {
+	unsigned int calls;
+	__u32 opcode;
+	__u64 nodeid;
+	/* The body matched its descriptors */
+	bool well_formed;
+	struct fuse_bpf_filter_in in;
+	struct fuse_bpf_filter_arg desc[MAX_FILTER_ARGS];
+	char data[MAX_FILTER_ARGS][MAX_ARG_COPY];
+
+	/* The reply: an error, or an empty body, or the following */
+	int error;
+	bool empty;
+	__u32 action;
+	/* Arguments in the reply: 0, or the count given in numargs */
+	__u32 numargs;
+	/* Raw descriptors and bytes of the reply's arguments */
+	__u32 rep_size[MAX_FILTER_ARGS];
+	char rep_data[MAX_FILTER_ARGS][MAX_ARG_COPY];
+};
+
+static struct filter_state pre_state, post_state;
+
+static int filter_handler(struct test_daemon *td, struct td_req *req)
+{
+	struct filter_state *s = req->priv;
+	const struct fuse_bpf_filter_in *in = req->arg;
+	const struct fuse_bpf_filter_arg *desc;
+	struct fuse_bpf_filter_out *out = req->out;
+	const char *data;
+	size_t len, n, i;
+	char *p;
+
+	s->calls++;
+	s->opcode = req->in->opcode;
+	s->nodeid = req->in->nodeid;
+	s->well_formed = false;
+	if (req->arg_len < sizeof(*in))
+		goto reply;
+	s->in = *in;
+	n = in->in_numargs + in->out_numargs;
+	if (n > MAX_FILTER_ARGS)
+		goto reply;
+	desc = (const void *)(in + 1);
+	len = sizeof(*in) + n * sizeof(*desc);
+	if (req->arg_len < len)
+		goto reply;
+	data = (const char *)(desc + n);
+	for (i = 0; i < n; i++) {
+		s->desc[i] = desc[i];
+		len += desc[i].size;
+		if (len > req->arg_len)
+			goto reply;
+		memcpy(s->data[i], data, desc[i].size < MAX_ARG_COPY ?
+					 desc[i].size : MAX_ARG_COPY);
+		data += desc[i].size;
+	}
+	s->well_formed = len == req->arg_len;
+reply:
+	if (s->error)
+		return s->error;
+	if (s->empty) {
+		req->out_len = 0;
+		return 0;
+	}
+	out->action = s->action;
+	out->numargs = s->numargs;
+	p = (char *)((struct fuse_bpf_filter_arg *)(out + 1) + s->numargs);
+	for (i = 0; i < s->numargs; i++) {
+		struct fuse_bpf_filter_arg *d = (void *)(out + 1);
+
+		d[i].size = s->rep_size[i];
+		d[i].max_size = 0;
+		memcpy(p, s->rep_data[i], s->rep_size[i]);
+		p += s->rep_size[i];
+	}
+	req->out_len = p - (char *)out;
+	return 0;
+}
+
+/* Node ids the LOOKUP handler gives names, in any directory */
+static const struct {
+	const char *name;
+	__u64 nodeid;
+	mode_t mode;
+} known_names[] = {
+	{ "d", 100, S_IFDIR | 0755 },
+	{ "sub", 101, S_IFDIR | 0755 },
+	{ "file", 102, S_IFREG | 0644 },
+	{ "data", 103, S_IFREG | 0644 },
+};
+
+#define SERVER_SIZE	42
+
+static void server_attr(struct fuse_attr *attr, __u64 nodeid, mode_t mode)
+{
+	attr->ino = nodeid;
+	attr->mode = mode;
+	attr->nlink = 1;
+	attr->size = SERVER_SIZE;
+	attr->blksize = 4096;
+}
+
+/* LOOKUP: the nodes of known_names, valid for a minute */
+static int named_lookup(struct test_daemon *td, struct td_req *req)
+{
+	struct fuse_entry_out *entry = req->out;
+	const char *name = req->arg;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(known_names); i++) {
+		if (strcmp(known_names[i].name, name))
+			continue;
+		entry->nodeid = known_names[i].nodeid;
+		entry->entry_valid = 60;
+		entry->attr_valid = 60;
+		server_attr(&entry->attr, entry->nodeid, known_names[i].mode);
+		req->out_len = sizeof(*entry);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* GETATTR of a node of known_names */
+static int named_getattr(struct test_daemon *td, struct td_req *req)
+{
+	struct fuse_attr_out *out = req->out;
+
+	out->attr_valid = 0;
+	server_attr(&out->attr, req->in->nodeid, S_IFREG | 0644);
+	req->out_len = sizeof(*out);
+	return 0;
+}
+
+/* The lookups the server counted, less those it was told to forget */
+static long long lookups_left;
+static unsigned int forgets;
+
+static int count_forget(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_forget_in *in = req->arg;
+
+	lookups_left -= in->nlookup;
+	forgets++;
+	return 0;
+}
+
+static int count_batch_forget(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_batch_forget_in *in = req->arg;
+	const struct fuse_forget_one *one = (const void *)(in + 1);
+	__u32 i;
+
+	for (i = 0; i < in->count; i++) {
+		lookups_left -= one[i].nlookup;
+		forgets++;
+	}
+	return 0;
+}
+
+/* Write @s to the file @path */
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
+FIXTURE(server) {
+	char backing[128];
+	char dir[64];
+	int backing_fd;
+	int fuse_fd;
+	struct test_daemon *td;
+	struct fuse_steer *skel;
+};
+
+FIXTURE_SETUP(server)
+{
+	char b[PATH_MAX], opts[128];
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	make_file(_metadata, at(b, self->backing, "data"), 0644, "twelve bytes");
+	make_file(_metadata, at(b, self->backing, "other"), 0644, "five!");
+	self->backing_fd = open(self->backing, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, self->backing_fd);
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->skel = fuse_steer__open_and_load();
+	ASSERT_NE(NULL, self->skel);
+
+	memset(&pre_state, 0, sizeof(pre_state));
+	memset(&post_state, 0, sizeof(post_state));
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	bpf_daemon_state.prog_fd = bpf_program__fd(self->skel->progs.fuse_steer);
+	snprintf(opts, sizeof(opts), "root_dir=%d,root_bpf=%d",
+		 self->backing_fd, bpf_daemon_state.prog_fd);
+	start_bpf_daemon(_metadata, self->dir, opts, 0, &self->fuse_fd,
+			 &self->td);
+}
+
+FIXTURE_TEARDOWN(server)
+{
+	stop_bpf_daemon(_metadata, self->dir, self->fuse_fd, self->td);
+	fuse_steer__destroy(self->skel);
+	EXPECT_EQ(0, close(self->backing_fd));
+	EXPECT_EQ(0, rmdir(self->dir));
+	EXPECT_EQ(0, remove_tree(self->backing));
+}
+
+/* Filter requests of @opcode go to the handler of their stage */
+static void serve_filters(struct __test_metadata *_metadata,
+			  struct test_daemon *td, __u32 opcode)
+{
+	ASSERT_EQ(0, test_daemon_set_handler(td, opcode | FUSE_PREFILTER,
+					     filter_handler, &pre_state));
+	ASSERT_EQ(0, test_daemon_set_handler(td, opcode | FUSE_POSTFILTER,
+					     filter_handler, &post_state));
+}
+
+#define LOG_PRE(op, node)	{ .opcode = (op) | FUSE_PREFILTER, .nodeid = node }
+#define LOG_POST(op, node)	{ .opcode = (op) | FUSE_POSTFILTER, .nodeid = node }
+
+/*
+ * The server pre-filters each use of a name: the first lookup, and each
+ * revalidation (the program decides every time, so the walk leaves RCU
+ * mode for it). It sees the name with its NUL and its bound, and its
+ * empty reply lets the lookup run on the backing directory.
+ */
+TEST_F(server, prefilter_sees_lookup)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		LOG_PRE(FUSE_LOOKUP, FUSE_ROOT_ID),
+		LOG_PRE(FUSE_LOOKUP, FUSE_ROOT_ID),
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st, bst;
+
+	serve_filters(_metadata, self->td, FUSE_LOOKUP);
+	pre_state.empty = true;
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_PREFILTER;
+
+	ASSERT_EQ(0, stat(at(f, self->dir, "data"), &st)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, stat(at(b, self->backing, "data"), &bst));
+	EXPECT_EQ(bst.st_size, st.st_size);
+	EXPECT_EQ(S_IFREG | 0644, st.st_mode);
+	ASSERT_EQ(0, stat(f, &st));
+
+	test_daemon_lock(self->td);
+	EXPECT_EQ(2, pre_state.calls);
+	EXPECT_TRUE(pre_state.well_formed);
+	EXPECT_EQ(0, pre_state.in.error_in);
+	EXPECT_EQ(0, pre_state.in.flags);
+	EXPECT_EQ(1, pre_state.in.in_numargs);
+	EXPECT_EQ(0, pre_state.in.out_numargs);
+	EXPECT_EQ(sizeof("data"), pre_state.desc[0].size);
+	EXPECT_EQ(NAME_MAX + 1, pre_state.desc[0].max_size);
+	EXPECT_STREQ("data", pre_state.data[0]);
+	test_daemon_unlock(self->td);
+	EXPECT_EQ(2, self->skel->bss->pre[FUSE_LOOKUP]);
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/* The server looks another name up: a name of another size */
+TEST_F(server, prefilter_rewrites_name)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st, bst;
+
+	serve_filters(_metadata, self->td, FUSE_LOOKUP);
+	pre_state.action = BPF_FUSE_CONTINUE;
+	pre_state.numargs = 1;
+	pre_state.rep_size[0] = sizeof("other");
+	strcpy(pre_state.rep_data[0], "other");
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_PREFILTER;
+
+	ASSERT_EQ(0, stat(at(f, self->dir, "alias"), &st)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, stat(at(b, self->backing, "other"), &bst));
+	EXPECT_EQ(bst.st_size, st.st_size);
+	EXPECT_EQ(5, st.st_size);
+	test_daemon_lock(self->td);
+	EXPECT_STREQ("alias", pre_state.data[0]);
+	test_daemon_unlock(self->td);
+}
+
+/* The error of the server's reply fails the operation: no backing call */
+TEST_F(server, prefilter_fails_operation)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		LOG_PRE(FUSE_LOOKUP, FUSE_ROOT_ID),
+	};
+	char f[PATH_MAX];
+	struct stat st;
+
+	serve_filters(_metadata, self->td, FUSE_LOOKUP);
+	pre_state.error = -EXFULL;
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_PREFILTER;
+	self->skel->bss->post_verdict[FUSE_LOOKUP] = -EDOM;
+
+	EXPECT_FAILS(EXFULL, stat(at(f, self->dir, "data"), &st));
+	EXPECT_EQ(0, self->skel->bss->post[FUSE_LOOKUP]);
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/* LOOKUP of "data" as a plain node of the server */
+static int plain_lookup(struct test_daemon *td, struct td_req *req)
+{
+	struct fuse_entry_out *entry = req->out;
+
+	if (strcmp(req->arg, "data"))
+		return -ENOENT;
+	entry->nodeid = 7;
+	entry->entry_valid = 60;
+	entry->attr_valid = 60;
+	server_attr(&entry->attr, 7, S_IFREG | 0600);
+	req->out_len = sizeof(*entry);
+	return 0;
+}
+
+/* The server takes the operation: it gets it as a plain FUSE request */
+TEST_F(server, prefilter_chooses_server)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		LOG_PRE(FUSE_LOOKUP, FUSE_ROOT_ID),
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "data" },
+	};
+	char f[PATH_MAX];
+	struct stat st;
+
+	serve_filters(_metadata, self->td, FUSE_LOOKUP);
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
+					     plain_lookup, NULL));
+	pre_state.action = BPF_FUSE_USER;
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_PREFILTER;
+
+	ASSERT_EQ(0, stat(at(f, self->dir, "data"), &st)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
+	EXPECT_EQ(SERVER_SIZE, st.st_size);
+	EXPECT_EQ(7, st.st_ino);
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/*
+ * After the backing call: the server sees its error and, after a success,
+ * the reply. It may fail a success (hide a name), change an error, or
+ * keep the result with an empty reply.
+ */
+TEST_F(server, postfilter_sees_result)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		LOG_POST(FUSE_LOOKUP, FUSE_ROOT_ID),
+		LOG_POST(FUSE_LOOKUP, FUSE_ROOT_ID),
+		LOG_POST(FUSE_LOOKUP, FUSE_ROOT_ID),
+	};
+	struct fuse_entry_out entry;
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st, bst;
+
+	serve_filters(_metadata, self->td, FUSE_LOOKUP);
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_POSTFILTER;
+
+	/* A negative entry: node id 0, no attributes */
+	post_state.error = -EACCES;
+	EXPECT_FAILS(EACCES, stat(at(f, self->dir, "missing"), &st));
+	test_daemon_lock(self->td);
+	EXPECT_TRUE(post_state.well_formed);
+	EXPECT_EQ(0, post_state.in.error_in);
+	EXPECT_EQ(1, post_state.in.in_numargs);
+	EXPECT_EQ(1, post_state.in.out_numargs);
+	EXPECT_STREQ("missing", post_state.data[0]);
+	memcpy(&entry, post_state.data[1], sizeof(entry));
+	EXPECT_EQ(0, entry.nodeid);
+	EXPECT_EQ(0, entry.attr.ino);
+	EXPECT_EQ(0, entry.attr.mode);
+	post_state.error = -ENOENT;
+	test_daemon_unlock(self->td);
+
+	/* A name that exists is hidden */
+	EXPECT_FAILS(ENOENT, stat(at(f, self->dir, "data"), &st));
+	test_daemon_lock(self->td);
+	EXPECT_TRUE(post_state.well_formed);
+	EXPECT_EQ(0, post_state.in.error_in);
+	EXPECT_EQ(1, post_state.in.out_numargs);
+	EXPECT_EQ(sizeof(entry), post_state.desc[1].size);
+	EXPECT_EQ(0, post_state.desc[1].max_size);
+	memcpy(&entry, post_state.data[1], sizeof(entry));
+	post_state.error = 0;
+	post_state.empty = true;
+	test_daemon_unlock(self->td);
+	ASSERT_EQ(0, stat(at(b, self->backing, "data"), &bst));
+	EXPECT_EQ(bst.st_size, entry.attr.size);
+	EXPECT_EQ(bst.st_mode, entry.attr.mode);
+
+	/* An empty reply keeps it */
+	ASSERT_EQ(0, stat(f, &st)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(bst.st_size, st.st_size);
+	EXPECT_EQ(3, self->skel->bss->pre[FUSE_LOOKUP]);
+	EXPECT_EQ(0, self->skel->bss->post[FUSE_LOOKUP]);
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/*
+ * The program's post-filter passes the result on to the server, which
+ * rewrites what stat() reports; then the server's pre-filter chooses its
+ * own post-filter.
+ */
+TEST_F(server, postfilter_rewrites_attr)
+{
+	struct fuse_attr_out attr;
+	char f[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	fd = open(at(f, self->dir, "data"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	/* The kernel made the node: it is made known first */
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
+					     named_lookup, NULL));
+	serve_filters(_metadata, self->td, FUSE_GETATTR);
+	self->skel->bss->pre_verdict[FUSE_GETATTR] = BPF_FUSE_POSTFILTER;
+	self->skel->bss->post_verdict[FUSE_GETATTR] = BPF_FUSE_USER_POSTFILTER;
+	post_state.empty = true;
+	ASSERT_EQ(0, fstat(fd, &st));
+	test_daemon_lock(self->td);
+	EXPECT_EQ(1, post_state.calls);
+	EXPECT_TRUE(post_state.well_formed);
+	EXPECT_EQ(FUSE_GETATTR | FUSE_POSTFILTER, post_state.opcode);
+	EXPECT_EQ(103, post_state.nodeid);
+	EXPECT_EQ(1, post_state.in.in_numargs);
+	EXPECT_EQ(1, post_state.in.out_numargs);
+	EXPECT_EQ(sizeof(struct fuse_getattr_in), post_state.desc[0].size);
+	EXPECT_EQ(sizeof(attr), post_state.desc[1].size);
+	memcpy(&attr, post_state.data[1], sizeof(attr));
+	EXPECT_EQ(12, attr.attr.size);
+	EXPECT_EQ(st.st_ino, attr.attr.ino);
+
+	attr.attr.size = 12345;
+	post_state.empty = false;
+	post_state.numargs = 1;
+	post_state.rep_size[0] = sizeof(attr);
+	memcpy(post_state.rep_data[0], &attr, sizeof(attr));
+	test_daemon_unlock(self->td);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(12345, st.st_size);
+
+	/* The server's pre-filter asks for its post-filter */
+	self->skel->bss->pre_verdict[FUSE_GETATTR] = BPF_FUSE_USER_PREFILTER;
+	test_daemon_lock(self->td);
+	pre_state.action = BPF_FUSE_USER_POSTFILTER;
+	test_daemon_unlock(self->td);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(12345, st.st_size);
+	test_daemon_lock(self->td);
+	EXPECT_EQ(1, pre_state.calls);
+	EXPECT_EQ(3, post_state.calls);
+	EXPECT_EQ(0, post_state.in.error_in);
+	test_daemon_unlock(self->td);
+	EXPECT_EQ(2, self->skel->bss->post[FUSE_GETATTR]);
+	EXPECT_EQ(0, close(fd));
+}
+
+/* Replies that break the format fail the operation with EIO */
+TEST_F(server, malformed_replies)
+{
+	char f[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	fd = open(at(f, self->dir, "data"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
+					     named_lookup, NULL));
+	serve_filters(_metadata, self->td, FUSE_LOOKUP);
+	serve_filters(_metadata, self->td, FUSE_GETATTR);
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_PREFILTER;
+	self->skel->bss->pre_verdict[FUSE_GETATTR] = BPF_FUSE_USER_PREFILTER;
+
+	test_daemon_lock(self->td);
+	pre_state.action = 9;
+	test_daemon_unlock(self->td);
+	EXPECT_FAILS(EIO, stat(at(f, self->dir, "x1"), &st));
+
+	/* A pre-filter may not ask for itself again */
+	test_daemon_lock(self->td);
+	pre_state.action = BPF_FUSE_USER_PREFILTER;
+	test_daemon_unlock(self->td);
+	EXPECT_FAILS(EIO, stat(at(f, self->dir, "x2"), &st));
+
+	/* More arguments than the request had */
+	test_daemon_lock(self->td);
+	pre_state.action = BPF_FUSE_CONTINUE;
+	pre_state.numargs = 2;
+	pre_state.rep_size[0] = sizeof("data");
+	strcpy(pre_state.rep_data[0], "data");
+	pre_state.rep_size[1] = 1;
+	test_daemon_unlock(self->td);
+	EXPECT_FAILS(EIO, stat(at(f, self->dir, "x3"), &st));
+
+	/* A name beyond its bound */
+	test_daemon_lock(self->td);
+	pre_state.numargs = 1;
+	pre_state.rep_size[0] = NAME_MAX + 2;
+	memset(pre_state.rep_data[0], 'a', NAME_MAX + 1);
+	pre_state.rep_data[0][NAME_MAX + 1] = 0;
+	test_daemon_unlock(self->td);
+	EXPECT_FAILS(EIO, stat(at(f, self->dir, "x4"), &st));
+
+	/* A fixed-size argument that changes size */
+	test_daemon_lock(self->td);
+	pre_state.rep_size[0] = sizeof(struct fuse_getattr_in) + 4;
+	memset(pre_state.rep_data[0], 0, MAX_ARG_COPY);
+	test_daemon_unlock(self->td);
+	EXPECT_FAILS(EIO, fstat(fd, &st));
+
+	/* After a post-filter, nothing is left to choose */
+	self->skel->bss->pre_verdict[FUSE_GETATTR] = BPF_FUSE_USER_POSTFILTER;
+	test_daemon_lock(self->td);
+	post_state.action = BPF_FUSE_USER;
+	test_daemon_unlock(self->td);
+	EXPECT_FAILS(EIO, fstat(fd, &st));
+
+	/* The control */
+	test_daemon_lock(self->td);
+	post_state.action = BPF_FUSE_CONTINUE;
+	test_daemon_unlock(self->td);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ(12, st.st_size);
+	EXPECT_EQ(0, close(fd));
+}
+
+/*
+ * A node the kernel made is made known before a request names it: each
+ * ancestor the server does not know, then the node, is looked up under
+ * its parent. The server is then told to forget each once.
+ */
+TEST_F(server, user_on_kernel_node)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "d" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = 100, .name = "sub" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = 101, .name = "file" },
+		{ .opcode = FUSE_GETATTR, .nodeid = 102 },
+		{ .opcode = FUSE_GETATTR, .nodeid = 102 },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "d"), 0755));
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "d/sub"), 0755));
+	make_file(_metadata, at(b, self->backing, "d/sub/file"), 0644, "x");
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
+					     named_lookup, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_GETATTR,
+					     named_getattr, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_FORGET,
+					     count_forget, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_BATCH_FORGET,
+					     count_batch_forget, NULL));
+
+	fd = open(at(f, self->dir, "d/sub/file"), O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(errno));
+	self->skel->bss->pre_verdict[FUSE_GETATTR] = BPF_FUSE_USER;
+	ASSERT_EQ(0, fstat(fd, &st)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(SERVER_SIZE, st.st_size);
+	ASSERT_EQ(0, fstat(fd, &st));
+	self->skel->bss->pre_verdict[FUSE_GETATTR] = 0;
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+	EXPECT_EQ(0, close(fd));
+
+	test_daemon_lock(self->td);
+	lookups_left = 3;
+	test_daemon_unlock(self->td);
+	/* Evict the nodes: each is forgotten, as often as it was looked up */
+	sync();
+	ASSERT_LE(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	EXPECT_TRUE(poll_until(({
+		bool done;
+
+		test_daemon_lock(self->td);
+		done = forgets == 3;
+		test_daemon_unlock(self->td);
+		done;
+	})));
+	test_daemon_lock(self->td);
+	EXPECT_EQ(0, lookups_left);
+	EXPECT_EQ(3, forgets);
+	test_daemon_unlock(self->td);
+}
+
+/* Without FUSE_BPF negotiated, no filter request is sent */
+TEST(not_negotiated)
+{
+	struct fuse_steer *skel = fuse_steer__open_and_load();
+	const struct td_expect log[] = { { .opcode = FUSE_INIT } };
+	char backing[128], dir[64], f[PATH_MAX], opts[128];
+	struct test_daemon *td;
+	int backing_fd, fuse_fd;
+	struct stat st;
+
+	ASSERT_NE(NULL, skel);
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, backing, sizeof(backing));
+	make_file(_metadata, at(f, backing, "data"), 0644, "x");
+	backing_fd = open(backing, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, backing_fd);
+	snprintf(dir, sizeof(dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(opts, sizeof(opts), "root_dir=%d,root_bpf=%d", backing_fd,
+		 bpf_program__fd(skel->progs.fuse_steer));
+	fuse_fd = test_fuse_mount(dir, opts);
+	ASSERT_LE(0, fuse_fd);
+	td = test_daemon_create(fuse_fd);
+	ASSERT_NE(NULL, td);
+	ASSERT_EQ(0, test_daemon_start(td));
+	ASSERT_EQ(0, test_daemon_wait_init(td, TD_STOP_TIMEOUT_MS));
+
+	skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_PREFILTER;
+	EXPECT_FAILS(EOPNOTSUPP, stat(at(f, dir, "data"), &st));
+	skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_POSTFILTER;
+	EXPECT_FAILS(EOPNOTSUPP, stat(at(f, dir, "data"), &st));
+	skel->bss->pre_verdict[FUSE_LOOKUP] = 0;
+	ASSERT_EQ(0, stat(at(f, dir, "data"), &st));
+	EXPECT_TRUE(test_daemon_expect(td, log, ARRAY_SIZE(log)));
+
+	EXPECT_EQ(0, test_fuse_umount(dir));
+	EXPECT_EQ(0, test_daemon_stop(td, TD_STOP_TIMEOUT_MS));
+	test_daemon_destroy(td);
+	EXPECT_EQ(0, close(fuse_fd));
+	EXPECT_EQ(0, close(backing_fd));
+	EXPECT_EQ(0, rmdir(dir));
+	EXPECT_EQ(0, remove_tree(backing));
+	fuse_steer__destroy(skel);
+}
+
+TEST_HARNESS_MAIN
