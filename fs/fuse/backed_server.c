@@ -52,11 +52,12 @@ bool fuse_backed_take_nodeid(struct inode *inode, const struct fuse_entry_out *o
 static int fuse_backed_announce(struct fuse_mount *fm, struct dentry *dentry)
 {
 	struct fuse_entry_out outarg = {};
-	struct fuse_entry_bpf_out ext;
+	/* Room for a struct fuse_entry_bpf_out */
+	u64 ext[4];
 	struct fuse_forget_link *forget;
 	struct name_snapshot name;
 	struct dentry *parent;
-	FUSE_ARGS(args);
+	struct fuse_args args = {};
 	ssize_t ret;
 
 	parent = dget_parent(dentry);
@@ -267,7 +268,7 @@ int fuse_backed_server_filter(struct inode *inode, struct bpf_fuse_args *fa)
 	struct fuse_bpf_filter_out *fout;
 	size_t in_size, out_size, len;
 	void *data;
-	FUSE_ARGS(args);
+	struct fuse_args args = {};
 	ssize_t ret;
 
 	ret = fuse_backed_server_filters(inode);

@@ -1157,79 +1157,6 @@ struct fuse_bpf_reply {
 	uint32_t	flags;
 };
 
-/*
- * fuse-bpf server filters. When the BPF program of a backed inode returns
- * BPF_FUSE_USER_PREFILTER or BPF_FUSE_USER_POSTFILTER (linux/bpf.h), the
- * server is sent a filter request, before or after the operation runs on
- * the backing object. Only a server that negotiated FUSE_BPF is sent one;
- * for any other, the operation fails with EOPNOTSUPP.
- *
- * Request: fuse_in_header.opcode is the operation's opcode ORed with
- * FUSE_PREFILTER or FUSE_POSTFILTER, and nodeid the inode's (never 0: a
- * node the kernel made is first made known by a FUSE_LOOKUP of its name).
- * The body is a struct fuse_bpf_filter_in, then in_numargs + out_numargs
- * struct fuse_bpf_filter_arg, then the bytes of those arguments in the
- * same order, unpadded. The arguments are those of the operation's FUSE
- * request (in) and of its reply (out), as its BPF program sees them; a
- * pre-filter request has no out arguments, nor has a post-filter request
- * when the operation failed.
- *
- * Reply: an error in fuse_out_header fails the operation with it. Else the
- * body is empty (all stays as it was, and the next step is
- * BPF_FUSE_CONTINUE), or a struct fuse_bpf_filter_out, then numargs
- * struct fuse_bpf_filter_arg and the bytes of those arguments: numargs is
- * 0 (the arguments stay as they were), or the number of arguments the
- * filter may change: the request's in arguments after a pre-filter, the
- * reply's out arguments after a post-filter. Each keeps its size, or takes
- * one from 1 to its max_size if that is not 0. A malformed reply fails the
- * operation with EIO.
- *
- * The next step (action), after a pre-filter: BPF_FUSE_CONTINUE runs the
- * operation on the backing object, BPF_FUSE_POSTFILTER does and then runs
- * the program's post-filter, BPF_FUSE_USER_POSTFILTER does and then sends
- * the post-filter request, BPF_FUSE_USER sends the operation to the server
- * as a plain FUSE request (with the arguments the VFS gave, so only if
- * they were not rewritten). After a post-filter: BPF_FUSE_CONTINUE, the
- * operation is done. A post-filter may fail an operation that succeeded,
- * or change its error, not make one that failed succeed.
- */
-
-/**
- * struct fuse_bpf_filter_in - the head of a fuse-bpf filter request
- * @error_in: in a post-filter request, the result of the backing call: 0
- *	      or a negative errno; 0 in a pre-filter request
- * @flags: 0
- * @in_numargs: the number of arguments of the FUSE request that follow
- * @out_numargs: the number of arguments of its reply that follow them
- */
-struct fuse_bpf_filter_in {
-	int32_t		error_in;
-	uint32_t	flags;
-	uint32_t	in_numargs;
-	uint32_t	out_numargs;
-};
-
-/**
- * struct fuse_bpf_filter_arg - the size of an argument of a filter message
- * @size: its size in bytes
- * @max_size: the size it may take in a reply, if not 0; 0 if it must keep
- *	      its size (ignored in a reply)
- */
-struct fuse_bpf_filter_arg {
-	uint32_t	size;
-	uint32_t	max_size;
-};
-
-/**
- * struct fuse_bpf_filter_out - the head of a reply to a filter request
- * @action: the next step, a BPF_FUSE_* action
- * @numargs: the number of arguments that follow, 0 if they are unchanged
- */
-struct fuse_bpf_filter_out {
-	uint32_t	action;
-	uint32_t	numargs;
-};
-
 struct fuse_lseek_in {
 	uint64_t	fh;
 	uint64_t	offset;
@@ -1328,6 +1255,79 @@ struct fuse_ext_header {
 struct fuse_supp_groups {
 	uint32_t	nr_groups;
 	uint32_t	groups[];
+};
+
+/*
+ * fuse-bpf server filters. When the BPF program of a backed inode returns
+ * BPF_FUSE_USER_PREFILTER or BPF_FUSE_USER_POSTFILTER (linux/bpf.h), the
+ * server is sent a filter request, before or after the operation runs on
+ * the backing object. Only a server that negotiated FUSE_BPF is sent one;
+ * for any other, the operation fails with EOPNOTSUPP.
+ *
+ * Request: fuse_in_header.opcode is the operation's opcode ORed with
+ * FUSE_PREFILTER or FUSE_POSTFILTER, and nodeid the inode's (never 0: a
+ * node the kernel made is first made known by a FUSE_LOOKUP of its name).
+ * The body is a struct fuse_bpf_filter_in, then in_numargs + out_numargs
+ * struct fuse_bpf_filter_arg, then the bytes of those arguments in the
+ * same order, unpadded. The arguments are those of the operation's FUSE
+ * request (in) and of its reply (out), as its BPF program sees them; a
+ * pre-filter request has no out arguments, nor has a post-filter request
+ * when the operation failed.
+ *
+ * Reply: an error in fuse_out_header fails the operation with it. Else the
+ * body is empty (all stays as it was, and the next step is
+ * BPF_FUSE_CONTINUE), or a struct fuse_bpf_filter_out, then numargs
+ * struct fuse_bpf_filter_arg and the bytes of those arguments: numargs is
+ * 0 (the arguments stay as they were), or the number of arguments the
+ * filter may change: the request's in arguments after a pre-filter, the
+ * reply's out arguments after a post-filter. Each keeps its size, or takes
+ * one from 1 to its max_size if that is not 0. A malformed reply fails the
+ * operation with EIO.
+ *
+ * The next step (action), after a pre-filter: BPF_FUSE_CONTINUE runs the
+ * operation on the backing object, BPF_FUSE_POSTFILTER does and then runs
+ * the program's post-filter, BPF_FUSE_USER_POSTFILTER does and then sends
+ * the post-filter request, BPF_FUSE_USER sends the operation to the server
+ * as a plain FUSE request (with the arguments the VFS gave, so only if
+ * they were not rewritten). After a post-filter: BPF_FUSE_CONTINUE, the
+ * operation is done. A post-filter may fail an operation that succeeded,
+ * or change its error, not make one that failed succeed.
+ */
+
+/**
+ * struct fuse_bpf_filter_in - the head of a fuse-bpf filter request
+ * @error_in: in a post-filter request, the result of the backing call: 0
+ *	      or a negative errno; 0 in a pre-filter request
+ * @flags: 0
+ * @in_numargs: the number of arguments of the FUSE request that follow
+ * @out_numargs: the number of arguments of its reply that follow them
+ */
+struct fuse_bpf_filter_in {
+	int32_t		error_in;
+	uint32_t	flags;
+	uint32_t	in_numargs;
+	uint32_t	out_numargs;
+};
+
+/**
+ * struct fuse_bpf_filter_arg - the size of an argument of a filter message
+ * @size: its size in bytes
+ * @max_size: the size it may take in a reply, if not 0; 0 if it must keep
+ *	      its size (ignored in a reply)
+ */
+struct fuse_bpf_filter_arg {
+	uint32_t	size;
+	uint32_t	max_size;
+};
+
+/**
+ * struct fuse_bpf_filter_out - the head of a reply to a filter request
+ * @action: the next step, a BPF_FUSE_* action
+ * @numargs: the number of arguments that follow, 0 if they are unchanged
+ */
+struct fuse_bpf_filter_out {
+	uint32_t	action;
+	uint32_t	numargs;
 };
 
 #endif /* _LINUX_FUSE_H */
