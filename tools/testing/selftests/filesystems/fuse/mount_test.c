@@ -1986,7 +1986,7 @@ TEST_F(bad_opts, readdirplus_keeps_backed_child)
 	static const __u64 nodeids[] = { 5, 7 };
 	static struct td_log_entry log[TD_LOG_SIZE];
 	char b[PATH_MAX], f[PATH_MAX], buf[16];
-	char dents[4096] __attribute__((aligned(8)));
+	_Alignas(8) char dents[4096];
 	int fuse_fd, fd, seen, forgot7 = 0;
 	struct test_daemon *td;
 	struct dirent64 *de;

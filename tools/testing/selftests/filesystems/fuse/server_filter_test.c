@@ -317,7 +317,7 @@ TEST_F(server, prefilter_rewrites_name)
 	pre_state.action = BPF_FUSE_CONTINUE;
 	pre_state.numargs = 1;
 	pre_state.rep_size[0] = sizeof("other");
-	strcpy(pre_state.rep_data[0], "other");
+	memcpy(pre_state.rep_data[0], "other", sizeof("other"));
 	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_PREFILTER;
 
 	ASSERT_EQ(0, stat(at(f, self->dir, "alias"), &st)) TH_LOG("%s", strerror(errno));
@@ -540,7 +540,7 @@ TEST_F(server, malformed_replies)
 	pre_state.action = BPF_FUSE_CONTINUE;
 	pre_state.numargs = 2;
 	pre_state.rep_size[0] = sizeof("data");
-	strcpy(pre_state.rep_data[0], "data");
+	memcpy(pre_state.rep_data[0], "data", sizeof("data"));
 	pre_state.rep_size[1] = 1;
 	test_daemon_unlock(self->td);
 	EXPECT_FAILS(EIO, stat(at(f, self->dir, "x3"), &st));
