@@ -574,6 +574,7 @@ static const struct fuse_bpf_op fuse_backed_readdir_op = {
 	.init_out = fuse_backed_readdir_init_out,
 	.apply_out = fuse_backed_readdir_apply_out,
 	.finalize = fuse_backed_readdir_finalize,
+	.file = true,
 };
 
 /*

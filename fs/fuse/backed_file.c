@@ -198,6 +198,7 @@ static void fuse_backed_release_init_in(struct bpf_fuse_args *fa, void *args)
 static const struct fuse_bpf_op fuse_backed_release_op = {
 	.init_in = fuse_backed_release_init_in,
 	.backing = fuse_backed_nop_backing,
+	.file = true,
 };
 
 /**
@@ -251,6 +252,7 @@ static int fuse_backed_flush_backing(struct path *bpath, void *args)
 static const struct fuse_bpf_op fuse_backed_flush_op = {
 	.init_in = fuse_backed_flush_init_in,
 	.backing = fuse_backed_flush_backing,
+	.file = true,
 };
 
 bool fuse_backed_flush(struct file *file, fl_owner_t id, int *err)
@@ -318,6 +320,7 @@ static const struct fuse_bpf_op fuse_backed_fsync_op = {
 	.apply_in = fuse_backed_fsync_apply_in,
 	.backing = fuse_backed_fsync_backing,
 	.finalize = fuse_backed_file_finalize,
+	.file = true,
 };
 
 bool fuse_backed_fsync(struct file *file, loff_t start, loff_t end,
@@ -622,6 +625,7 @@ static const struct fuse_bpf_op fuse_backed_read_op = {
 	.init_out = fuse_backed_rw_init_out,
 	.apply_out = fuse_backed_read_apply_out,
 	.caller_creds = true,
+	.file = true,
 };
 
 static const struct fuse_bpf_op fuse_backed_write_op = {
@@ -630,6 +634,7 @@ static const struct fuse_bpf_op fuse_backed_write_op = {
 	.backing = fuse_backed_write_backing,
 	.init_out = fuse_backed_rw_init_out,
 	.caller_creds = true,
+	.file = true,
 };
 
 /* Run a read (FUSE_READ) or a write (FUSE_WRITE): its count or an errno */
@@ -793,6 +798,7 @@ static const struct fuse_bpf_op fuse_backed_llseek_op = {
 	.apply_in = fuse_backed_llseek_apply_in,
 	.backing = fuse_backed_llseek_backing,
 	.init_out = fuse_backed_llseek_init_out,
+	.file = true,
 };
 
 /**
@@ -910,6 +916,7 @@ static const struct fuse_bpf_op fuse_backed_fallocate_op = {
 	.apply_in = fuse_backed_fallocate_apply_in,
 	.backing = fuse_backed_fallocate_backing,
 	.caller_creds = true,
+	.file = true,
 };
 
 /**
@@ -1000,6 +1007,7 @@ static const struct fuse_bpf_op fuse_backed_copy_op = {
 	.backing = fuse_backed_copy_backing,
 	.init_out = fuse_backed_copy_init_out,
 	.caller_creds = true,
+	.file = true,
 };
 
 /**
@@ -1070,6 +1078,7 @@ static int fuse_backed_ioctl_backing(struct path *bpath, void *args)
 static const struct fuse_bpf_op fuse_backed_ioctl_op = {
 	.init_in = fuse_backed_ioctl_init_in,
 	.backing = fuse_backed_ioctl_backing,
+	.file = true,
 };
 
 /**

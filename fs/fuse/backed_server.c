@@ -277,6 +277,7 @@ int fuse_backed_server_filter(struct inode *inode, struct bpf_fuse_args *fa)
 	ret = fuse_backed_make_known(inode);
 	if (ret)
 		goto out_count;
+	fa->nodeid = get_node_id(inode);
 
 	in_size = sizeof(*fin) +
 		  fuse_bpf_filter_size(fa->in_args, fa->in_numargs, false) +

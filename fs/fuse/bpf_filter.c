@@ -238,7 +238,7 @@ static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
 	}
 	if (action == BPF_FUSE_USER) {
 		/* The request must name a node the server knows */
-		*err = fuse_backed_make_known(inode);
+		*err = op->file ? 0 : fuse_backed_make_known(inode);
 		here = !!*err;
 		goto out;
 	}

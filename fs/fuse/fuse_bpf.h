@@ -138,6 +138,8 @@ struct fuse_backed_entry {
  * @caller_creds: @backing runs with the caller's credentials and switches
  *	to the backing ones itself where it must: killing set-id bits on a
  *	write needs the caller's, as backing_file_write_iter() knows
+ * @file: an operation of an open backed file, which the server does not
+ *	know: it cannot be sent to the server
  * @rcu: it runs in a walk in RCU mode, which may not sleep: what needs the
  *	server fails with ECHILD, to be tried again with references
  *
@@ -155,6 +157,7 @@ struct fuse_bpf_op {
 	void (*finalize)(struct inode *inode, void *args);
 	bool write;
 	bool caller_creds;
+	bool file;
 	bool rcu;
 };
 
