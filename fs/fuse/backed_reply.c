@@ -39,7 +39,8 @@ void fuse_backed_init_reply(struct fuse_mount *fm, u64 flags,
 }
 
 /*
- * Let the server's LOOKUP reply carry a struct fuse_entry_bpf_out. The
+ * Let the server's reply to a LOOKUP, or to a request that creates an
+ * entry, carry a struct fuse_entry_bpf_out after its other out args. The
  * layout is set up on every fuse-bpf mount, as a LOOKUP may be prepared
  * before the server has answered FUSE_INIT: whether it negotiated FUSE_BPF
  * is checked when the reply comes (fuse_backed_reply_fds()). A plain reply
@@ -48,11 +49,48 @@ void fuse_backed_init_reply(struct fuse_mount *fm, u64 flags,
 void fuse_backed_lookup_init(struct fuse_args *args,
 			     struct fuse_backed_entry *feb)
 {
-	args->out_numargs = 2;
-	args->out_args[1].size = sizeof(feb->out);
-	args->out_args[1].value = &feb->out;
+	struct fuse_arg *ext = &args->out_args[args->out_numargs++];
+
+	ext->size = sizeof(feb->out);
+	ext->value = &feb->out;
 	args->out_argvar = true;
 	args->bpf_ext = true;
+}
+
+/*
+ * The same for a FUSE_CREATE reply, whose struct fuse_open_out the
+ * extension follows: both are @feb's, in its last out arg. The caller
+ * takes the struct fuse_open_out from there.
+ */
+void fuse_backed_create_init(struct fuse_args *args,
+			     struct fuse_backed_entry *feb)
+{
+	struct fuse_arg *last = &args->out_args[args->out_numargs - 1];
+
+	BUILD_BUG_ON(offsetof(struct fuse_backed_entry, out) !=
+		     sizeof(feb->open));
+	last->size = sizeof(feb->open) + sizeof(feb->out);
+	last->value = &feb->open;
+	args->out_argvar = true;
+	args->bpf_ext = true;
+}
+
+/*
+ * The extension of a reply to @args and its size, 0 if it has none: the
+ * end of its last out arg, see above.
+ */
+static struct fuse_backed_entry *fuse_backed_ext(struct fuse_args *args,
+						 ssize_t *size)
+{
+	struct fuse_arg *last = &args->out_args[args->out_numargs - 1];
+
+	if (args->opcode == FUSE_CREATE) {
+		*size = (ssize_t)last->size -
+			sizeof_field(struct fuse_backed_entry, open);
+		return container_of(last->value, struct fuse_backed_entry, open);
+	}
+	*size = last->size;
+	return container_of(last->value, struct fuse_backed_entry, out);
 }
 
 /* Drop what a LOOKUP reply's extension holds, on every path */
@@ -81,8 +119,14 @@ void fuse_backed_entry_put(struct fuse_backed_entry *feb)
 bool fuse_backed_reply_needs_ioctl(struct fuse_conn *fc, struct fuse_args *args,
 				   size_t len)
 {
-	return args->bpf_ext && fc->bpf_proto &&
-	       len > args->out_args[0].size;
+	size_t plain = 0;
+	unsigned int i;
+
+	if (!args->bpf_ext || !fc->bpf_proto)
+		return false;
+	for (i = 0; i < args->out_numargs; i++)
+		plain += args->out_args[i].size;
+	return len > plain - sizeof_field(struct fuse_backed_entry, out);
 }
 
 /**
@@ -108,9 +152,16 @@ int fuse_backed_reply_fds(struct fuse_conn *fc, struct fuse_args *args,
 	struct fuse_entry_bpf_out *out;
 	struct super_block *bsb;
 	struct file *file;
+	ssize_t size;
 	int err;
 
-	if (!args->bpf_ext || !args->out_args[1].size)
+	if (!args->bpf_ext)
+		return 0;
+	feb = fuse_backed_ext(args, &size);
+	/* A truncated struct fuse_open_out before it */
+	if (size < 0)
+		return -EINVAL;
+	if (!size)
 		return 0;
 	/* Only from a server that negotiated FUSE_BPF: a reply too long */
 	if (!fc->bpf_proto)
@@ -118,11 +169,9 @@ int fuse_backed_reply_fds(struct fuse_conn *fc, struct fuse_args *args,
 	/* Never from write(2), see fuse_backed_reply_needs_ioctl() */
 	if (!fd_reply)
 		return -EINVAL;
-	feb = container_of(args->out_args[1].value, struct fuse_backed_entry,
-			   out);
 	out = &feb->out;
 	/* A truncated extension */
-	if (args->out_args[1].size != sizeof(*out))
+	if (size != sizeof(*out))
 		return -EINVAL;
 	if (out->backing_action > FUSE_ACTION_REPLACE ||
 	    out->bpf_action > FUSE_ACTION_REPLACE)
@@ -212,12 +261,13 @@ static int fuse_backed_reply_backing(struct inode *dir, const struct qstr *name,
 }
 
 /**
- * fuse_backed_lookup_iget() - the inode of a LOOKUP reply with an extension
+ * fuse_backed_lookup_iget() - the inode of an entry reply with an extension
  * @sb: the superblock
  * @dir: the FUSE directory, NULL for the lookups of export operations
  * @name: the name looked up
  * @outarg: the server's entry
  * @feb: the extension of the reply, if it had one
+ * @type: for a reply that created the entry, the S_IFMT type it has, else 0
  * @inode: set to the inode if it is backed, to NULL if it is a plain node
  *
  * The backing comes from the reply (FUSE_ACTION_REPLACE), or is the entry
@@ -240,7 +290,8 @@ static int fuse_backed_reply_backing(struct inode *dir, const struct qstr *name,
  */
 int fuse_backed_lookup_iget(struct super_block *sb, struct inode *dir,
 			    const struct qstr *name, struct fuse_entry_out *outarg,
-			    struct fuse_backed_entry *feb, struct inode **inode)
+			    struct fuse_backed_entry *feb, umode_t type,
+			    struct inode **inode)
 {
 	struct fuse_conn *fc = get_fuse_conn_super(sb);
 	struct fuse_entry_bpf_out *out = &feb->out;
@@ -257,6 +308,11 @@ int fuse_backed_lookup_iget(struct super_block *sb, struct inode *dir,
 	if (!path.dentry) {
 		/* A plain node: no program would ever run */
 		return out->bpf_action == FUSE_ACTION_REPLACE ? -EIO : 0;
+	}
+	/* A new entry is backed by an object of the type it was made as */
+	if (type && (d_inode(path.dentry)->i_mode ^ type) & S_IFMT) {
+		path_put(&path);
+		return -EIO;
 	}
 	if (out->backing_action == FUSE_ACTION_REPLACE)
 		cred = feb->cred;

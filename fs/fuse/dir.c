@@ -432,7 +432,7 @@ static int fuse_do_lookup(struct super_block *sb, struct inode *dir,
 	if (!outarg->nodeid) {
 		if (fuse_conn_bpf(fm->fc))
 			err = fuse_backed_lookup_iget(sb, dir, name, outarg,
-						      &feb, inode);
+						      &feb, 0, inode);
 		goto out_put_forget;
 	}
 
@@ -446,7 +446,7 @@ static int fuse_do_lookup(struct super_block *sb, struct inode *dir,
 
 	if (fuse_conn_bpf(fm->fc)) {
 		err = fuse_backed_lookup_iget(sb, dir, name, outarg, &feb,
-					      inode);
+					      0, inode);
 		if (err) {
 			fuse_queue_forget(fm->fc, forget, outarg->nodeid, 1);
 			goto out;
@@ -694,6 +694,7 @@ static int fuse_create_open(struct mnt_idmap *idmap, struct inode *dir,
 	struct fuse_create_in inarg;
 	struct fuse_open_out *outopenp;
 	struct fuse_entry_out outentry;
+	struct fuse_backed_entry feb = {};
 	struct fuse_inode *fi;
 	struct fuse_file *ff;
 	bool trunc = flags & O_TRUNC;
@@ -740,6 +741,9 @@ static int fuse_create_open(struct mnt_idmap *idmap, struct inode *dir,
 	outopenp = &ff->args->open_outarg;
 	args.out_args[1].size = sizeof(*outopenp);
 	args.out_args[1].value = outopenp;
+	/* fuse-bpf: the server may back the new file, as in a LOOKUP reply */
+	if (fuse_conn_bpf(fm->fc))
+		fuse_backed_create_init(&args, &feb);
 
 	err = get_create_ext(idmap, &args, dir, entry, mode);
 	if (err)
@@ -747,6 +751,9 @@ static int fuse_create_open(struct mnt_idmap *idmap, struct inode *dir,
 
 	err = fuse_simple_idmap_request(idmap, fm, &args);
 	free_ext_value(&args);
+	/* The size of a fuse-bpf extension */
+	if (err > 0)
+		err = 0;
 	if (err)
 		goto out_free_ff;
 
@@ -755,11 +762,27 @@ static int fuse_create_open(struct mnt_idmap *idmap, struct inode *dir,
 	    fuse_invalid_attr(&outentry.attr))
 		goto out_free_ff;
 
+	if (fuse_conn_bpf(fm->fc))
+		fuse_backed_open_out(&feb, outopenp);
 	ff->fh = outopenp->fh;
 	ff->nodeid = outentry.nodeid;
 	ff->open_flags = outopenp->open_flags;
-	inode = fuse_iget(dir->i_sb, outentry.nodeid, outentry.generation,
-			  &outentry.attr, ATTR_TIMEOUT(&outentry), 0, 0);
+	inode = NULL;
+	if (fuse_conn_bpf(fm->fc)) {
+		err = fuse_backed_lookup_iget(dir->i_sb, dir, &entry->d_name,
+					      &outentry, &feb, S_IFREG, &inode);
+		fuse_backed_entry_put(&feb);
+		if (err) {
+			flags &= ~(O_CREAT | O_EXCL | O_TRUNC);
+			fuse_sync_release(NULL, ff, flags);
+			fuse_queue_forget(fm->fc, forget, outentry.nodeid, 1);
+			goto out_err;
+		}
+	}
+	if (!inode)
+		inode = fuse_iget(dir->i_sb, outentry.nodeid,
+				  outentry.generation, &outentry.attr,
+				  ATTR_TIMEOUT(&outentry), 0, 0);
 	if (!inode) {
 		flags &= ~(O_CREAT | O_EXCL | O_TRUNC);
 		fuse_sync_release(NULL, ff, flags);
@@ -789,6 +812,8 @@ static int fuse_create_open(struct mnt_idmap *idmap, struct inode *dir,
 
 out_free_ff:
 	fuse_file_free(ff);
+	if (fuse_conn_bpf(fm->fc))
+		fuse_backed_entry_put(&feb);
 out_put_forget_req:
 	kfree(forget);
 out_err:
@@ -856,8 +881,9 @@ static int create_new_entry(struct mnt_idmap *idmap, struct fuse_mount *fm,
 			    struct fuse_args *args, struct inode *dir,
 			    struct dentry *entry, umode_t mode)
 {
+	struct fuse_backed_entry feb = {};
 	struct fuse_entry_out outarg;
-	struct inode *inode;
+	struct inode *inode = NULL;
 	struct dentry *d;
 	int err;
 	struct fuse_forget_link *forget;
@@ -874,6 +900,9 @@ static int create_new_entry(struct mnt_idmap *idmap, struct fuse_mount *fm,
 	args->out_numargs = 1;
 	args->out_args[0].size = sizeof(outarg);
 	args->out_args[0].value = &outarg;
+	/* fuse-bpf: the server may back the new entry, as in a LOOKUP reply */
+	if (fuse_conn_bpf(fm->fc))
+		fuse_backed_lookup_init(args, &feb);
 
 	if (args->opcode != FUSE_LINK) {
 		err = get_create_ext(idmap, args, dir, entry, mode);
@@ -883,6 +912,9 @@ static int create_new_entry(struct mnt_idmap *idmap, struct fuse_mount *fm,
 
 	err = fuse_simple_idmap_request(idmap, fm, args);
 	free_ext_value(args);
+	/* The size of a fuse-bpf extension */
+	if (err > 0)
+		err = 0;
 	if (err)
 		goto out_put_forget_req;
 
@@ -893,8 +925,18 @@ static int create_new_entry(struct mnt_idmap *idmap, struct fuse_mount *fm,
 	if ((outarg.attr.mode ^ mode) & S_IFMT)
 		goto out_put_forget_req;
 
-	inode = fuse_iget(dir->i_sb, outarg.nodeid, outarg.generation,
-			  &outarg.attr, ATTR_TIMEOUT(&outarg), 0, 0);
+	if (fuse_conn_bpf(fm->fc)) {
+		err = fuse_backed_lookup_iget(dir->i_sb, dir, &entry->d_name,
+					      &outarg, &feb, mode, &inode);
+		fuse_backed_entry_put(&feb);
+		if (err) {
+			fuse_queue_forget(fm->fc, forget, outarg.nodeid, 1);
+			return err;
+		}
+	}
+	if (!inode)
+		inode = fuse_iget(dir->i_sb, outarg.nodeid, outarg.generation,
+				  &outarg.attr, ATTR_TIMEOUT(&outarg), 0, 0);
 	if (!inode) {
 		fuse_queue_forget(fm->fc, forget, outarg.nodeid, 1);
 		return -ENOMEM;
@@ -919,6 +961,8 @@ static int create_new_entry(struct mnt_idmap *idmap, struct fuse_mount *fm,
 	if (err == -EEXIST)
 		fuse_invalidate_entry(entry);
 	kfree(forget);
+	if (fuse_conn_bpf(fm->fc))
+		fuse_backed_entry_put(&feb);
 	return err;
 }
 

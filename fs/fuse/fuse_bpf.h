@@ -106,17 +106,21 @@ static inline void fuse_backed_free_inode(struct fuse_inode *fi)
 }
 
 /**
- * struct fuse_backed_entry - fuse-bpf extension of a LOOKUP reply, as received
+ * struct fuse_backed_entry - fuse-bpf extension of an entry reply, as received
+ * @open: in a FUSE_CREATE reply, the struct fuse_open_out it comes after:
+ *	both are its last out arg, so that fuse_args keeps two
  * @out: the extension, as the server sent it
  * @backing_path: with FUSE_ACTION_REPLACE, the new backing object
  * @cred: the server's credentials, to use @backing_path with
  * @prog: with FUSE_ACTION_REPLACE, the new program
  * @ext: the reply carried a valid extension
  *
- * The LOOKUP paths keep one on their stack: it is empty without fuse-bpf.
+ * The LOOKUP and create paths keep one on their stack: it is empty without
+ * fuse-bpf.
  */
 struct fuse_backed_entry {
 #ifdef CONFIG_FUSE_BPF
+	struct fuse_open_out open;
 	struct fuse_entry_bpf_out out;
 	struct path backing_path;
 	const struct cred *cred;
@@ -124,6 +128,15 @@ struct fuse_backed_entry {
 	bool ext;
 #endif
 };
+
+/* The struct fuse_open_out of a reply, see fuse_backed_create_init() */
+static inline void fuse_backed_open_out(const struct fuse_backed_entry *feb,
+					struct fuse_open_out *open)
+{
+#ifdef CONFIG_FUSE_BPF
+	*open = feb->open;
+#endif
+}
 
 /**
  * struct fuse_bpf_op - one operation on a backing object
@@ -419,6 +432,8 @@ void fuse_backed_init_reply(struct fuse_mount *fm, u64 flags,
 			    struct fuse_init_out *arg);
 void fuse_backed_lookup_init(struct fuse_args *args,
 			     struct fuse_backed_entry *feb);
+void fuse_backed_create_init(struct fuse_args *args,
+			     struct fuse_backed_entry *feb);
 void fuse_backed_entry_put(struct fuse_backed_entry *feb);
 bool fuse_backed_reply_needs_ioctl(struct fuse_conn *fc, struct fuse_args *args,
 				   size_t len);
@@ -426,7 +441,8 @@ int fuse_backed_reply_fds(struct fuse_conn *fc, struct fuse_args *args,
 			  bool fd_reply);
 int fuse_backed_lookup_iget(struct super_block *sb, struct inode *dir,
 			    const struct qstr *name, struct fuse_entry_out *outarg,
-			    struct fuse_backed_entry *feb, struct inode **inode);
+			    struct fuse_backed_entry *feb, umode_t type,
+			    struct inode **inode);
 bool fuse_backed_entry_changed(struct inode *dir, const struct qstr *name,
 			       struct inode *inode, struct fuse_backed_entry *feb);
 int fuse_backed_direntplus(struct inode *inode,

@@ -1130,13 +1130,16 @@ struct fuse_backing_map {
  *	    the new BPF program, 0 otherwise
  *
  * When FUSE_BPF was negotiated, it may follow struct fuse_entry_out in the
- * reply to FUSE_LOOKUP. Since it carries file descriptors, a reply with it
- * is only accepted through the FUSE_DEV_IOC_BPF_REPLY ioctl, which resolves
- * them in the server's context; written with write(2) it is refused with
- * EPERM and the request stays pending. A reply without it is a plain
- * LOOKUP reply and may be written either way. With a backing, a node id of
- * 0 in struct fuse_entry_out gives a node the server does not track: no
- * request names it, not even FUSE_FORGET.
+ * reply to FUSE_LOOKUP, FUSE_MKNOD, FUSE_MKDIR, FUSE_SYMLINK or FUSE_LINK,
+ * and struct fuse_open_out in the reply to FUSE_CREATE; a backing it gives
+ * a new entry must be of the type made. Since it carries file descriptors,
+ * a reply with it is only accepted through the FUSE_DEV_IOC_BPF_REPLY
+ * ioctl, which resolves them in the server's context; written with
+ * write(2) it is refused with EPERM and the request stays pending. A reply
+ * without it is a plain reply and may be written either way. With a
+ * backing, a node id of 0 in the struct fuse_entry_out of a LOOKUP reply
+ * gives a node the server does not track: no request names it, not even
+ * FUSE_FORGET, until one must and the node is looked up again.
  */
 struct fuse_entry_bpf_out {
 	uint64_t	backing_action;
