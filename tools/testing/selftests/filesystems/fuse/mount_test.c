@@ -1986,7 +1986,7 @@ TEST_F(bad_opts, readdirplus_keeps_backed_child)
 	static const __u64 nodeids[] = { 5, 7 };
 	static struct td_log_entry log[TD_LOG_SIZE];
 	char b[PATH_MAX], f[PATH_MAX], buf[16];
-	_Alignas(8) char dents[4096];
+	unsigned long long dents[512];
 	int fuse_fd, fd, seen, forgot7 = 0;
 	struct test_daemon *td;
 	struct dirent64 *de;
@@ -2018,7 +2018,7 @@ TEST_F(bad_opts, readdirplus_keeps_backed_child)
 		while ((len = syscall(SYS_getdents64, fd, dents,
 				      sizeof(dents))) > 0) {
 			for (off = 0; off < len; off += de->d_reclen) {
-				de = (struct dirent64 *)(dents + off);
+				de = (struct dirent64 *)((char *)dents + off);
 				seen += !strcmp(de->d_name, "file");
 			}
 		}

@@ -13,7 +13,10 @@
  *   XFS natively, fail on ext4 as they do there, and fail with EXDEV
  *   between two mounts;
  * - fsync() of a directory reaches the backing directory: a lower FUSE
- *   server (test_daemon.c) gets exactly one FUSE_FSYNCDIR for it.
+ *   server (test_daemon.c) gets exactly one FUSE_FSYNCDIR for it;
+ * - inotify and fanotify: a change made through a backed directory is
+ *   reported on it and on the backing directory, one made directly in
+ *   the backing directory only there, as on overlayfs.
  *
  * Backing directories live on the harness's ext4 scratch disk; the XFS is
  * made on a loop device over an image on that disk.
@@ -33,6 +36,8 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -1076,6 +1081,180 @@ FIXTURE_TEARDOWN(ext4)
 TEST_F_TIMEOUT(ext4, fiemap, ST_TIMEOUT)
 {
 	check_fiemap(_metadata, self->backing, self->fuse);
+}
+
+/* The inotify events read so far */
+struct inotify_seen {
+	int nr;
+	struct {
+		int wd;
+		__u32 mask;
+		char name[NAME_MAX + 1];
+	} ev[64];
+};
+
+/* Read the pending events of @ifd into @seen */
+static void read_inotify(int ifd, struct inotify_seen *seen)
+{
+	unsigned long long words[512];
+	char *buf = (char *)words;
+	const struct inotify_event *ev;
+	ssize_t len;
+	char *p;
+
+	seen->nr = 0;
+	while ((len = read(ifd, buf, sizeof(words))) > 0) {
+		for (p = buf; p < buf + len; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (seen->nr == ARRAY_SIZE(seen->ev))
+				continue;
+			seen->ev[seen->nr].wd = ev->wd;
+			seen->ev[seen->nr].mask = ev->mask;
+			snprintf(seen->ev[seen->nr].name, NAME_MAX + 1, "%s",
+				 ev->len ? ev->name : "");
+			seen->nr++;
+		}
+	}
+}
+
+/* How many events of @seen are @mask on @name for @wd */
+static int inotify_count(const struct inotify_seen *seen, int wd, __u32 mask,
+			 const char *name)
+{
+	int i, n = 0;
+
+	for (i = 0; i < seen->nr; i++)
+		n += seen->ev[i].wd == wd && seen->ev[i].mask == mask &&
+		     !strcmp(seen->ev[i].name, name);
+	return n;
+}
+
+#define NOTIFY_MASK	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | \
+			 IN_MOVED_TO | IN_ATTRIB)
+
+/*
+ * Changes made through the backed directory are reported to watchers of
+ * it and of the backing directory, once each; changes made directly in
+ * the backing directory only to the watchers of the backing directory.
+ */
+TEST_F_TIMEOUT(ext4, inotify, ST_TIMEOUT)
+{
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX];
+	struct inotify_seen seen;
+	int ifd, wf, wb;
+
+	ifd = inotify_init1(IN_NONBLOCK);
+	ASSERT_LE(0, ifd);
+	wf = inotify_add_watch(ifd, self->fuse, NOTIFY_MASK);
+	ASSERT_LE(0, wf) TH_LOG("%s", strerror(errno));
+	wb = inotify_add_watch(ifd, self->backing, NOTIFY_MASK);
+	ASSERT_LE(0, wb);
+
+	make_file(_metadata, at(f, self->fuse, "a"), 0600, "data");
+	ASSERT_EQ(0, chmod(f, 0640));
+	ASSERT_EQ(0, rename(f, at(g, self->fuse, "b")));
+	ASSERT_EQ(0, mkdir(at(f, self->fuse, "d"), 0700));
+	ASSERT_EQ(0, unlink(g));
+	read_inotify(ifd, &seen);
+	EXPECT_EQ(1, inotify_count(&seen, wf, IN_CREATE, "a"));
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_CREATE, "a"));
+	EXPECT_EQ(1, inotify_count(&seen, wf, IN_MODIFY, "a"));
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_MODIFY, "a"));
+	EXPECT_EQ(1, inotify_count(&seen, wf, IN_ATTRIB, "a"));
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_ATTRIB, "a"));
+	EXPECT_EQ(1, inotify_count(&seen, wf, IN_MOVED_FROM, "a"));
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_MOVED_FROM, "a"));
+	EXPECT_EQ(1, inotify_count(&seen, wf, IN_MOVED_TO, "b"));
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_MOVED_TO, "b"));
+	EXPECT_EQ(1, inotify_count(&seen, wf, IN_CREATE | IN_ISDIR, "d"));
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_CREATE | IN_ISDIR, "d"));
+	EXPECT_EQ(1, inotify_count(&seen, wf, IN_DELETE, "b"));
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_DELETE, "b"));
+	EXPECT_EQ(16, seen.nr);
+
+	/* Directly in the backing directory: not on the FUSE inodes */
+	make_file(_metadata, at(b, self->backing, "c"), 0600, "data");
+	ASSERT_EQ(0, unlink(b));
+	read_inotify(ifd, &seen);
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_CREATE, "c"));
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_MODIFY, "c"));
+	EXPECT_EQ(1, inotify_count(&seen, wb, IN_DELETE, "c"));
+	EXPECT_EQ(3, seen.nr);
+	EXPECT_EQ(0, close(ifd));
+}
+
+/* The fanotify events of @fan, each checked against @path; their number */
+static int read_fanotify(struct __test_metadata *_metadata, int fan,
+			 const char *path, __u64 *masks)
+{
+	unsigned long long words[512];
+	struct fanotify_event_metadata *ev;
+	struct stat st, want;
+	int n = 0;
+	ssize_t len;
+
+	*masks = 0;
+	if (stat(path, &want))
+		memset(&want, 0, sizeof(want));
+	while ((len = read(fan, words, sizeof(words))) > 0) {
+		for (ev = (void *)words; FAN_EVENT_OK(ev, len);
+		     ev = FAN_EVENT_NEXT(ev, len)) {
+			EXPECT_LE(0, ev->fd);
+			if (ev->fd < 0)
+				continue;
+			EXPECT_EQ(0, fstat(ev->fd, &st));
+			EXPECT_EQ(want.st_ino, st.st_ino);
+			EXPECT_EQ(want.st_dev, st.st_dev);
+			*masks |= ev->mask;
+			close(ev->fd);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * A mount mark on the FUSE mount sees writes made through it, with the
+ * FUSE file as the event's object; writes made directly to the backing
+ * file are seen by a mark on the backing mount only.
+ */
+TEST_F_TIMEOUT(ext4, fanotify, ST_TIMEOUT)
+{
+	char b[PATH_MAX], f[PATH_MAX];
+	int fan, bfan, fd;
+	__u64 masks;
+
+	make_file(_metadata, at(b, self->backing, "file"), 0600, "");
+	at(f, self->fuse, "file");
+	fan = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
+	ASSERT_LE(0, fan) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_MOUNT,
+				   FAN_MODIFY | FAN_CLOSE_WRITE, AT_FDCWD,
+				   self->fuse)) TH_LOG("%s", strerror(errno));
+	bfan = fanotify_init(FAN_CLASS_NOTIF | FAN_NONBLOCK, O_RDONLY);
+	ASSERT_LE(0, bfan);
+	ASSERT_EQ(0, fanotify_mark(bfan, FAN_MARK_ADD, FAN_MODIFY |
+				   FAN_CLOSE_WRITE, AT_FDCWD, b));
+
+	fd = open(f, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4, write(fd, "data", 4));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_LE(2, read_fanotify(_metadata, fan, f, &masks));
+	EXPECT_EQ(FAN_MODIFY | FAN_CLOSE_WRITE, masks);
+	EXPECT_LE(1, read_fanotify(_metadata, bfan, b, &masks));
+	EXPECT_TRUE(masks & FAN_MODIFY);
+
+	/* Directly on the backing file */
+	fd = open(b, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4, write(fd, "more", 4));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, read_fanotify(_metadata, fan, f, &masks));
+	EXPECT_LE(2, read_fanotify(_metadata, bfan, b, &masks));
+	EXPECT_EQ(FAN_MODIFY | FAN_CLOSE_WRITE, masks);
+	EXPECT_EQ(0, close(fan));
+	EXPECT_EQ(0, close(bfan));
 }
 
 /*

@@ -638,6 +638,290 @@ TEST_F(server, user_on_kernel_node)
 	test_daemon_unlock(self->td);
 }
 
+/*
+ * A plain root served by a daemon that negotiated FUSE_BPF, which backs
+ * the entries it creates with objects it makes in a backing directory:
+ * replies to MKDIR, MKNOD, SYMLINK, CREATE and LINK carry the extension
+ * of a LOOKUP reply, through the ioctl.
+ */
+FIXTURE(creator) {
+	char backing[128];
+	char dir[64];
+	int fuse_fd;
+	struct test_daemon *td;
+};
+
+/* What the create handlers use: the backing directory, and bad types */
+static struct {
+	const char *backing;
+	/* Back the new entry with a regular file, whatever it is */
+	bool wrong_type;
+	/* Descriptors kept open until the reply went out */
+	int fds[8];
+	int nr_fds;
+} creator;
+
+/* Node ids of the new entries, by name; attributes from the backing */
+static __u64 creator_nodeid(const char *name)
+{
+	return 200 + (unsigned char)name[0];
+}
+
+/*
+ * Reply to a request that made @name in the backing directory: the entry,
+ * then @mid_len bytes of @mid (CREATE's fuse_open_out), then the
+ * extension, backing it with what @name is there.
+ */
+static int creator_reply(struct td_req *req, const char *name,
+			 const void *mid, size_t mid_len, __u64 nodeid)
+{
+	struct fuse_entry_out *entry = req->out;
+	struct fuse_entry_bpf_out *ext;
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", creator.backing, name);
+	if (lstat(path, &st))
+		return -errno;
+	if (creator.wrong_type)
+		snprintf(path, sizeof(path), "%s/.file", creator.backing);
+	fd = open(path, O_PATH | O_NOFOLLOW);
+	if (fd < 0 || creator.nr_fds == ARRAY_SIZE(creator.fds))
+		return -EIO;
+	creator.fds[creator.nr_fds++] = fd;
+	entry->nodeid = nodeid;
+	entry->entry_valid = 60;
+	entry->attr_valid = 60;
+	entry->attr.ino = entry->nodeid;
+	entry->attr.mode = st.st_mode;
+	entry->attr.nlink = st.st_nlink;
+	entry->attr.size = st.st_size;
+	memcpy(entry + 1, mid, mid_len);
+	ext = (void *)((char *)(entry + 1) + mid_len);
+	ext->backing_action = FUSE_ACTION_REPLACE;
+	ext->backing_fd = fd;
+	ext->bpf_action = FUSE_ACTION_KEEP;
+	req->out_len = sizeof(*entry) + mid_len + sizeof(*ext);
+	req->reply_via = TD_REPLY_IOCTL;
+	return 0;
+}
+
+static int creator_path(char *path, const char *name)
+{
+	return snprintf(path, PATH_MAX, "%s/%s", creator.backing, name);
+}
+
+static int creator_mkdir(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_mkdir_in *in = req->arg;
+	const char *name = (const char *)(in + 1);
+	char path[PATH_MAX];
+
+	creator_path(path, name);
+	if (mkdir(path, in->mode & ~in->umask))
+		return -errno;
+	return creator_reply(req, name, NULL, 0, creator_nodeid(name));
+}
+
+static int creator_mknod(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_mknod_in *in = req->arg;
+	const char *name = (const char *)(in + 1);
+	char path[PATH_MAX];
+
+	creator_path(path, name);
+	if (mknod(path, in->mode & ~in->umask, in->rdev))
+		return -errno;
+	return creator_reply(req, name, NULL, 0, creator_nodeid(name));
+}
+
+static int creator_symlink(struct test_daemon *td, struct td_req *req)
+{
+	const char *name = req->arg;
+	const char *target = name + strlen(name) + 1;
+	char path[PATH_MAX];
+
+	creator_path(path, name);
+	if (symlink(target, path))
+		return -errno;
+	return creator_reply(req, name, NULL, 0, creator_nodeid(name));
+}
+
+static int creator_create(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_create_in *in = req->arg;
+	const char *name = (const char *)(in + 1);
+	struct fuse_open_out open_out = { .fh = 77 };
+	char path[PATH_MAX];
+	int fd;
+
+	creator_path(path, name);
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY, in->mode & ~in->umask);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return creator_reply(req, name, &open_out, sizeof(open_out),
+			     creator_nodeid(name));
+}
+
+/* LINK of an entry the daemon made, by its node id */
+static int creator_link(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_link_in *in = req->arg;
+	const char *name = (const char *)(in + 1);
+	char old[PATH_MAX], path[PATH_MAX];
+
+	if (in->oldnodeid != creator_nodeid("f"))
+		return -ENOENT;
+	creator_path(old, "f");
+	creator_path(path, name);
+	if (link(old, path))
+		return -errno;
+	/* The same node: the server counts one more lookup of it */
+	return creator_reply(req, name, NULL, 0, in->oldnodeid);
+}
+
+static int creator_ok(struct test_daemon *td, struct td_req *req)
+{
+	return 0;
+}
+
+FIXTURE_SETUP(creator)
+{
+	char b[PATH_MAX];
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	make_file(_metadata, at(b, self->backing, ".file"), 0600, "");
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	memset(&creator, 0, sizeof(creator));
+	creator.backing = self->backing;
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	start_bpf_daemon(_metadata, self->dir, "fuse_bpf", 0, &self->fuse_fd,
+			 &self->td);
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_MKDIR,
+					     creator_mkdir, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_MKNOD,
+					     creator_mknod, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_SYMLINK,
+					     creator_symlink, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_CREATE,
+					     creator_create, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LINK,
+					     creator_link, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_FLUSH,
+					     creator_ok, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_RELEASE,
+					     creator_ok, NULL));
+}
+
+FIXTURE_TEARDOWN(creator)
+{
+	int i;
+
+	stop_bpf_daemon(_metadata, self->dir, self->fuse_fd, self->td);
+	for (i = 0; i < creator.nr_fds; i++)
+		close(creator.fds[i]);
+	EXPECT_EQ(0, rmdir(self->dir));
+	EXPECT_EQ(0, remove_tree(self->backing));
+}
+
+/*
+ * The directory a MKDIR reply backs is served from its backing: what is
+ * made in it reaches the backing directory with no request.
+ */
+TEST_F(creator, mkdir_reply_backs_entry)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		{ .opcode = FUSE_MKDIR, .nodeid = FUSE_ROOT_ID },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st, bst;
+
+	ASSERT_EQ(0, mkdir(at(f, self->dir, "d"), 0750)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, mkdir(at(f, self->dir, "d/sub"), 0700));
+	make_file(_metadata, at(f, self->dir, "d/sub/x"), 0600, "made");
+	ASSERT_EQ(0, stat(at(b, self->backing, "d/sub/x"), &bst));
+	ASSERT_EQ(0, stat(f, &st));
+	EXPECT_EQ(bst.st_size, st.st_size);
+	EXPECT_EQ(4, st.st_size);
+	ASSERT_EQ(0, stat(at(f, self->dir, "d"), &st));
+	EXPECT_EQ(S_IFDIR | 0750, st.st_mode);
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/*
+ * A file CREATE backs: the open the server answered stays the server's,
+ * the next open is the backing file's.
+ */
+TEST_F(creator, create_reply_backs_entry)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		{ .opcode = FUSE_CREATE, .nodeid = FUSE_ROOT_ID },
+		{ .opcode = FUSE_FLUSH, .nodeid = 200 + 'f' },
+		{ .opcode = FUSE_RELEASE, .nodeid = 200 + 'f' },
+		{ .opcode = FUSE_LINK, .nodeid = FUSE_ROOT_ID },
+	};
+	char b[PATH_MAX], f[PATH_MAX], buf[16] = {};
+	struct stat st, st2;
+	int fd;
+
+	fd = open(at(f, self->dir, "f"), O_CREAT | O_EXCL | O_WRONLY, 0640);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, close(fd));
+	make_file(_metadata, at(b, self->backing, "data"), 0600, "x");
+	fd = open(at(b, self->backing, "f"), O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(7, write(fd, "backing", 7));
+	EXPECT_EQ(0, close(fd));
+	fd = open(f, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(7, read(fd, buf, sizeof(buf)));
+	EXPECT_STREQ("backing", buf);
+	EXPECT_EQ(0, close(fd));
+	ASSERT_EQ(0, stat(f, &st));
+	EXPECT_EQ(S_IFREG | 0640, st.st_mode);
+
+	/* A link the server makes is the same backed inode */
+	ASSERT_EQ(0, link(f, at(b, self->dir, "g"))) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, stat(b, &st2));
+	EXPECT_EQ(st.st_ino, st2.st_ino);
+	EXPECT_EQ(2, st2.st_nlink);
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/* A symlink the server backs is read from its backing */
+TEST_F(creator, symlink_reply_backs_entry)
+{
+	char f[PATH_MAX], buf[32] = {};
+
+	ASSERT_EQ(0, symlink("some/target", at(f, self->dir, "l")))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(11, readlink(f, buf, sizeof(buf)));
+	EXPECT_STREQ("some/target", buf);
+	/* INIT and SYMLINK: readlink reads the backing */
+	EXPECT_EQ(2, test_daemon_get_log(self->td, NULL, 0));
+}
+
+/* A backing of another type than the entry made fails it with EIO */
+TEST_F(creator, reply_backing_of_wrong_type)
+{
+	char f[PATH_MAX];
+	struct stat st;
+
+	creator.wrong_type = true;
+	EXPECT_FAILS(EIO, mknod(at(f, self->dir, "p"), S_IFIFO | 0600, 0));
+	EXPECT_FAILS(EIO, mkdir(at(f, self->dir, "e"), 0700));
+	creator.wrong_type = false;
+	EXPECT_FAILS(ENOENT, lstat(at(f, self->dir, "p"), &st));
+}
+
 /* Without FUSE_BPF negotiated, no filter request is sent */
 TEST(not_negotiated)
 {
