@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Policies as BPF_PROG_TYPE_FUSE programs, one per program:
+ *
+ * - read_only: every operation that would modify the backing filesystem
+ *   fails with EROFS; attached to a directory, it makes its subtree
+ *   read-only;
+ * - uid_policy: what each user may do, from a map the administrator
+ *   updates while the filesystem is in use: read, write, both or nothing;
+ * - casefold: names are looked up, made and removed in lower case, so that
+ *   any case finds an entry of the backing directory, whose names are
+ *   lower case;
+ * - xattr_prefix: the user. extended attributes a process sees are those
+ *   of the backing inode under user.app., its own namespace.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "fuse_bpf_test.h"
+
+/* #defines of uapi headers are not in the BTF */
+#define FUSE_OPCODE_FILTER	0x0ffff
+#define FUSE_POSTFILTER		0x20000
+#define BPF_FUSE_COPY_FLAG	1ULL
+
+#define OP_LOOKUP		1
+#define OP_SETATTR		4
+#define OP_SYMLINK		6
+#define OP_MKNOD		8
+#define OP_MKDIR		9
+#define OP_UNLINK		10
+#define OP_RMDIR		11
+#define OP_RENAME		12
+#define OP_LINK			13
+#define OP_OPEN			14
+#define OP_WRITE		16
+#define OP_SETXATTR		21
+#define OP_GETXATTR		22
+#define OP_REMOVEXATTR		24
+#define OP_ACCESS		34
+#define OP_CREATE		35
+#define OP_FALLOCATE		43
+#define OP_RENAME2		45
+#define OP_COPY_FILE_RANGE	47
+#define OP_TMPFILE		51
+#define OP_FILEATTR_SET		0xfff1
+
+#define O_ACCMODE		3
+#define O_TRUNC			01000
+#define MAY_WRITE		2
+
+#define EROFS			30
+#define ENOMEM			12
+
+/* uid_policy: the values of uid_access */
+#define POLICY_READ		1
+#define POLICY_WRITE		2
+
+/* Would the operation @op, of arguments @fa, modify anything? */
+static __always_inline bool modifies(struct __bpf_fuse_args *fa, __u32 op)
+{
+	__u32 *in = (__u32 *)(long)fa->in_args[0].value;
+	__u32 *end = (__u32 *)(long)fa->in_args[0].end_offset;
+
+	switch (op) {
+	case OP_SETATTR:
+	case OP_SYMLINK:
+	case OP_MKNOD:
+	case OP_MKDIR:
+	case OP_UNLINK:
+	case OP_RMDIR:
+	case OP_RENAME:
+	case OP_LINK:
+	case OP_WRITE:
+	case OP_SETXATTR:
+	case OP_REMOVEXATTR:
+	case OP_CREATE:
+	case OP_FALLOCATE:
+	case OP_RENAME2:
+	case OP_COPY_FILE_RANGE:
+	case OP_TMPFILE:
+	case OP_FILEATTR_SET:
+		return true;
+	case OP_OPEN:
+		/* struct fuse_open_in: flags first */
+		if (fa->in_numargs < 1 || in + 1 > end)
+			return true;
+		return (in[0] & O_ACCMODE) || (in[0] & O_TRUNC);
+	case OP_ACCESS:
+		/* struct fuse_access_in: mask first */
+		if (fa->in_numargs < 1 || in + 1 > end)
+			return true;
+		return in[0] & MAY_WRITE;
+	}
+	return false;
+}
+
+/* read_only: what it refused */
+__u64 refused;
+
+SEC("fuse")
+int read_only(struct __bpf_fuse_args *fa)
+{
+	__u32 op = fa->opcode & FUSE_OPCODE_FILTER;
+
+	if (fa->opcode & FUSE_POSTFILTER)
+		return BPF_FUSE_CONTINUE;
+	if (modifies(fa, op)) {
+		__sync_fetch_and_add(&refused, 1);
+		return -EROFS;
+	}
+	return BPF_FUSE_CONTINUE;
+}
+
+/* uid_policy: POLICY_* of each uid; a uid not in it may do anything */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} uid_access SEC(".maps");
+
+__u64 denied;
+
+SEC("fuse")
+int uid_policy(struct __bpf_fuse_args *fa)
+{
+	__u32 op = fa->opcode & FUSE_OPCODE_FILTER;
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	__u32 need, *allowed;
+
+	if (fa->opcode & FUSE_POSTFILTER)
+		return BPF_FUSE_CONTINUE;
+	allowed = bpf_map_lookup_elem(&uid_access, &uid);
+	if (!allowed)
+		return BPF_FUSE_CONTINUE;
+	need = modifies(fa, op) ? POLICY_WRITE : POLICY_READ;
+	if (*allowed & need)
+		return BPF_FUSE_CONTINUE;
+	__sync_fetch_and_add(&denied, 1);
+	return -EACCES;
+}
+
+/*
+ * Names are rewritten into a buffer of the same size, which the helper
+ * needs as a constant: one case per size, names of up to NAME_SIZE_MAX - 1
+ * characters. Longer names are left as they are.
+ */
+#define NAME_SIZE_MAX		32
+
+__u64 folded;
+
+/* Lower the case of the name in in arg @i if it has an upper case letter */
+static __always_inline int fold_arg(struct __bpf_fuse_args *fa, __u32 i)
+{
+	__u8 *v, *end, *p;
+	__u32 size, k;
+	bool upper = false;
+
+	if (i >= fa->in_numargs)
+		return 0;
+	if (i == 0) {
+		v = (__u8 *)(long)fa->in_args[0].value;
+		end = (__u8 *)(long)fa->in_args[0].end_offset;
+		size = fa->in_args[0].size;
+	} else {
+		v = (__u8 *)(long)fa->in_args[1].value;
+		end = (__u8 *)(long)fa->in_args[1].end_offset;
+		size = fa->in_args[1].size;
+	}
+	if (size < 2 || size > NAME_SIZE_MAX)
+		return 0;
+	for (k = 0; k < NAME_SIZE_MAX; k++) {
+		if (k >= size || v + k + 1 > end)
+			break;
+		if (v[k] >= 'A' && v[k] <= 'Z')
+			upper = true;
+	}
+	if (!upper)
+		return 0;
+
+#define FOLD_CASE(n)							\
+	case n:								\
+		p = bpf_fuse_get_writeable_in(fa, i, v, n,		\
+					      BPF_FUSE_COPY_FLAG);	\
+		if (!p)							\
+			return -ENOMEM;					\
+		for (k = 0; k < n; k++)					\
+			if (p[k] >= 'A' && p[k] <= 'Z')			\
+				p[k] += 'a' - 'A';			\
+		break;
+	switch (size) {
+	FOLD_CASE(2) FOLD_CASE(3) FOLD_CASE(4) FOLD_CASE(5) FOLD_CASE(6)
+	FOLD_CASE(7) FOLD_CASE(8) FOLD_CASE(9) FOLD_CASE(10) FOLD_CASE(11)
+	FOLD_CASE(12) FOLD_CASE(13) FOLD_CASE(14) FOLD_CASE(15) FOLD_CASE(16)
+	FOLD_CASE(17) FOLD_CASE(18) FOLD_CASE(19) FOLD_CASE(20) FOLD_CASE(21)
+	FOLD_CASE(22) FOLD_CASE(23) FOLD_CASE(24) FOLD_CASE(25) FOLD_CASE(26)
+	FOLD_CASE(27) FOLD_CASE(28) FOLD_CASE(29) FOLD_CASE(30) FOLD_CASE(31)
+	FOLD_CASE(32)
+	default:
+		return 0;
+	}
+#undef FOLD_CASE
+	__sync_fetch_and_add(&folded, 1);
+	return 0;
+}
+
+SEC("fuse")
+int casefold(struct __bpf_fuse_args *fa)
+{
+	__u32 op = fa->opcode & FUSE_OPCODE_FILTER;
+	int err = 0;
+
+	if (fa->opcode & FUSE_POSTFILTER)
+		return BPF_FUSE_CONTINUE;
+	switch (op) {
+	case OP_LOOKUP:
+	case OP_UNLINK:
+	case OP_RMDIR:
+	case OP_SYMLINK:
+		/* The name first (SYMLINK: then its target, kept) */
+		err = fold_arg(fa, 0);
+		break;
+	case OP_MKNOD:
+	case OP_MKDIR:
+	case OP_CREATE:
+	case OP_LINK:
+		/* A struct, then the name */
+		err = fold_arg(fa, 1);
+		break;
+	}
+	return err ? err : BPF_FUSE_CONTINUE;
+}
+
+/*
+ * xattr_prefix: "user.NAME" is "user.app.NAME" on the backing inode. The
+ * name is copied out before the helper, which invalidates the pointers
+ * into the argument.
+ */
+#define XATTR_SIZE_MAX		32
+#define PREFIX_LEN		4	/* "app." */
+
+__u64 prefixed;
+
+static __always_inline int prefix_arg(struct __bpf_fuse_args *fa, __u32 i)
+{
+	char name[XATTR_SIZE_MAX];
+	__u8 *v, *end;
+	char *p;
+	__u32 size, k;
+
+	if (i >= fa->in_numargs)
+		return 0;
+	if (i == 0) {
+		v = (__u8 *)(long)fa->in_args[0].value;
+		end = (__u8 *)(long)fa->in_args[0].end_offset;
+		size = fa->in_args[0].size;
+	} else {
+		v = (__u8 *)(long)fa->in_args[1].value;
+		end = (__u8 *)(long)fa->in_args[1].end_offset;
+		size = fa->in_args[1].size;
+	}
+	/* "user.X" and its NUL at least; room for the prefix */
+	if (size < 7 || size > XATTR_SIZE_MAX - PREFIX_LEN)
+		return 0;
+	for (k = 0; k < XATTR_SIZE_MAX; k++) {
+		if (k >= size || v + k + 1 > end)
+			break;
+		name[k] = v[k];
+	}
+	if (k != size || name[0] != 'u' || name[1] != 's' || name[2] != 'e' ||
+	    name[3] != 'r' || name[4] != '.')
+		return 0;
+
+#define PREFIX_CASE(n)							\
+	case n:								\
+		p = bpf_fuse_get_writeable_in(fa, i, v, n + PREFIX_LEN, 0);\
+		if (!p)							\
+			return -ENOMEM;					\
+		for (k = 0; k < 5; k++)					\
+			p[k] = name[k];					\
+		p[5] = 'a';						\
+		p[6] = 'p';						\
+		p[7] = 'p';						\
+		p[8] = '.';						\
+		for (k = 5; k < n; k++)					\
+			p[k + PREFIX_LEN] = name[k];			\
+		break;
+	switch (size) {
+	PREFIX_CASE(7) PREFIX_CASE(8) PREFIX_CASE(9) PREFIX_CASE(10)
+	PREFIX_CASE(11) PREFIX_CASE(12) PREFIX_CASE(13) PREFIX_CASE(14)
+	PREFIX_CASE(15) PREFIX_CASE(16) PREFIX_CASE(17) PREFIX_CASE(18)
+	PREFIX_CASE(19) PREFIX_CASE(20) PREFIX_CASE(21) PREFIX_CASE(22)
+	PREFIX_CASE(23) PREFIX_CASE(24) PREFIX_CASE(25) PREFIX_CASE(26)
+	PREFIX_CASE(27) PREFIX_CASE(28)
+	default:
+		return 0;
+	}
+#undef PREFIX_CASE
+	__sync_fetch_and_add(&prefixed, 1);
+	return 0;
+}
+
+SEC("fuse")
+int xattr_prefix(struct __bpf_fuse_args *fa)
+{
+	__u32 op = fa->opcode & FUSE_OPCODE_FILTER;
+	int err = 0;
+
+	if (fa->opcode & FUSE_POSTFILTER)
+		return BPF_FUSE_CONTINUE;
+	if (op == OP_GETXATTR || op == OP_SETXATTR)
+		err = prefix_arg(fa, 1);
+	else if (op == OP_REMOVEXATTR)
+		err = prefix_arg(fa, 0);
+	return err ? err : BPF_FUSE_CONTINUE;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftests for fuse-bpf: the policies of fuse_policy.bpf.c, each what a
+ * real filesystem would use a program for, checked against the backing
+ * directory:
+ *
+ * - a read-only subtree: the server backs "ro" with a directory and the
+ *   read_only program in its LOOKUP reply, and "rw" with a directory and
+ *   no program; every modifying operation fails with EROFS under ro and
+ *   works under rw, and reads work in both;
+ * - a per-user policy read from a BPF map that the test updates while the
+ *   mount is in use;
+ * - case-insensitive names over a lower-case backing directory;
+ * - an xattr name prefix: user.X is user.app.X on the backing inode.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "../../kselftest_harness.h"
+#include "test_util.h"
+#include "test_daemon.h"
+#include "fuse_bpf_util.h"
+#include "fuse_policy.skel.h"
+
+#define TEST_UID	1000
+
+/* A no_daemon mount of @backing_fd on @dir filtered by @prog */
+static int mount_policy(const char *dir, int backing_fd, int prog_fd)
+{
+	char opts[256];
+
+	snprintf(opts, sizeof(opts),
+		 "root_dir=%d,no_daemon,root_bpf=%d,allow_other,"
+		 FUSE_BASE_OPTS, backing_fd, prog_fd);
+	return mount_fuse(dir, opts);
+}
+
+/* The operations of the read-only test, each on a directory */
+static int op_create(const char *d)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	fd = open(at(p, d, "new"), O_CREAT | O_EXCL | O_WRONLY, 0600);
+	return fd < 0 ? -errno : close(fd);
+}
+
+#define PATH_OP(name, call)						\
+static int name(const char *d)						\
+{									\
+	char p[PATH_MAX], q[PATH_MAX];					\
+									\
+	(void)q;							\
+	return (call) ? -errno : 0;					\
+}
+
+PATH_OP(op_mkdir, mkdir(at(p, d, "newdir"), 0700))
+PATH_OP(op_mknod, mknod(at(p, d, "fifo"), S_IFIFO | 0600, 0))
+PATH_OP(op_symlink, symlink("target", at(p, d, "newlink")))
+PATH_OP(op_link, link(at(p, d, "f"), at(q, d, "f2")))
+PATH_OP(op_unlink, unlink(at(p, d, "u")))
+PATH_OP(op_rmdir, rmdir(at(p, d, "sub")))
+PATH_OP(op_rename, rename(at(p, d, "r"), at(q, d, "r2")))
+PATH_OP(op_truncate, truncate(at(p, d, "f"), 1))
+PATH_OP(op_chmod, chmod(at(p, d, "f"), 0600))
+PATH_OP(op_chown, chown(at(p, d, "f"), 1, 1))
+PATH_OP(op_utimes, utimensat(AT_FDCWD, at(p, d, "f"), NULL, 0))
+PATH_OP(op_setxattr, setxattr(at(p, d, "f"), "user.new", "v", 1, 0))
+PATH_OP(op_removexattr, removexattr(at(p, d, "f"), "user.x"))
+PATH_OP(op_access_w, access(at(p, d, "f"), W_OK))
+
+static int op_open_write(const char *d)
+{
+	char p[PATH_MAX];
+	int fd = open(at(p, d, "f"), O_WRONLY);
+
+	return fd < 0 ? -errno : close(fd);
+}
+
+static int op_tmpfile(const char *d)
+{
+	int fd = open(d, O_TMPFILE | O_WRONLY, 0600);
+
+	return fd < 0 ? -errno : close(fd);
+}
+
+static int op_setflags(const char *d)
+{
+	char p[PATH_MAX];
+	int fd = open(at(p, d, "f"), O_RDONLY);
+	int flags = 0, err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, FS_IOC_SETFLAGS, &flags))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(const char *d);
+} modifying_ops[] = {
+	{ "create", op_create }, { "mkdir", op_mkdir },
+	{ "mknod", op_mknod }, { "symlink", op_symlink },
+	{ "link", op_link }, { "unlink", op_unlink },
+	{ "rmdir", op_rmdir }, { "rename", op_rename },
+	{ "truncate", op_truncate }, { "chmod", op_chmod },
+	{ "chown", op_chown }, { "utimes", op_utimes },
+	{ "setxattr", op_setxattr }, { "removexattr", op_removexattr },
+	{ "access W_OK", op_access_w }, { "open O_WRONLY", op_open_write },
+	{ "O_TMPFILE", op_tmpfile }, { "FS_IOC_SETFLAGS", op_setflags },
+};
+
+/* The tree each of ro and rw starts with */
+static void make_tree(struct __test_metadata *_metadata, const char *d)
+{
+	char p[PATH_MAX];
+
+	ASSERT_EQ(0, mkdir(d, 0755));
+	make_file(_metadata, at(p, d, "f"), 0644, "content");
+	ASSERT_EQ(0, setxattr(p, "user.x", "1", 1, 0));
+	make_file(_metadata, at(p, d, "u"), 0644, "u");
+	make_file(_metadata, at(p, d, "r"), 0644, "r");
+	ASSERT_EQ(0, mkdir(at(p, d, "sub"), 0755));
+	ASSERT_EQ(0, symlink("f", at(p, d, "l")));
+}
+
+FIXTURE(subtree) {
+	char backing[128];
+	char dir[64];
+	int fuse_fd;
+	struct test_daemon *td;
+	struct fuse_policy *skel;
+};
+
+static const struct lookup_reply subtree_replies[] = {
+	{ .name = "ro", .nodeid = 2, .ext = true,
+	  .backing_action = FUSE_ACTION_REPLACE, .backing = "ro",
+	  .bpf_action = FUSE_ACTION_REPLACE, .prog = true,
+	  .via = TD_REPLY_IOCTL },
+	{ .name = "rw", .nodeid = 3, .ext = true,
+	  .backing_action = FUSE_ACTION_REPLACE, .backing = "rw",
+	  .bpf_action = FUSE_ACTION_KEEP, .via = TD_REPLY_IOCTL },
+};
+
+FIXTURE_SETUP(subtree)
+{
+	char b[PATH_MAX];
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	make_tree(_metadata, at(b, self->backing, "ro"));
+	make_tree(_metadata, at(b, self->backing, "rw"));
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->skel = fuse_policy__open_and_load();
+	ASSERT_NE(NULL, self->skel) TH_LOG("%s", strerror(errno));
+
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	bpf_daemon_state.prog_fd =
+		bpf_program__fd(self->skel->progs.read_only);
+	serve_lookups(subtree_replies, ARRAY_SIZE(subtree_replies));
+	start_bpf_daemon(_metadata, self->dir, "fuse_bpf", 0, &self->fuse_fd,
+			 &self->td);
+}
+
+FIXTURE_TEARDOWN(subtree)
+{
+	stop_bpf_daemon(_metadata, self->dir, self->fuse_fd, self->td);
+	fuse_policy__destroy(self->skel);
+	EXPECT_EQ(0, rmdir(self->dir));
+	EXPECT_EQ(0, remove_tree(self->backing));
+}
+
+/* Every modifying operation fails with EROFS under ro, works under rw */
+TEST_F(subtree, modifications_fail_erofs)
+{
+	char p[PATH_MAX], q[PATH_MAX], ro[128], rw[128], buf[16] = {};
+	struct stat st, bst;
+	size_t i;
+	int fd;
+
+	snprintf(ro, sizeof(ro), "%s/ro", self->dir);
+	snprintf(rw, sizeof(rw), "%s/rw", self->dir);
+	for (i = 0; i < ARRAY_SIZE(modifying_ops); i++) {
+		EXPECT_EQ(0, modifying_ops[i].fn(rw))
+			TH_LOG("rw: %s: %s", modifying_ops[i].name,
+			       strerror(errno));
+		EXPECT_EQ(-EROFS, modifying_ops[i].fn(ro))
+			TH_LOG("ro: %s", modifying_ops[i].name);
+	}
+	EXPECT_EQ(ARRAY_SIZE(modifying_ops), self->skel->bss->refused);
+
+	/* Between the two: the program of the directory that changes */
+	EXPECT_FAILS(EROFS, rename(at(p, rw, "f"), at(q, ro, "moved")));
+
+	/* Reads work, and the backing is as it was */
+	ASSERT_EQ(0, stat(at(p, ro, "f"), &st));
+	ASSERT_EQ(0, stat(at(q, self->backing, "ro/f"), &bst));
+	EXPECT_EQ(bst.st_ino, st.st_ino);
+	EXPECT_EQ(0644 | S_IFREG, st.st_mode);
+	EXPECT_EQ(7, st.st_size);
+	fd = open(p, O_RDONLY);
+	ASSERT_LE(0, fd);
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(7, read(fd, buf, sizeof(buf)));
+	EXPECT_STREQ("content", buf);
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(1, getxattr(p, "user.x", buf, sizeof(buf)));
+	EXPECT_EQ(1, readlink(at(p, ro, "l"), buf, sizeof(buf)));
+	EXPECT_EQ(0, stat(at(p, ro, "sub"), &st));
+	EXPECT_EQ(0, stat(at(p, ro, "u"), &st));
+	EXPECT_EQ(0, stat(at(p, ro, "r"), &st));
+	EXPECT_FAILS(ENOENT, stat(at(p, self->backing, "ro/new"), &st));
+	EXPECT_FAILS(ENOENT, stat(at(p, self->backing, "ro/newdir"), &st));
+	EXPECT_EQ(0, stat(at(p, self->backing, "rw/newdir"), &st));
+	EXPECT_EQ(0, stat(at(p, self->backing, "rw/r2"), &st));
+}
+
+FIXTURE(policy) {
+	char backing[128];
+	char dir[64];
+	int backing_fd;
+	struct fuse_policy *skel;
+};
+
+FIXTURE_SETUP(policy)
+{
+	char b[PATH_MAX];
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	ASSERT_EQ(0, chmod(self->backing, 0777));
+	make_file(_metadata, at(b, self->backing, "f"), 0644, "data");
+	make_file(_metadata, at(b, self->backing, "readme.txt"), 0644, "text");
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "docs"), 0755));
+	self->backing_fd = open(self->backing, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, self->backing_fd);
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->skel = fuse_policy__open_and_load();
+	ASSERT_NE(NULL, self->skel) TH_LOG("%s", strerror(errno));
+}
+
+FIXTURE_TEARDOWN(policy)
+{
+	EXPECT_EQ(0, umount(self->dir));
+	fuse_policy__destroy(self->skel);
+	EXPECT_EQ(0, close(self->backing_fd));
+	EXPECT_EQ(0, rmdir(self->dir));
+	EXPECT_EQ(0, remove_tree(self->backing));
+}
+
+static int user_stat(const char *path, const void *arg)
+{
+	struct stat st;
+
+	return stat(path, &st);
+}
+
+static int user_create(const char *path, const void *arg)
+{
+	int fd = open(path, O_CREAT | O_WRONLY, 0644);
+
+	return fd < 0 ? -1 : close(fd);
+}
+
+/* What a user may do follows the map, updated while the mount is used */
+TEST_F(policy, per_uid_map)
+{
+	static const struct test_user user = { .uid = TEST_UID,
+					       .gid = TEST_UID };
+	int map = bpf_map__fd(self->skel->maps.uid_access);
+	char f[PATH_MAX], g[PATH_MAX];
+	__u32 uid = TEST_UID, v;
+	struct stat st;
+
+	ASSERT_EQ(0, mount_policy(self->dir, self->backing_fd,
+		  bpf_program__fd(self->skel->progs.uid_policy)));
+	at(f, self->dir, "f");
+	at(g, self->dir, "g");
+	/* Not in the map: all */
+	EXPECT_EQ(0, run_as_user(&user, user_stat, f, NULL));
+	EXPECT_EQ(0, run_as_user(&user, user_create, at(g, self->dir, "g1"),
+				 NULL));
+
+	v = 1;	/* POLICY_READ */
+	ASSERT_EQ(0, bpf_map_update_elem(map, &uid, &v, BPF_ANY));
+	EXPECT_EQ(0, run_as_user(&user, user_stat, f, NULL));
+	EXPECT_EQ(EACCES, run_as_user(&user, user_create,
+				      at(g, self->dir, "g2"), NULL));
+	/* Root is not in the map */
+	EXPECT_EQ(0, user_create(at(g, self->dir, "g3"), NULL));
+
+	v = 0;
+	ASSERT_EQ(0, bpf_map_update_elem(map, &uid, &v, BPF_ANY));
+	EXPECT_EQ(EACCES, run_as_user(&user, user_stat, f, NULL));
+
+	v = 3;	/* POLICY_READ | POLICY_WRITE */
+	ASSERT_EQ(0, bpf_map_update_elem(map, &uid, &v, BPF_ANY));
+	EXPECT_EQ(0, run_as_user(&user, user_create, at(g, self->dir, "g4"),
+				 NULL));
+	ASSERT_EQ(0, bpf_map_delete_elem(map, &uid));
+	EXPECT_EQ(0, run_as_user(&user, user_stat, f, NULL));
+
+	EXPECT_EQ(0, stat(at(g, self->backing, "g1"), &st));
+	EXPECT_FAILS(ENOENT, stat(at(g, self->backing, "g2"), &st));
+	EXPECT_EQ(0, stat(at(g, self->backing, "g4"), &st));
+	EXPECT_EQ(TEST_UID, st.st_uid);
+	EXPECT_EQ(2, self->skel->bss->denied);
+}
+
+/* Any case finds the lower-case backing entry; what is made is lower case */
+TEST_F(policy, case_insensitive)
+{
+	char f[PATH_MAX], b[PATH_MAX], buf[8] = {};
+	struct stat st, bst;
+	int fd;
+
+	ASSERT_EQ(0, mount_policy(self->dir, self->backing_fd,
+		  bpf_program__fd(self->skel->progs.casefold)));
+	ASSERT_EQ(0, stat(at(b, self->backing, "readme.txt"), &bst));
+	ASSERT_EQ(0, stat(at(f, self->dir, "README.TXT"), &st))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(bst.st_ino, st.st_ino);
+	ASSERT_EQ(0, stat(at(f, self->dir, "ReadMe.Txt"), &st));
+	EXPECT_EQ(bst.st_ino, st.st_ino);
+	fd = open(at(f, self->dir, "README.txt"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(4, read(fd, buf, sizeof(buf)));
+	EXPECT_STREQ("text", buf);
+	EXPECT_EQ(0, close(fd));
+	ASSERT_EQ(0, stat(at(f, self->dir, "DOCS"), &st));
+	EXPECT_TRUE(S_ISDIR(st.st_mode));
+	EXPECT_FAILS(ENOENT, stat(at(f, self->dir, "NOPE"), &st));
+
+	make_file(_metadata, at(f, self->dir, "NewFile"), 0644, "n");
+	EXPECT_EQ(0, stat(at(b, self->backing, "newfile"), &bst));
+	EXPECT_FAILS(ENOENT, stat(at(b, self->backing, "NewFile"), &bst));
+	ASSERT_EQ(0, mkdir(at(f, self->dir, "Dir2"), 0755));
+	EXPECT_EQ(0, stat(at(b, self->backing, "dir2"), &bst));
+	EXPECT_EQ(0, unlink(at(f, self->dir, "NEWFILE")));
+	EXPECT_FAILS(ENOENT, stat(at(b, self->backing, "newfile"), &bst));
+	EXPECT_EQ(0, rmdir(at(f, self->dir, "dir2")));
+	EXPECT_FAILS(ENOENT, stat(at(b, self->backing, "dir2"), &bst));
+	EXPECT_LE(6, self->skel->bss->folded);
+}
+
+/* user.X through the mount is user.app.X on the backing inode */
+TEST_F(policy, xattr_name_prefix)
+{
+	char f[PATH_MAX], b[PATH_MAX], buf[8] = {};
+
+	ASSERT_EQ(0, mount_policy(self->dir, self->backing_fd,
+		  bpf_program__fd(self->skel->progs.xattr_prefix)));
+	at(f, self->dir, "f");
+	at(b, self->backing, "f");
+	ASSERT_EQ(0, setxattr(f, "user.color", "red", 3, 0))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(3, getxattr(b, "user.app.color", buf, sizeof(buf)));
+	EXPECT_STREQ("red", buf);
+	EXPECT_FAILS(ENODATA, getxattr(b, "user.color", buf, sizeof(buf)));
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(3, getxattr(f, "user.color", buf, sizeof(buf)));
+	EXPECT_STREQ("red", buf);
+
+	ASSERT_EQ(0, setxattr(b, "user.app.size", "9", 1, 0));
+	ASSERT_EQ(0, setxattr(b, "user.size", "0", 1, 0));
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(1, getxattr(f, "user.size", buf, sizeof(buf)));
+	EXPECT_STREQ("9", buf);
+
+	EXPECT_EQ(0, removexattr(f, "user.color"));
+	EXPECT_FAILS(ENODATA, getxattr(b, "user.app.color", buf, sizeof(buf)));
+	EXPECT_EQ(4, self->skel->bss->prefixed);
+}
+
+TEST_HARNESS_MAIN
