@@ -160,7 +160,7 @@ bool fuse_backed_open(struct inode *inode, struct file *file, int *err)
 /*
  * The file operations of a backed file go through the dispatcher as the
  * others do, with their FUSE opcode. The server does not know the file:
- * a program cannot send it one.
+ * a program can send it only those that name the inode, not the file.
  */
 static int fuse_backed_file_run(const struct fuse_bpf_op *op, u32 opcode,
 				struct file *file, void *args)
@@ -168,11 +168,12 @@ static int fuse_backed_file_run(const struct fuse_bpf_op *op, u32 opcode,
 	struct inode *inode = file_inode(file);
 	int err;
 
-	if (!fuse_bpf_run(op, opcode, inode, args, &err)) {
-		fuse_bpf_count(get_fuse_conn(inode), FUSE_BPF_E_NO_SERVER);
-		return -EOPNOTSUPP;
-	}
-	return err;
+	if (fuse_bpf_run(op, opcode, inode, args, &err))
+		return err;
+	if (op->user)
+		return op->user(inode, args);
+	fuse_bpf_count(get_fuse_conn(inode), FUSE_BPF_E_NO_SERVER);
+	return -EOPNOTSUPP;
 }
 
 static int fuse_backed_nop_backing(struct path *bpath, void *args)
@@ -617,6 +618,65 @@ static int fuse_backed_write_backing(struct path *bpath, void *args)
 	return fuse_backed_rw_result(ra);
 }
 
+/* A server read can only be this long: its reply is copied in at once */
+#define FUSE_BACKED_SERVER_READ_MAX	(128 * 1024)
+
+/**
+ * fuse_backed_read_user() - read from the server, not the backing file
+ * @inode: the backed inode, which the server knows
+ * @args: the read, which the pre-filter may have moved and shortened
+ *
+ * A program sends the range of a read it filters to the server, as the
+ * redaction of a part of a file does: the server is sent FUSE_READ with
+ * the node id and no file handle (fh 0), since it opened no file, and its
+ * reply is copied to the caller from a kernel buffer. The server may give
+ * less than asked, and no more; the caller's position follows.
+ *
+ * Return: 0 or a negative errno; the count in @args.
+ */
+static int fuse_backed_read_user(struct inode *inode, void *args)
+{
+	struct fuse_backed_rw_args *ra = args;
+	struct fuse_mount *fm = get_fuse_mount(inode);
+	struct fuse_read_in in = {};
+	struct fuse_args fargs = {};
+	size_t size, copied;
+	ssize_t ret;
+	void *buf;
+
+	/* Splice would need the data in the pipe: not from a server */
+	if (ra->pipe)
+		return -EOPNOTSUPP;
+	size = min_t(size_t, iov_iter_count(ra->iter),
+		     FUSE_BACKED_SERVER_READ_MAX);
+	ra->ret = 0;
+	if (!size)
+		return 0;
+	buf = kvmalloc(size, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	in.offset = ra->iocb->ki_pos;
+	in.size = size;
+	in.flags = ra->file->f_flags;
+	fargs.opcode = FUSE_READ;
+	fargs.nodeid = get_node_id(inode);
+	fargs.in_numargs = 1;
+	fargs.in_args[0].size = sizeof(in);
+	fargs.in_args[0].value = &in;
+	fargs.out_numargs = 1;
+	fargs.out_args[0].size = size;
+	fargs.out_args[0].value = buf;
+	fargs.out_argvar = true;
+	ret = fuse_simple_request(fm, &fargs);
+	if (ret > 0) {
+		copied = copy_to_iter(buf, ret, ra->iter);
+		ra->iocb->ki_pos += copied;
+		ra->ret = copied ?: -EFAULT;
+	}
+	kvfree(buf);
+	return ret < 0 ? ret : fuse_backed_rw_result(ra);
+}
+
 /* The backing file I/O helpers switch to the backing credentials */
 static const struct fuse_bpf_op fuse_backed_read_op = {
 	.init_in = fuse_backed_rw_init_in,
@@ -624,8 +684,8 @@ static const struct fuse_bpf_op fuse_backed_read_op = {
 	.backing = fuse_backed_read_backing,
 	.init_out = fuse_backed_rw_init_out,
 	.apply_out = fuse_backed_read_apply_out,
+	.user = fuse_backed_read_user,
 	.caller_creds = true,
-	.file = true,
 };
 
 static const struct fuse_bpf_op fuse_backed_write_op = {
@@ -715,10 +775,60 @@ bool fuse_backed_splice_write(struct pipe_inode_info *pipe, struct file *out,
 	return true;
 }
 
+struct fuse_backed_mmap_args {
+	struct fuse_read_in in;
+};
+
+static void fuse_backed_mmap_init_in(struct bpf_fuse_args *fa, void *args)
+{
+	struct fuse_backed_mmap_args *ma = args;
+
+	fa->in_numargs = 1;
+	bpf_fuse_arg_set(&fa->in_args[0], &ma->in, sizeof(ma->in), 0);
+}
+
+/* The read filter sees a mapping's range: the pages are read as it says */
+static const struct fuse_bpf_op fuse_backed_mmap_check_op = {
+	.init_in = fuse_backed_mmap_init_in,
+	.backing = fuse_backed_nop_backing,
+	.file = true,
+};
+
+/*
+ * Page faults read a mapping from the backing file, and no program sees
+ * them. So the program of the inode sees the range of the mapping as a
+ * FUSE_READ first: one that would not read it from the backing file as
+ * it is (BPF_FUSE_USER, which sends data filtered by the server, or a
+ * rewrite) refuses the mapping, with ENODEV (or EINVAL). Mapped data
+ * never bypasses a data filter.
+ */
+static int fuse_backed_mmap_check(struct file *file,
+				  struct vm_area_struct *vma)
+{
+	struct fuse_backed_mmap_args ma = {
+		.in.offset = (u64)vma->vm_pgoff << PAGE_SHIFT,
+		.in.size = min_t(unsigned long, vma->vm_end - vma->vm_start,
+				 U32_MAX),
+		.in.flags = file->f_flags,
+	};
+	int err;
+
+	if (!fuse_bpf_run(&fuse_backed_mmap_check_op, FUSE_READ,
+			  file_inode(file), &ma, &err))
+		return -ENODEV;
+	return err;
+}
+
 bool fuse_backed_mmap(struct file *file, struct vm_area_struct *vma, int *err)
 {
 	struct file *bfile = fuse_backed_file(file);
 	struct fuse_backing_io io = fuse_backed_io(bfile);
+
+	if (rcu_access_pointer(get_fuse_inode(file_inode(file))->bpf)) {
+		*err = fuse_backed_mmap_check(file, vma);
+		if (*err)
+			return true;
+	}
 
 	/* As do_mmap() does on a noexec mount, for the backing mount */
 	if (path_noexec(&bfile->f_path)) {

@@ -223,7 +223,7 @@ static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
 	if (fuse_bpf_modified(fa.in_args, fa.in_numargs)) {
 		/* The server would get the request as the VFS gave it */
 		*err = -EINVAL;
-		if (action != BPF_FUSE_USER && op->apply_in)
+		if ((action != BPF_FUSE_USER || op->user) && op->apply_in)
 			*err = op->apply_in(&fa, args);
 		if (*err) {
 			fuse_bpf_count(fc, FUSE_BPF_E_REWRITE);

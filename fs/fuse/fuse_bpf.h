@@ -153,6 +153,10 @@ static inline void fuse_backed_open_out(const struct fuse_backed_entry *feb,
  *	write needs the caller's, as backing_file_write_iter() knows
  * @file: an operation of an open backed file, which the server does not
  *	know: it cannot be sent to the server
+ * @user: for BPF_FUSE_USER, the operation's own request to the server,
+ *	with the arguments the pre-filter may have rewritten (which @apply_in
+ *	then takes): for an operation plain FUSE would not send for this
+ *	inode
  * @rcu: it runs in a walk in RCU mode, which may not sleep: what needs the
  *	server fails with ECHILD, to be tried again with references
  *
@@ -168,6 +172,7 @@ struct fuse_bpf_op {
 	void (*init_out)(struct bpf_fuse_args *fa, void *args);
 	int (*apply_out)(struct bpf_fuse_args *fa, void *args);
 	void (*finalize)(struct inode *inode, void *args);
+	int (*user)(struct inode *inode, void *args);
 	bool write;
 	bool caller_creds;
 	bool file;
