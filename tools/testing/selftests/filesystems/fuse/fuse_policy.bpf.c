@@ -11,7 +11,9 @@
  *   any case finds an entry of the backing directory, whose names are
  *   lower case;
  * - xattr_prefix: the user. extended attributes a process sees are those
- *   of the backing inode under user.app., its own namespace.
+ *   of the backing inode under user.app., its own namespace;
+ * - redact: reads of a range of a file (a photo's location block) come
+ *   from the server, the rest from the backing file.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -33,6 +35,7 @@
 #define OP_RENAME		12
 #define OP_LINK			13
 #define OP_OPEN			14
+#define OP_READ			15
 #define OP_WRITE		16
 #define OP_SETXATTR		21
 #define OP_GETXATTR		22
@@ -314,6 +317,50 @@ int xattr_prefix(struct __bpf_fuse_args *fa)
 	else if (op == OP_REMOVEXATTR)
 		err = prefix_arg(fa, 0);
 	return err ? err : BPF_FUSE_CONTINUE;
+}
+
+/*
+ * redact: the range [redact_start, redact_end) of every file is read from
+ * the server. A read that starts before it stops at it; one that starts
+ * in it stops at its end and goes to the server; the caller reads on.
+ */
+__u64 redact_start;
+__u64 redact_end;
+__u64 redirected;
+
+SEC("fuse")
+int redact(struct __bpf_fuse_args *fa)
+{
+	__u32 op = fa->opcode & FUSE_OPCODE_FILTER;
+	struct fuse_read_in *in, *w;
+	int verdict = BPF_FUSE_CONTINUE;
+	__u64 off, end, size;
+
+	if ((fa->opcode & FUSE_POSTFILTER) || op != OP_READ ||
+	    fa->in_numargs < 1)
+		return BPF_FUSE_CONTINUE;
+	in = (struct fuse_read_in *)(long)fa->in_args[0].value;
+	if ((void *)(in + 1) > (void *)(long)fa->in_args[0].end_offset)
+		return BPF_FUSE_CONTINUE;
+	off = in->offset;
+	end = off + in->size;
+	if (end <= redact_start || off >= redact_end)
+		return BPF_FUSE_CONTINUE;
+	if (off < redact_start) {
+		size = redact_start - off;
+	} else {
+		size = (end < redact_end ? end : redact_end) - off;
+		verdict = BPF_FUSE_USER;
+		__sync_fetch_and_add(&redirected, 1);
+	}
+	if (size != in->size) {
+		w = bpf_fuse_get_writeable_in(fa, 0, in, sizeof(*in),
+					      BPF_FUSE_COPY_FLAG);
+		if (!w)
+			return -ENOMEM;
+		w->size = size;
+	}
+	return verdict;
 }
 
 char LICENSE[] SEC("license") = "GPL";

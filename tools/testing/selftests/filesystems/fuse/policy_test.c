@@ -11,7 +11,9 @@
  * - a per-user policy read from a BPF map that the test updates while the
  *   mount is in use;
  * - case-insensitive names over a lower-case backing directory;
- * - an xattr name prefix: user.X is user.app.X on the backing inode.
+ * - an xattr name prefix: user.X is user.app.X on the backing inode;
+ * - the redaction of a range of a file, read from the server, the rest
+ *   from the backing file; a mapping of the range is refused.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -21,10 +23,12 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -395,6 +399,191 @@ TEST_F(policy, xattr_name_prefix)
 	EXPECT_EQ(0, removexattr(f, "user.color"));
 	EXPECT_FAILS(ENODATA, getxattr(b, "user.app.color", buf, sizeof(buf)));
 	EXPECT_EQ(4, self->skel->bss->prefixed);
+}
+
+/* The file whose range the server redacts, and its node id */
+#define PHOTO_NODEID	50
+#define PHOTO_SIZE	12288
+#define REDACT_START	4096
+#define REDACT_END	4196
+
+/* What the server saw of its READs */
+static struct {
+	unsigned int reads;
+	__u64 offset, fh, nodeid;
+	__u32 size;
+} redact_seen;
+
+static int photo_lookup(struct test_daemon *td, struct td_req *req)
+{
+	struct fuse_entry_out *entry = req->out;
+
+	if (strcmp(req->arg, "photo"))
+		return -ENOENT;
+	entry->nodeid = PHOTO_NODEID;
+	entry->attr.ino = PHOTO_NODEID;
+	entry->attr.mode = S_IFREG | 0644;
+	entry->attr.nlink = 1;
+	req->out_len = sizeof(*entry);
+	return 0;
+}
+
+/* The redacted bytes: 'X' */
+static int photo_read(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_read_in *in = req->arg;
+
+	redact_seen.reads++;
+	redact_seen.nodeid = req->in->nodeid;
+	redact_seen.offset = in->offset;
+	redact_seen.size = in->size;
+	redact_seen.fh = in->fh;
+	if (in->size > req->out_size)
+		return -EIO;
+	memset(req->out, 'X', in->size);
+	req->out_len = in->size;
+	return 0;
+}
+
+FIXTURE(redact) {
+	char backing[128];
+	char dir[64];
+	int backing_fd;
+	int fuse_fd;
+	struct test_daemon *td;
+	struct fuse_policy *skel;
+};
+
+FIXTURE_SETUP(redact)
+{
+	char b[PATH_MAX], opts[128];
+	char *data;
+	int fd;
+
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	data = malloc(PHOTO_SIZE);
+	ASSERT_NE(NULL, data);
+	memset(data, 'A', PHOTO_SIZE);
+	fd = open(at(b, self->backing, "photo"), O_CREAT | O_WRONLY, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(PHOTO_SIZE, write(fd, data, PHOTO_SIZE));
+	ASSERT_EQ(0, close(fd));
+	free(data);
+	self->backing_fd = open(self->backing, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, self->backing_fd);
+	snprintf(self->dir, sizeof(self->dir), "/tmp/fuse_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	self->skel = fuse_policy__open_and_load();
+	ASSERT_NE(NULL, self->skel) TH_LOG("%s", strerror(errno));
+	self->skel->bss->redact_start = REDACT_START;
+	self->skel->bss->redact_end = REDACT_END;
+	memset(&redact_seen, 0, sizeof(redact_seen));
+
+	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
+	bpf_daemon_state.backing_dir = self->backing;
+	snprintf(opts, sizeof(opts), "root_dir=%d,root_bpf=%d",
+		 self->backing_fd,
+		 bpf_program__fd(self->skel->progs.redact));
+	start_bpf_daemon(_metadata, self->dir, opts, 0, &self->fuse_fd,
+			 &self->td);
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
+					     photo_lookup, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_READ,
+					     photo_read, NULL));
+}
+
+FIXTURE_TEARDOWN(redact)
+{
+	stop_bpf_daemon(_metadata, self->dir, self->fuse_fd, self->td);
+	fuse_policy__destroy(self->skel);
+	EXPECT_EQ(0, close(self->backing_fd));
+	EXPECT_EQ(0, rmdir(self->dir));
+	EXPECT_EQ(0, remove_tree(self->backing));
+}
+
+/*
+ * Reading the whole file gives the backing bytes around the range and
+ * the server's in it: the server is sent one FUSE_READ, of exactly the
+ * range, after the node was made known.
+ */
+TEST_F(redact, range_from_server)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "photo" },
+		{ .opcode = FUSE_READ, .nodeid = PHOTO_NODEID },
+		{ .opcode = FUSE_READ, .nodeid = PHOTO_NODEID },
+	};
+	char f[PATH_MAX], *buf;
+	ssize_t n, total = 0;
+	int fd, i;
+
+	buf = calloc(1, PHOTO_SIZE + 1);
+	ASSERT_NE(NULL, buf);
+	fd = open(at(f, self->dir, "photo"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	while ((n = read(fd, buf + total, PHOTO_SIZE + 1 - total)) > 0)
+		total += n;
+	EXPECT_EQ(0, n) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(PHOTO_SIZE, total);
+	for (i = 0; i < PHOTO_SIZE; i++)
+		if (buf[i] != (i >= REDACT_START && i < REDACT_END ? 'X' : 'A'))
+			break;
+	EXPECT_EQ(PHOTO_SIZE, i) TH_LOG("byte %d is %c", i, buf[i]);
+
+	test_daemon_lock(self->td);
+	EXPECT_EQ(1, redact_seen.reads);
+	EXPECT_EQ(PHOTO_NODEID, redact_seen.nodeid);
+	EXPECT_EQ(REDACT_START, redact_seen.offset);
+	EXPECT_EQ(REDACT_END - REDACT_START, redact_seen.size);
+	EXPECT_EQ(0, redact_seen.fh);
+	test_daemon_unlock(self->td);
+	EXPECT_EQ(1, self->skel->bss->redirected);
+
+	/* A read inside the range only */
+	EXPECT_EQ(10, pread(fd, buf, 10, REDACT_START + 5));
+	EXPECT_EQ(0, memcmp(buf, "XXXXXXXXXX", 10));
+	EXPECT_EQ(2, self->skel->bss->redirected);
+	test_daemon_lock(self->td);
+	EXPECT_EQ(REDACT_START + 5, redact_seen.offset);
+	EXPECT_EQ(10, redact_seen.size);
+	test_daemon_unlock(self->td);
+	EXPECT_EQ(0, close(fd));
+	free(buf);
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/* A mapping that would show the range unfiltered is refused */
+TEST_F(redact, mmap_of_range_refused)
+{
+	char f[PATH_MAX];
+	void *p;
+	int fd;
+
+	fd = open(at(f, self->dir, "photo"), O_RDONLY);
+	ASSERT_LE(0, fd);
+	/* Before the range, and after it: served by the backing file */
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ('A', ((char *)p)[4095]);
+	EXPECT_EQ(0, munmap(p, 4096));
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 8192);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, munmap(p, 4096));
+	/* Starting in it: the server's data cannot be mapped */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd,
+				   4096));
+	EXPECT_EQ(ENODEV, errno);
+	/* Across it: the program shortens the range, which mmap cannot do */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, close(fd));
+	test_daemon_lock(self->td);
+	EXPECT_EQ(0, redact_seen.reads);
+	test_daemon_unlock(self->td);
 }
 
 TEST_HARNESS_MAIN
