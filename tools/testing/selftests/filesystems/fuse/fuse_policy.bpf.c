@@ -144,6 +144,24 @@ int uid_policy(struct __bpf_fuse_args *fa)
 	return -EACCES;
 }
 
+/* In arg @i (0 or 1) of @fa: its start, end and size; false if none */
+static __always_inline bool load_arg(struct __bpf_fuse_args *fa, __u32 i,
+				     __u8 **v, __u8 **end, __u32 *size)
+{
+	if (i >= fa->in_numargs)
+		return false;
+	if (i == 0) {
+		*v = (__u8 *)(long)fa->in_args[0].value;
+		*end = (__u8 *)(long)fa->in_args[0].end_offset;
+		*size = fa->in_args[0].size;
+	} else {
+		*v = (__u8 *)(long)fa->in_args[1].value;
+		*end = (__u8 *)(long)fa->in_args[1].end_offset;
+		*size = fa->in_args[1].size;
+	}
+	return true;
+}
+
 /*
  * Names are rewritten into a buffer of the same size, which the helper
  * needs as a constant: one case per size, names of up to NAME_SIZE_MAX - 1
@@ -160,17 +178,8 @@ static __always_inline int fold_arg(struct __bpf_fuse_args *fa, __u32 i)
 	__u32 size, k;
 	bool upper = false;
 
-	if (i >= fa->in_numargs)
+	if (!load_arg(fa, i, &v, &end, &size))
 		return 0;
-	if (i == 0) {
-		v = (__u8 *)(long)fa->in_args[0].value;
-		end = (__u8 *)(long)fa->in_args[0].end_offset;
-		size = fa->in_args[0].size;
-	} else {
-		v = (__u8 *)(long)fa->in_args[1].value;
-		end = (__u8 *)(long)fa->in_args[1].end_offset;
-		size = fa->in_args[1].size;
-	}
 	if (size < 2 || size > NAME_SIZE_MAX)
 		return 0;
 	for (k = 0; k < NAME_SIZE_MAX; k++) {
@@ -252,17 +261,8 @@ static __always_inline int prefix_arg(struct __bpf_fuse_args *fa, __u32 i)
 	char *p;
 	__u32 size, k;
 
-	if (i >= fa->in_numargs)
+	if (!load_arg(fa, i, &v, &end, &size))
 		return 0;
-	if (i == 0) {
-		v = (__u8 *)(long)fa->in_args[0].value;
-		end = (__u8 *)(long)fa->in_args[0].end_offset;
-		size = fa->in_args[0].size;
-	} else {
-		v = (__u8 *)(long)fa->in_args[1].value;
-		end = (__u8 *)(long)fa->in_args[1].end_offset;
-		size = fa->in_args[1].size;
-	}
 	/* "user.X" and its NUL at least; room for the prefix */
 	if (size < 7 || size > XATTR_SIZE_MAX - PREFIX_LEN)
 		return 0;

@@ -397,6 +397,12 @@ static int op_link(struct st_ctx *c)
 {
 	st_file(c, c->path, c->bdir);
 	st_file(c, c->path2, c->bdir);
+	/*
+	 * Most names of the pool exist: free the new one first, or links
+	 * that succeed are so rare that a run can see none.
+	 */
+	if (strcmp(c->path, c->path2))
+		unlink(c->path2);
 	return link(c->path, c->path2) ? st_err() : 0;
 }
 
