@@ -171,12 +171,29 @@ static __always_inline bool load_arg(struct __bpf_fuse_args *fa, __u32 i,
 
 __u64 folded;
 
-/* Lower the case of the name in in arg @i if it has an upper case letter */
+/* Lower the case of the @n bytes of in arg @i at @v, a constant size */
+static __always_inline int fold_n(struct __bpf_fuse_args *fa, __u32 i,
+				  __u8 *v, const __u32 n)
+{
+	__u8 *p;
+	__u32 k;
+
+	p = bpf_fuse_get_writeable_in(fa, i, v, n, BPF_FUSE_COPY_FLAG);
+	if (!p)
+		return -ENOMEM;
+	for (k = 0; k < n; k++)
+		if (p[k] >= 'A' && p[k] <= 'Z')
+			p[k] += 'a' - 'A';
+	__sync_fetch_and_add(&folded, 1);
+	return 0;
+}
+
+/* Lower the case of the name in argument @i if it has an upper case letter */
 static __always_inline int fold_arg(struct __bpf_fuse_args *fa, __u32 i)
 {
-	__u8 *v, *end, *p;
-	__u32 size, k;
 	bool upper = false;
+	__u8 *v, *end;
+	__u32 size, k;
 
 	if (!load_arg(fa, i, &v, &end, &size))
 		return 0;
@@ -191,29 +208,39 @@ static __always_inline int fold_arg(struct __bpf_fuse_args *fa, __u32 i)
 	if (!upper)
 		return 0;
 
-#define FOLD_CASE(n)							\
-	case n:								\
-		p = bpf_fuse_get_writeable_in(fa, i, v, n,		\
-					      BPF_FUSE_COPY_FLAG);	\
-		if (!p)							\
-			return -ENOMEM;					\
-		for (k = 0; k < n; k++)					\
-			if (p[k] >= 'A' && p[k] <= 'Z')			\
-				p[k] += 'a' - 'A';			\
-		break;
 	switch (size) {
-	FOLD_CASE(2) FOLD_CASE(3) FOLD_CASE(4) FOLD_CASE(5) FOLD_CASE(6)
-	FOLD_CASE(7) FOLD_CASE(8) FOLD_CASE(9) FOLD_CASE(10) FOLD_CASE(11)
-	FOLD_CASE(12) FOLD_CASE(13) FOLD_CASE(14) FOLD_CASE(15) FOLD_CASE(16)
-	FOLD_CASE(17) FOLD_CASE(18) FOLD_CASE(19) FOLD_CASE(20) FOLD_CASE(21)
-	FOLD_CASE(22) FOLD_CASE(23) FOLD_CASE(24) FOLD_CASE(25) FOLD_CASE(26)
-	FOLD_CASE(27) FOLD_CASE(28) FOLD_CASE(29) FOLD_CASE(30) FOLD_CASE(31)
-	FOLD_CASE(32)
-	default:
-		return 0;
+	case 2: return fold_n(fa, i, v, 2);
+	case 3: return fold_n(fa, i, v, 3);
+	case 4: return fold_n(fa, i, v, 4);
+	case 5: return fold_n(fa, i, v, 5);
+	case 6: return fold_n(fa, i, v, 6);
+	case 7: return fold_n(fa, i, v, 7);
+	case 8: return fold_n(fa, i, v, 8);
+	case 9: return fold_n(fa, i, v, 9);
+	case 10: return fold_n(fa, i, v, 10);
+	case 11: return fold_n(fa, i, v, 11);
+	case 12: return fold_n(fa, i, v, 12);
+	case 13: return fold_n(fa, i, v, 13);
+	case 14: return fold_n(fa, i, v, 14);
+	case 15: return fold_n(fa, i, v, 15);
+	case 16: return fold_n(fa, i, v, 16);
+	case 17: return fold_n(fa, i, v, 17);
+	case 18: return fold_n(fa, i, v, 18);
+	case 19: return fold_n(fa, i, v, 19);
+	case 20: return fold_n(fa, i, v, 20);
+	case 21: return fold_n(fa, i, v, 21);
+	case 22: return fold_n(fa, i, v, 22);
+	case 23: return fold_n(fa, i, v, 23);
+	case 24: return fold_n(fa, i, v, 24);
+	case 25: return fold_n(fa, i, v, 25);
+	case 26: return fold_n(fa, i, v, 26);
+	case 27: return fold_n(fa, i, v, 27);
+	case 28: return fold_n(fa, i, v, 28);
+	case 29: return fold_n(fa, i, v, 29);
+	case 30: return fold_n(fa, i, v, 30);
+	case 31: return fold_n(fa, i, v, 31);
+	case 32: return fold_n(fa, i, v, 32);
 	}
-#undef FOLD_CASE
-	__sync_fetch_and_add(&folded, 1);
 	return 0;
 }
 
@@ -254,11 +281,32 @@ int casefold(struct __bpf_fuse_args *fa)
 
 __u64 prefixed;
 
+/* Give the @n-byte @name, argument @i at @v, the prefix: @n is constant */
+static __always_inline int prefix_n(struct __bpf_fuse_args *fa, __u32 i,
+				    __u8 *v, const char *name, const __u32 n)
+{
+	char *p;
+	__u32 k;
+
+	p = bpf_fuse_get_writeable_in(fa, i, v, n + PREFIX_LEN, 0);
+	if (!p)
+		return -ENOMEM;
+	for (k = 0; k < 5; k++)
+		p[k] = name[k];
+	p[5] = 'a';
+	p[6] = 'p';
+	p[7] = 'p';
+	p[8] = '.';
+	for (k = 5; k < n; k++)
+		p[k + PREFIX_LEN] = name[k];
+	__sync_fetch_and_add(&prefixed, 1);
+	return 0;
+}
+
 static __always_inline int prefix_arg(struct __bpf_fuse_args *fa, __u32 i)
 {
 	char name[XATTR_SIZE_MAX];
 	__u8 *v, *end;
-	char *p;
 	__u32 size, k;
 
 	if (!load_arg(fa, i, &v, &end, &size))
@@ -275,32 +323,30 @@ static __always_inline int prefix_arg(struct __bpf_fuse_args *fa, __u32 i)
 	    name[3] != 'r' || name[4] != '.')
 		return 0;
 
-#define PREFIX_CASE(n)							\
-	case n:								\
-		p = bpf_fuse_get_writeable_in(fa, i, v, n + PREFIX_LEN, 0);\
-		if (!p)							\
-			return -ENOMEM;					\
-		for (k = 0; k < 5; k++)					\
-			p[k] = name[k];					\
-		p[5] = 'a';						\
-		p[6] = 'p';						\
-		p[7] = 'p';						\
-		p[8] = '.';						\
-		for (k = 5; k < n; k++)					\
-			p[k + PREFIX_LEN] = name[k];			\
-		break;
 	switch (size) {
-	PREFIX_CASE(7) PREFIX_CASE(8) PREFIX_CASE(9) PREFIX_CASE(10)
-	PREFIX_CASE(11) PREFIX_CASE(12) PREFIX_CASE(13) PREFIX_CASE(14)
-	PREFIX_CASE(15) PREFIX_CASE(16) PREFIX_CASE(17) PREFIX_CASE(18)
-	PREFIX_CASE(19) PREFIX_CASE(20) PREFIX_CASE(21) PREFIX_CASE(22)
-	PREFIX_CASE(23) PREFIX_CASE(24) PREFIX_CASE(25) PREFIX_CASE(26)
-	PREFIX_CASE(27) PREFIX_CASE(28)
-	default:
-		return 0;
+	case 7: return prefix_n(fa, i, v, name, 7);
+	case 8: return prefix_n(fa, i, v, name, 8);
+	case 9: return prefix_n(fa, i, v, name, 9);
+	case 10: return prefix_n(fa, i, v, name, 10);
+	case 11: return prefix_n(fa, i, v, name, 11);
+	case 12: return prefix_n(fa, i, v, name, 12);
+	case 13: return prefix_n(fa, i, v, name, 13);
+	case 14: return prefix_n(fa, i, v, name, 14);
+	case 15: return prefix_n(fa, i, v, name, 15);
+	case 16: return prefix_n(fa, i, v, name, 16);
+	case 17: return prefix_n(fa, i, v, name, 17);
+	case 18: return prefix_n(fa, i, v, name, 18);
+	case 19: return prefix_n(fa, i, v, name, 19);
+	case 20: return prefix_n(fa, i, v, name, 20);
+	case 21: return prefix_n(fa, i, v, name, 21);
+	case 22: return prefix_n(fa, i, v, name, 22);
+	case 23: return prefix_n(fa, i, v, name, 23);
+	case 24: return prefix_n(fa, i, v, name, 24);
+	case 25: return prefix_n(fa, i, v, name, 25);
+	case 26: return prefix_n(fa, i, v, name, 26);
+	case 27: return prefix_n(fa, i, v, name, 27);
+	case 28: return prefix_n(fa, i, v, name, 28);
 	}
-#undef PREFIX_CASE
-	__sync_fetch_and_add(&prefixed, 1);
 	return 0;
 }
 

@@ -57,82 +57,94 @@ static int mount_policy(const char *dir, int backing_fd, int prog_fd)
 }
 
 /* The operations of the read-only test, each on a directory */
-static int op_create(const char *d)
-{
-	char p[PATH_MAX];
-	int fd;
-
-	fd = open(at(p, d, "new"), O_CREAT | O_EXCL | O_WRONLY, 0600);
-	return fd < 0 ? -errno : close(fd);
-}
-
-#define PATH_OP(name, call)						\
-static int name(const char *d)						\
-{									\
-	char p[PATH_MAX], q[PATH_MAX];					\
-									\
-	(void)q;							\
-	return (call) ? -errno : 0;					\
-}
-
-PATH_OP(op_mkdir, mkdir(at(p, d, "newdir"), 0700))
-PATH_OP(op_mknod, mknod(at(p, d, "fifo"), S_IFIFO | 0600, 0))
-PATH_OP(op_symlink, symlink("target", at(p, d, "newlink")))
-PATH_OP(op_link, link(at(p, d, "f"), at(q, d, "f2")))
-PATH_OP(op_unlink, unlink(at(p, d, "u")))
-PATH_OP(op_rmdir, rmdir(at(p, d, "sub")))
-PATH_OP(op_rename, rename(at(p, d, "r"), at(q, d, "r2")))
-PATH_OP(op_truncate, truncate(at(p, d, "f"), 1))
-PATH_OP(op_chmod, chmod(at(p, d, "f"), 0600))
-PATH_OP(op_chown, chown(at(p, d, "f"), 1, 1))
-PATH_OP(op_utimes, utimensat(AT_FDCWD, at(p, d, "f"), NULL, 0))
-PATH_OP(op_setxattr, setxattr(at(p, d, "f"), "user.new", "v", 1, 0))
-PATH_OP(op_removexattr, removexattr(at(p, d, "f"), "user.x"))
-PATH_OP(op_access_w, access(at(p, d, "f"), W_OK))
-
-static int op_open_write(const char *d)
-{
-	char p[PATH_MAX];
-	int fd = open(at(p, d, "f"), O_WRONLY);
-
-	return fd < 0 ? -errno : close(fd);
-}
-
-static int op_tmpfile(const char *d)
-{
-	int fd = open(d, O_TMPFILE | O_WRONLY, 0600);
-
-	return fd < 0 ? -errno : close(fd);
-}
-
-static int op_setflags(const char *d)
-{
-	char p[PATH_MAX];
-	int fd = open(at(p, d, "f"), O_RDONLY);
-	int flags = 0, err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, FS_IOC_SETFLAGS, &flags))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-static const struct {
-	const char *name;
-	int (*fn)(const char *d);
-} modifying_ops[] = {
-	{ "create", op_create }, { "mkdir", op_mkdir },
-	{ "mknod", op_mknod }, { "symlink", op_symlink },
-	{ "link", op_link }, { "unlink", op_unlink },
-	{ "rmdir", op_rmdir }, { "rename", op_rename },
-	{ "truncate", op_truncate }, { "chmod", op_chmod },
-	{ "chown", op_chown }, { "utimes", op_utimes },
-	{ "setxattr", op_setxattr }, { "removexattr", op_removexattr },
-	{ "access W_OK", op_access_w }, { "open O_WRONLY", op_open_write },
-	{ "O_TMPFILE", op_tmpfile }, { "FS_IOC_SETFLAGS", op_setflags },
+enum {
+	M_CREATE, M_MKDIR, M_MKNOD, M_SYMLINK, M_LINK, M_UNLINK, M_RMDIR,
+	M_RENAME, M_TRUNCATE, M_CHMOD, M_CHOWN, M_UTIMES, M_SETXATTR,
+	M_REMOVEXATTR, M_ACCESS_W, M_OPEN_WRITE, M_TMPFILE, M_SETFLAGS,
+	NR_MODIFYING
 };
+
+static const char * const modifying_names[NR_MODIFYING] = {
+	"create", "mkdir", "mknod", "symlink", "link", "unlink", "rmdir",
+	"rename", "truncate", "chmod", "chown", "utimes", "setxattr",
+	"removexattr", "access W_OK", "open O_WRONLY", "O_TMPFILE",
+	"FS_IOC_SETFLAGS",
+};
+
+/* Run the modifying operation @op in the directory @d: 0 or -errno */
+static int modify(int op, const char *d)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+	int fd = -1, flags = 0, ret = 0;
+
+	switch (op) {
+	case M_CREATE:
+		fd = open(at(p, d, "new"), O_CREAT | O_EXCL | O_WRONLY, 0600);
+		break;
+	case M_MKDIR:
+		ret = mkdir(at(p, d, "newdir"), 0700);
+		break;
+	case M_MKNOD:
+		ret = mknod(at(p, d, "fifo"), S_IFIFO | 0600, 0);
+		break;
+	case M_SYMLINK:
+		ret = symlink("target", at(p, d, "newlink"));
+		break;
+	case M_LINK:
+		ret = link(at(p, d, "f"), at(q, d, "f2"));
+		break;
+	case M_UNLINK:
+		ret = unlink(at(p, d, "u"));
+		break;
+	case M_RMDIR:
+		ret = rmdir(at(p, d, "sub"));
+		break;
+	case M_RENAME:
+		ret = rename(at(p, d, "r"), at(q, d, "r2"));
+		break;
+	case M_TRUNCATE:
+		ret = truncate(at(p, d, "f"), 1);
+		break;
+	case M_CHMOD:
+		ret = chmod(at(p, d, "f"), 0600);
+		break;
+	case M_CHOWN:
+		ret = chown(at(p, d, "f"), 1, 1);
+		break;
+	case M_UTIMES:
+		ret = utimensat(AT_FDCWD, at(p, d, "f"), NULL, 0);
+		break;
+	case M_SETXATTR:
+		ret = setxattr(at(p, d, "f"), "user.new", "v", 1, 0);
+		break;
+	case M_REMOVEXATTR:
+		ret = removexattr(at(p, d, "f"), "user.x");
+		break;
+	case M_ACCESS_W:
+		ret = access(at(p, d, "f"), W_OK);
+		break;
+	case M_OPEN_WRITE:
+		fd = open(at(p, d, "f"), O_WRONLY);
+		break;
+	case M_TMPFILE:
+		fd = open(d, O_TMPFILE | O_WRONLY, 0600);
+		break;
+	case M_SETFLAGS:
+		fd = open(at(p, d, "f"), O_RDONLY);
+		if (fd >= 0 && ioctl(fd, FS_IOC_SETFLAGS, &flags)) {
+			ret = -errno;
+			close(fd);
+			return ret;
+		}
+		break;
+	}
+	if (fd >= 0)
+		close(fd);
+	else if (op == M_CREATE || op == M_OPEN_WRITE || op == M_TMPFILE ||
+		 op == M_SETFLAGS)
+		ret = -1;
+	return ret ? -errno : 0;
+}
 
 /* The tree each of ro and rw starts with */
 static void make_tree(struct __test_metadata *_metadata, const char *d)
@@ -202,19 +214,18 @@ TEST_F(subtree, modifications_fail_erofs)
 {
 	char p[PATH_MAX], q[PATH_MAX], ro[128], rw[128], buf[16] = {};
 	struct stat st, bst;
-	size_t i;
-	int fd;
+	int fd, i;
 
 	snprintf(ro, sizeof(ro), "%s/ro", self->dir);
 	snprintf(rw, sizeof(rw), "%s/rw", self->dir);
-	for (i = 0; i < ARRAY_SIZE(modifying_ops); i++) {
-		EXPECT_EQ(0, modifying_ops[i].fn(rw))
-			TH_LOG("rw: %s: %s", modifying_ops[i].name,
+	for (i = 0; i < NR_MODIFYING; i++) {
+		EXPECT_EQ(0, modify(i, rw))
+			TH_LOG("rw: %s: %s", modifying_names[i],
 			       strerror(errno));
-		EXPECT_EQ(-EROFS, modifying_ops[i].fn(ro))
-			TH_LOG("ro: %s", modifying_ops[i].name);
+		EXPECT_EQ(-EROFS, modify(i, ro))
+			TH_LOG("ro: %s", modifying_names[i]);
 	}
-	EXPECT_EQ(ARRAY_SIZE(modifying_ops), self->skel->bss->refused);
+	EXPECT_EQ(NR_MODIFYING, self->skel->bss->refused);
 
 	/* Between the two: the program of the directory that changes */
 	EXPECT_FAILS(EROFS, rename(at(p, rw, "f"), at(q, ro, "moved")));
@@ -300,9 +311,10 @@ TEST_F(policy, per_uid_map)
 	char f[PATH_MAX], g[PATH_MAX];
 	__u32 uid = TEST_UID, v;
 	struct stat st;
+	int prog;
 
-	ASSERT_EQ(0, mount_policy(self->dir, self->backing_fd,
-		  bpf_program__fd(self->skel->progs.uid_policy)));
+	prog = bpf_program__fd(self->skel->progs.uid_policy);
+	ASSERT_EQ(0, mount_policy(self->dir, self->backing_fd, prog));
 	at(f, self->dir, "f");
 	at(g, self->dir, "g");
 	/* Not in the map: all */
@@ -341,10 +353,10 @@ TEST_F(policy, case_insensitive)
 {
 	char f[PATH_MAX], b[PATH_MAX], buf[8] = {};
 	struct stat st, bst;
-	int fd;
+	int fd, prog;
 
-	ASSERT_EQ(0, mount_policy(self->dir, self->backing_fd,
-		  bpf_program__fd(self->skel->progs.casefold)));
+	prog = bpf_program__fd(self->skel->progs.casefold);
+	ASSERT_EQ(0, mount_policy(self->dir, self->backing_fd, prog));
 	ASSERT_EQ(0, stat(at(b, self->backing, "readme.txt"), &bst));
 	ASSERT_EQ(0, stat(at(f, self->dir, "README.TXT"), &st))
 		TH_LOG("%s", strerror(errno));
@@ -376,9 +388,10 @@ TEST_F(policy, case_insensitive)
 TEST_F(policy, xattr_name_prefix)
 {
 	char f[PATH_MAX], b[PATH_MAX], buf[8] = {};
+	int prog;
 
-	ASSERT_EQ(0, mount_policy(self->dir, self->backing_fd,
-		  bpf_program__fd(self->skel->progs.xattr_prefix)));
+	prog = bpf_program__fd(self->skel->progs.xattr_prefix);
+	ASSERT_EQ(0, mount_policy(self->dir, self->backing_fd, prog));
 	at(f, self->dir, "f");
 	at(b, self->backing, "f");
 	ASSERT_EQ(0, setxattr(f, "user.color", "red", 3, 0))
