@@ -649,6 +649,7 @@ FIXTURE(creator) {
 	char dir[64];
 	int fuse_fd;
 	struct test_daemon *td;
+	struct fuse_steer *skel;
 };
 
 /* What the create handlers use: the backing directory, and bad types */
@@ -656,6 +657,8 @@ static struct {
 	const char *backing;
 	/* Back the new entry with a regular file, whatever it is */
 	bool wrong_type;
+	/* If not 0: the program of new directories */
+	int prog_fd;
 	/* Descriptors kept open until the reply went out */
 	int fds[8];
 	int nr_fds;
@@ -702,6 +705,10 @@ static int creator_reply(struct td_req *req, const char *name,
 	ext->backing_action = FUSE_ACTION_REPLACE;
 	ext->backing_fd = fd;
 	ext->bpf_action = FUSE_ACTION_KEEP;
+	if (S_ISDIR(st.st_mode) && creator.prog_fd) {
+		ext->bpf_action = FUSE_ACTION_REPLACE;
+		ext->bpf_fd = creator.prog_fd;
+	}
 	req->out_len = sizeof(*entry) + mid_len + sizeof(*ext);
 	req->reply_via = TD_REPLY_IOCTL;
 	return 0;
@@ -765,21 +772,50 @@ static int creator_create(struct test_daemon *td, struct td_req *req)
 			     creator_nodeid(name));
 }
 
-/* LINK of an entry the daemon made, by its node id */
+/* Node ids of the names of directory "d", which the kernel made */
+static __u64 creator_child_nodeid(const char *name)
+{
+	return 300 + (unsigned char)name[0];
+}
+
+/* LOOKUP in "d": a plain reply, which makes a node the kernel made known */
+static int creator_lookup(struct test_daemon *td, struct td_req *req)
+{
+	struct fuse_entry_out *entry = req->out;
+	const char *name = req->arg;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (req->in->nodeid != creator_nodeid("d"))
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/d/%s", creator.backing, name);
+	if (lstat(path, &st))
+		return -errno;
+	entry->nodeid = creator_child_nodeid(name);
+	entry->attr.ino = entry->nodeid;
+	entry->attr.mode = st.st_mode;
+	entry->attr.nlink = st.st_nlink;
+	req->out_len = sizeof(*entry);
+	return 0;
+}
+
+/* LINK of "d/x", by its node id, in "d" */
 static int creator_link(struct test_daemon *td, struct td_req *req)
 {
 	const struct fuse_link_in *in = req->arg;
 	const char *name = (const char *)(in + 1);
-	char old[PATH_MAX], path[PATH_MAX];
+	char old[PATH_MAX], path[PATH_MAX], rel[NAME_MAX + 3];
 
-	if (in->oldnodeid != creator_nodeid("f"))
+	if (req->in->nodeid != creator_nodeid("d") ||
+	    in->oldnodeid != creator_child_nodeid("x"))
 		return -ENOENT;
-	creator_path(old, "f");
-	creator_path(path, name);
+	snprintf(rel, sizeof(rel), "d/%s", name);
+	creator_path(old, "d/x");
+	creator_path(path, rel);
 	if (link(old, path))
 		return -errno;
 	/* The same node: the server counts one more lookup of it */
-	return creator_reply(req, name, NULL, 0, in->oldnodeid);
+	return creator_reply(req, rel, NULL, 0, in->oldnodeid);
 }
 
 static int creator_ok(struct test_daemon *td, struct td_req *req)
@@ -799,6 +835,8 @@ FIXTURE_SETUP(creator)
 	ASSERT_NE(NULL, mkdtemp(self->dir));
 	memset(&creator, 0, sizeof(creator));
 	creator.backing = self->backing;
+	self->skel = fuse_steer__open_and_load();
+	ASSERT_NE(NULL, self->skel);
 	memset(&bpf_daemon_state, 0, sizeof(bpf_daemon_state));
 	bpf_daemon_state.backing_dir = self->backing;
 	start_bpf_daemon(_metadata, self->dir, "fuse_bpf", 0, &self->fuse_fd,
@@ -813,6 +851,8 @@ FIXTURE_SETUP(creator)
 					     creator_create, NULL));
 	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LINK,
 					     creator_link, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
+					     creator_lookup, NULL));
 	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_FLUSH,
 					     creator_ok, NULL));
 	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_RELEASE,
@@ -824,6 +864,7 @@ FIXTURE_TEARDOWN(creator)
 	int i;
 
 	stop_bpf_daemon(_metadata, self->dir, self->fuse_fd, self->td);
+	fuse_steer__destroy(self->skel);
 	for (i = 0; i < creator.nr_fds; i++)
 		close(creator.fds[i]);
 	EXPECT_EQ(0, rmdir(self->dir));
@@ -838,6 +879,7 @@ TEST_F(creator, mkdir_reply_backs_entry)
 {
 	const struct td_expect log[] = {
 		{ .opcode = FUSE_INIT },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "d" },
 		{ .opcode = FUSE_MKDIR, .nodeid = FUSE_ROOT_ID },
 	};
 	char b[PATH_MAX], f[PATH_MAX];
@@ -863,13 +905,14 @@ TEST_F(creator, create_reply_backs_entry)
 {
 	const struct td_expect log[] = {
 		{ .opcode = FUSE_INIT },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "f" },
 		{ .opcode = FUSE_CREATE, .nodeid = FUSE_ROOT_ID },
 		{ .opcode = FUSE_FLUSH, .nodeid = 200 + 'f' },
 		{ .opcode = FUSE_RELEASE, .nodeid = 200 + 'f' },
-		{ .opcode = FUSE_LINK, .nodeid = FUSE_ROOT_ID },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "g" },
 	};
 	char b[PATH_MAX], f[PATH_MAX], buf[16] = {};
-	struct stat st, st2;
+	struct stat st;
 	int fd;
 
 	fd = open(at(f, self->dir, "f"), O_CREAT | O_EXCL | O_WRONLY, 0640);
@@ -888,11 +931,41 @@ TEST_F(creator, create_reply_backs_entry)
 	ASSERT_EQ(0, stat(f, &st));
 	EXPECT_EQ(S_IFREG | 0640, st.st_mode);
 
-	/* A link the server makes is the same backed inode */
-	ASSERT_EQ(0, link(f, at(b, self->dir, "g"))) TH_LOG("%s", strerror(errno));
-	ASSERT_EQ(0, stat(b, &st2));
+	/* A backed node is not linked into a plain directory */
+	EXPECT_FAILS(EXDEV, link(f, at(b, self->dir, "g")));
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/*
+ * A backed directory whose program sends LINK to the server: the node
+ * the kernel made is made known, and the reply backs the new name with
+ * the same backing object, which is the same inode.
+ */
+TEST_F(creator, link_reply_backs_entry)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "d" },
+		{ .opcode = FUSE_MKDIR, .nodeid = FUSE_ROOT_ID },
+		{ .opcode = FUSE_LOOKUP, .nodeid = 200 + 'd', .name = "x" },
+		{ .opcode = FUSE_LINK, .nodeid = 200 + 'd' },
+	};
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX];
+	struct stat st, st2, bst;
+
+	creator.prog_fd = bpf_program__fd(self->skel->progs.fuse_steer);
+	ASSERT_EQ(0, mkdir(at(f, self->dir, "d"), 0755));
+	make_file(_metadata, at(f, self->dir, "d/x"), 0644, "linked");
+	self->skel->bss->pre_verdict[FUSE_LINK] = BPF_FUSE_USER;
+	ASSERT_EQ(0, link(f, at(g, self->dir, "d/y")))
+		TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, stat(f, &st));
+	ASSERT_EQ(0, stat(g, &st2));
 	EXPECT_EQ(st.st_ino, st2.st_ino);
 	EXPECT_EQ(2, st2.st_nlink);
+	ASSERT_EQ(0, stat(at(b, self->backing, "d/y"), &bst));
+	EXPECT_EQ(2, bst.st_nlink);
+	EXPECT_EQ(1, self->skel->bss->pre[FUSE_LINK]);
 	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
 }
 
@@ -905,8 +978,8 @@ TEST_F(creator, symlink_reply_backs_entry)
 		TH_LOG("%s", strerror(errno));
 	EXPECT_EQ(11, readlink(f, buf, sizeof(buf)));
 	EXPECT_STREQ("some/target", buf);
-	/* INIT and SYMLINK: readlink reads the backing */
-	EXPECT_EQ(2, test_daemon_get_log(self->td, NULL, 0));
+	/* INIT, LOOKUP and SYMLINK: readlink reads the backing */
+	EXPECT_EQ(3, test_daemon_get_log(self->td, NULL, 0));
 }
 
 /* A backing of another type than the entry made fails it with EIO */
