@@ -657,8 +657,10 @@ static struct {
 	const char *backing;
 	/* Back the new entry with a regular file, whatever it is */
 	bool wrong_type;
-	/* If not 0: the program of new directories */
+	/* If not 0: the program of new directories, and of "u" */
 	int prog_fd;
+	/* LOOKUPs of "u" so far */
+	int untracked_lookups;
 	/* Descriptors kept open until the reply went out */
 	int fds[8];
 	int nr_fds;
@@ -778,7 +780,52 @@ static __u64 creator_child_nodeid(const char *name)
 	return 300 + (unsigned char)name[0];
 }
 
-/* LOOKUP in "d": a plain reply, which makes a node the kernel made known */
+/* The node id the server gives "u" once it tracks it */
+#define UNTRACKED_NODEID	77
+
+/*
+ * LOOKUP of "u" in the root: the first backs it with node id 0, a node
+ * the server does not track; later ones give it a node id.
+ */
+static int creator_lookup_root(struct td_req *req)
+{
+	struct fuse_entry_out *entry = req->out;
+	struct fuse_entry_bpf_out *ext = (void *)(entry + 1);
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (strcmp(req->arg, "u"))
+		return -ENOENT;
+	creator_path(path, "u");
+	if (lstat(path, &st))
+		return -errno;
+	entry->entry_valid = 60;
+	entry->attr.mode = st.st_mode;
+	entry->attr.nlink = 1;
+	req->out_len = sizeof(*entry);
+	if (creator.untracked_lookups++) {
+		entry->nodeid = UNTRACKED_NODEID;
+		entry->attr.ino = UNTRACKED_NODEID;
+		return 0;
+	}
+	fd = open(path, O_PATH);
+	if (fd < 0 || creator.nr_fds == ARRAY_SIZE(creator.fds))
+		return -EIO;
+	creator.fds[creator.nr_fds++] = fd;
+	ext->backing_action = FUSE_ACTION_REPLACE;
+	ext->backing_fd = fd;
+	ext->bpf_action = FUSE_ACTION_REPLACE;
+	ext->bpf_fd = creator.prog_fd;
+	req->out_len += sizeof(*ext);
+	req->reply_via = TD_REPLY_IOCTL;
+	return 0;
+}
+
+/*
+ * LOOKUP in "d": a plain reply, which makes a node the kernel made known;
+ * in the root, see above.
+ */
 static int creator_lookup(struct test_daemon *td, struct td_req *req)
 {
 	struct fuse_entry_out *entry = req->out;
@@ -786,6 +833,8 @@ static int creator_lookup(struct test_daemon *td, struct td_req *req)
 	char path[PATH_MAX];
 	struct stat st;
 
+	if (req->in->nodeid == FUSE_ROOT_ID)
+		return creator_lookup_root(req);
 	if (req->in->nodeid != creator_nodeid("d"))
 		return -ENOENT;
 	snprintf(path, sizeof(path), "%s/d/%s", creator.backing, name);
@@ -967,6 +1016,57 @@ TEST_F(creator, link_reply_backs_entry)
 	EXPECT_EQ(2, bst.st_nlink);
 	EXPECT_EQ(1, self->skel->bss->pre[FUSE_LINK]);
 	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/*
+ * A node the server gave node id 0 (untracked) is made known, by a
+ * LOOKUP of its name, when a request must name it; then forgotten once.
+ */
+TEST_F(creator, untracked_node_made_known)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "u" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "u" },
+		{ .opcode = FUSE_GETATTR, .nodeid = UNTRACKED_NODEID },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st, bst;
+
+	creator.prog_fd = bpf_program__fd(self->skel->progs.fuse_steer);
+	make_file(_metadata, at(b, self->backing, "u"), 0644, "untracked");
+	ASSERT_EQ(0, stat(at(f, self->dir, "u"), &st))
+		TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, stat(b, &bst));
+	EXPECT_EQ(bst.st_size, st.st_size);
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_GETATTR,
+					     named_getattr, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_FORGET,
+					     count_forget, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_BATCH_FORGET,
+					     count_batch_forget, NULL));
+	self->skel->bss->pre_verdict[FUSE_GETATTR] = BPF_FUSE_USER;
+	ASSERT_EQ(0, stat(f, &st)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(SERVER_SIZE, st.st_size);
+	self->skel->bss->pre_verdict[FUSE_GETATTR] = 0;
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+
+	test_daemon_lock(self->td);
+	lookups_left = 1;
+	forgets = 0;
+	test_daemon_unlock(self->td);
+	ASSERT_LE(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	EXPECT_TRUE(poll_until(({
+		bool done;
+
+		test_daemon_lock(self->td);
+		done = forgets == 1;
+		test_daemon_unlock(self->td);
+		done;
+	})));
+	test_daemon_lock(self->td);
+	EXPECT_EQ(0, lookups_left);
+	test_daemon_unlock(self->td);
 }
 
 /* A symlink the server backs is read from its backing */
