@@ -389,6 +389,40 @@ TEST_F(server, prefilter_chooses_server)
 }
 
 /*
+ * The server's pre-filter hands the lookup to it, and its LOOKUP reply
+ * backs the name with another object of its choice: a tracked node.
+ */
+TEST_F(server, prefilter_then_backing_reply)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "alias", .nodeid = 9, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "other",
+		  .bpf_action = FUSE_ACTION_KEEP, .via = TD_REPLY_IOCTL },
+	};
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		LOG_PRE(FUSE_LOOKUP, FUSE_ROOT_ID),
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "alias" },
+	};
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st, bst;
+
+	serve_filters(_metadata, self->td, FUSE_LOOKUP);
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	pre_state.action = BPF_FUSE_USER;
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_PREFILTER;
+
+	ASSERT_EQ(0, stat(at(f, self->dir, "alias"), &st))
+		TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, stat(at(b, self->backing, "other"), &bst));
+	EXPECT_EQ(bst.st_size, st.st_size);
+	EXPECT_EQ(bst.st_mode, st.st_mode);
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+	serve_lookups(NULL, 0);
+}
+
+/*
  * After the backing call: the server sees its error and, after a success,
  * the reply. It may fail a success (hide a name), change an error, or
  * keep the result with an empty reply.
