@@ -389,21 +389,3 @@ out:
 	path_put(&path);
 	return changed;
 }
-
-/**
- * fuse_backed_direntplus() - a READDIRPLUS entry that names a backed child
- * @inode: the inode of the child's dentry
- * @o: the entry of the reply
- *
- * READDIRPLUS carries no backing: it can neither replace a backed child
- * nor judge it stale, so the child stays as its lookup made it. The server
- * counted a lookup of @o's node id: the child takes it, as a node made
- * known to the server would (fuse_backed_take_nodeid()).
- *
- * Return: 0 if it did, -ESTALE if the caller must forget the node id.
- */
-int fuse_backed_direntplus(struct inode *inode,
-			   const struct fuse_entry_out *o)
-{
-	return fuse_backed_take_nodeid(inode, o) ? 0 : -ESTALE;
-}

@@ -450,7 +450,5 @@ int fuse_backed_lookup_iget(struct super_block *sb, struct inode *dir,
 			    struct inode **inode);
 bool fuse_backed_entry_changed(struct inode *dir, const struct qstr *name,
 			       struct inode *inode, struct fuse_backed_entry *feb);
-int fuse_backed_direntplus(struct inode *inode,
-			   const struct fuse_entry_out *o);
 
 #endif /* _FS_FUSE_BPF_H */

@@ -207,11 +207,16 @@ retry:
 	if (!d_in_lookup(dentry)) {
 		struct fuse_inode *fi;
 		inode = d_inode(dentry);
+		/*
+		 * fuse-bpf: READDIRPLUS carries no backing, so it neither
+		 * replaces a backed child nor judges it stale: the child takes
+		 * the node id of the lookup the server counted, if it can.
+		 */
 		if (inode && fuse_inode_backed(inode)) {
-			int err = fuse_backed_direntplus(inode, o);
+			bool taken = fuse_backed_take_nodeid(inode, o);
 
 			dput(dentry);
-			return err;
+			return taken ? 0 : -ESTALE;
 		}
 		if (inode && get_node_id(inode) != o->nodeid)
 			inode = NULL;
