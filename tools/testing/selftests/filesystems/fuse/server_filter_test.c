@@ -208,6 +208,34 @@ static int write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -EIO;
 }
 
+/*
+ * Evict the unused inodes: the server, which counted @nodes lookups of as
+ * many nodes, is told to forget each node once, as often as it was
+ * looked up.
+ */
+static void expect_forgotten(struct __test_metadata *_metadata,
+			     struct test_daemon *td, unsigned int nodes)
+{
+	test_daemon_lock(td);
+	lookups_left = nodes;
+	forgets = 0;
+	test_daemon_unlock(td);
+	sync();
+	ASSERT_LE(0, write_file("/proc/sys/vm/drop_caches", "2"));
+	EXPECT_TRUE(poll_until(({
+		bool done;
+
+		test_daemon_lock(td);
+		done = forgets == nodes;
+		test_daemon_unlock(td);
+		done;
+	})));
+	test_daemon_lock(td);
+	EXPECT_EQ(0, lookups_left);
+	EXPECT_EQ(nodes, forgets);
+	test_daemon_unlock(td);
+}
+
 FIXTURE(server) {
 	char backing[128];
 	char dir[64];
@@ -652,24 +680,8 @@ TEST_F(server, user_on_kernel_node)
 	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
 	EXPECT_EQ(0, close(fd));
 
-	test_daemon_lock(self->td);
-	lookups_left = 3;
-	test_daemon_unlock(self->td);
 	/* Evict the nodes: each is forgotten, as often as it was looked up */
-	sync();
-	ASSERT_LE(0, write_file("/proc/sys/vm/drop_caches", "2"));
-	EXPECT_TRUE(poll_until(({
-		bool done;
-
-		test_daemon_lock(self->td);
-		done = forgets == 3;
-		test_daemon_unlock(self->td);
-		done;
-	})));
-	test_daemon_lock(self->td);
-	EXPECT_EQ(0, lookups_left);
-	EXPECT_EQ(3, forgets);
-	test_daemon_unlock(self->td);
+	expect_forgotten(_metadata, self->td, 3);
 }
 
 /*
@@ -1085,22 +1097,7 @@ TEST_F(creator, untracked_node_made_known)
 	self->skel->bss->pre_verdict[FUSE_GETATTR] = 0;
 	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
 
-	test_daemon_lock(self->td);
-	lookups_left = 1;
-	forgets = 0;
-	test_daemon_unlock(self->td);
-	ASSERT_LE(0, write_file("/proc/sys/vm/drop_caches", "2"));
-	EXPECT_TRUE(poll_until(({
-		bool done;
-
-		test_daemon_lock(self->td);
-		done = forgets == 1;
-		test_daemon_unlock(self->td);
-		done;
-	})));
-	test_daemon_lock(self->td);
-	EXPECT_EQ(0, lookups_left);
-	test_daemon_unlock(self->td);
+	expect_forgotten(_metadata, self->td, 1);
 }
 
 /* A symlink the server backs is read from its backing */
