@@ -151,6 +151,7 @@ static const struct fuse_bpf_op fuse_backed_lookup_op = {
 	.backing = fuse_backed_lookup_backing,
 	.init_out = fuse_backed_lookup_init_out,
 	.apply_out = fuse_backed_lookup_apply_out,
+	.post_user = true,
 };
 
 /* The lookup again in a walk in RCU mode, see fuse_backed_refilter_rcu() */
@@ -161,6 +162,7 @@ static const struct fuse_bpf_op fuse_backed_lookup_rcu_op = {
 	.init_out = fuse_backed_lookup_init_out,
 	.apply_out = fuse_backed_lookup_apply_out,
 	.rcu = true,
+	.post_user = true,
 };
 
 /**
@@ -188,8 +190,12 @@ bool fuse_backed_lookup(struct inode *dir, struct dentry *entry,
 	struct path path;
 	int err;
 
-	if (!fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err))
+	if (!fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err)) {
+		/* A post-filter may hand it over after the backing lookup */
+		if (!IS_ERR_OR_NULL(la.bentry))
+			dput(la.bentry);
 		return false;
+	}
 	if (!err && d_is_positive(la.bentry)) {
 		path.mnt = dfi->backing_path.mnt;
 		path.dentry = la.bentry;

@@ -210,12 +210,13 @@ static int fuse_bpf_filter_take(struct bpf_fuse_arg *args, unsigned int n,
 /*
  * The next steps a server may choose: after a pre-filter, the backing
  * call (and either post-filter) or the server's own handling; after a
- * post-filter, none.
+ * post-filter, none, or its own handling where the operation allows it
+ * (fuse_bpf_postfilter() checks that).
  */
 static bool fuse_bpf_filter_action_ok(u32 action, bool post)
 {
 	if (post)
-		return action == BPF_FUSE_CONTINUE;
+		return action == BPF_FUSE_CONTINUE || action == BPF_FUSE_USER;
 	return action == BPF_FUSE_CONTINUE || action == BPF_FUSE_USER ||
 	       action == BPF_FUSE_POSTFILTER ||
 	       action == BPF_FUSE_USER_POSTFILTER;

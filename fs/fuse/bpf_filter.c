@@ -106,10 +106,12 @@ int fuse_bpf_arg_name(const struct bpf_fuse_arg *arg, struct qstr *name)
 /*
  * The post-filter of @action, after the operation ran with result @err:
  * the program's (which may pass it on to the server), or the server's.
+ * Returns the result; @user is set if the server is to handle the
+ * operation instead (only an op->post_user operation).
  */
 static int fuse_bpf_postfilter(const struct fuse_bpf_op *op, u32 opcode,
 			       struct inode *inode, struct bpf_fuse_args *fa,
-			       void *args, int action, int err)
+			       void *args, int action, int err, bool *user)
 {
 	struct fuse_conn *fc = get_fuse_conn(inode);
 	unsigned int i;
@@ -135,6 +137,18 @@ static int fuse_bpf_postfilter(const struct fuse_bpf_op *op, u32 opcode,
 			 fuse_backed_server_filter(inode, fa);
 		if (action < 0)
 			return action;
+	}
+	/*
+	 * The server takes over: what the backing call found is dropped. As
+	 * after a pre-filter, it gets the request the VFS gave.
+	 */
+	if (action == BPF_FUSE_USER && op->post_user) {
+		if (fuse_bpf_modified(fa->in_args, fa->in_numargs)) {
+			fuse_bpf_count(fc, FUSE_BPF_E_REWRITE);
+			return -EINVAL;
+		}
+		*user = !op->rcu;
+		return op->rcu ? -ECHILD : 0;
 	}
 	if (action != BPF_FUSE_CONTINUE) {
 		fuse_bpf_count(fc, FUSE_BPF_E_POSTFILTER);
@@ -196,7 +210,7 @@ static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
 		.nodeid = get_fuse_inode(inode)->nodeid,
 		.opcode = opcode | FUSE_PREFILTER,
 	};
-	bool here = true;
+	bool here = true, user = false;
 	int action;
 	int ret;
 
@@ -248,7 +262,7 @@ static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
 	/* Not the result of a walk in RCU mode, which is tried again */
 	if (action != BPF_FUSE_CONTINUE && ret != -ECHILD)
 		*err = fuse_bpf_postfilter(op, opcode, inode, &fa, args,
-					   action, ret);
+					   action, ret, &user);
 	/*
 	 * What the backing call did stands, even if the program fails the
 	 * operation: the FUSE side must show it (a new entry's dentry must
@@ -256,6 +270,10 @@ static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
 	 */
 	if (!ret && op->finalize)
 		op->finalize(inode, args);
+	if (user) {
+		*err = fuse_backed_make_known(inode);
+		here = !!*err;
+	}
 out:
 	trace_fuse_bpf_dispatch(fc->dev, fa.nodeid, inode->i_ino, opcode,
 				action, here, *err);

@@ -159,6 +159,9 @@ static inline void fuse_backed_open_out(const struct fuse_backed_entry *feb,
  *	inode
  * @rcu: it runs in a walk in RCU mode, which may not sleep: what needs the
  *	server fails with ECHILD, to be tried again with references
+ * @post_user: its backing call changes nothing, so a post-filter may
+ *	still send it to the server (BPF_FUSE_USER): a LOOKUP whose name the
+ *	server then backs as it chooses
  *
  * All the flow common to the operations lives in fuse_bpf_run(); an
  * operation only says how its arguments look to a program, how it runs on
@@ -177,6 +180,7 @@ struct fuse_bpf_op {
 	bool caller_creds;
 	bool file;
 	bool rcu;
+	bool post_user;
 };
 
 /*

@@ -1293,8 +1293,11 @@ struct fuse_supp_groups {
  * the post-filter request, BPF_FUSE_USER sends the operation to the server
  * as a plain FUSE request (with the arguments the VFS gave, so only if
  * they were not rewritten). After a post-filter: BPF_FUSE_CONTINUE, the
- * operation is done. A post-filter may fail an operation that succeeded,
- * or change its error, not make one that failed succeed.
+ * operation is done; after that of a FUSE_LOOKUP, also BPF_FUSE_USER: the
+ * server is sent the FUSE_LOOKUP (same rule), and its reply decides the
+ * entry as any LOOKUP reply does, with a backing of its choice through
+ * FUSE_DEV_IOC_BPF_REPLY. A post-filter may fail an operation that
+ * succeeded, or change its error, not make one that failed succeed.
  */
 
 /**
