@@ -1342,7 +1342,8 @@ static int fuse_backed_nop_backing(struct path *path, void *args)
 
 /*
  * The new directory's program sees the rename before it is done: it may
- * fail it, not rewrite it, nor send it to the server (EOPNOTSUPP).
+ * fail it or send it to the server, not rewrite it. The old directory's
+ * program sees a rename sent to the server this way too, and may fail it.
  */
 static const struct fuse_bpf_op fuse_backed_rename_check_op = {
 	.init_in = fuse_backed_rename_init_in,
@@ -1388,8 +1389,15 @@ bool fuse_backed_rename(struct inode *olddir, struct dentry *oldent,
 	if (newdir != olddir &&
 	    rcu_access_pointer(get_fuse_inode(newdir)->bpf)) {
 		if (!fuse_bpf_run(&fuse_backed_rename_check_op, FUSE_RENAME2,
-				  newdir, &args, err))
-			*err = -EOPNOTSUPP;
+				  newdir, &args, err)) {
+			/* For the server: unless the old directory's fails it */
+			if (fuse_bpf_run(&fuse_backed_rename_check_op,
+					 FUSE_RENAME2, olddir, &args, err) &&
+			    *err)
+				return true;
+			*err = fuse_backed_make_known(olddir);
+			return *err;
+		}
 		if (*err)
 			return true;
 	}
