@@ -618,29 +618,35 @@ static int fuse_backed_write_backing(struct path *bpath, void *args)
 	return fuse_backed_rw_result(ra);
 }
 
-/* A server read can only be this long: its reply is copied in at once */
-#define FUSE_BACKED_SERVER_READ_MAX	(128 * 1024)
+/* A server read or write can only be this long: one kernel copy of it */
+#define FUSE_BACKED_SERVER_IO_MAX	(128 * 1024)
 
 /**
- * fuse_backed_read_user() - read from the server, not the backing file
+ * fuse_backed_rw_user() - read from or write to the server, not the backing
  * @inode: the backed inode, which the server knows
- * @args: the read, which the pre-filter may have moved and shortened
+ * @ra: the read or write, which the pre-filter may have moved and shortened
+ * @opcode: FUSE_READ or FUSE_WRITE
  *
- * A program sends the range of a read it filters to the server, as the
- * redaction of a part of a file does: the server is sent FUSE_READ with
- * the node id and no file handle (fh 0), since it opened no file, and its
- * reply is copied to the caller from a kernel buffer. The server may give
- * less than asked, and no more; the caller's position follows.
+ * A program sends the range of a read or a write it filters to the
+ * server, as the redaction of a part of a file does: the server is sent
+ * FUSE_READ or FUSE_WRITE with the node id and no file handle (fh 0),
+ * since it opened no file, and the data goes through a kernel buffer. The
+ * server may read or write less than asked, not more; the caller's
+ * position follows. An O_APPEND write is sent for the end of the backing
+ * file, as plain FUSE sends one for the end of the file it knows.
  *
- * Return: 0 or a negative errno; the count in @args.
+ * Return: 0 or a negative errno; the count in @ra.
  */
-static int fuse_backed_read_user(struct inode *inode, void *args)
+static int fuse_backed_rw_user(struct inode *inode,
+			       struct fuse_backed_rw_args *ra, u32 opcode)
 {
-	struct fuse_backed_rw_args *ra = args;
 	struct fuse_mount *fm = get_fuse_mount(inode);
-	struct fuse_read_in in = {};
+	bool write = opcode == FUSE_WRITE;
+	struct fuse_write_out out = {};
 	struct fuse_args fargs = {};
-	size_t size, copied;
+	struct fuse_read_in in = {};
+	struct file *bfile;
+	size_t size, done;
 	ssize_t ret;
 	void *buf;
 
@@ -648,33 +654,73 @@ static int fuse_backed_read_user(struct inode *inode, void *args)
 	if (ra->pipe)
 		return -EOPNOTSUPP;
 	size = min_t(size_t, iov_iter_count(ra->iter),
-		     FUSE_BACKED_SERVER_READ_MAX);
+		     FUSE_BACKED_SERVER_IO_MAX);
 	ra->ret = 0;
 	if (!size)
 		return 0;
 	buf = kvmalloc(size, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
+	if (write) {
+		ret = -EFAULT;
+		size = copy_from_iter(buf, size, ra->iter);
+		if (!size)
+			goto out;
+		bfile = fuse_backed_file(ra->file);
+		if (ra->iocb->ki_flags & IOCB_APPEND)
+			ra->iocb->ki_pos = i_size_read(file_inode(bfile));
+	}
+	/* The same fields as a struct fuse_write_in: see above */
 	in.offset = ra->iocb->ki_pos;
 	in.size = size;
 	in.flags = ra->file->f_flags;
-	fargs.opcode = FUSE_READ;
+	fargs.opcode = opcode;
 	fargs.nodeid = get_node_id(inode);
 	fargs.in_numargs = 1;
 	fargs.in_args[0].size = sizeof(in);
 	fargs.in_args[0].value = &in;
 	fargs.out_numargs = 1;
-	fargs.out_args[0].size = size;
-	fargs.out_args[0].value = buf;
-	fargs.out_argvar = true;
-	ret = fuse_simple_request(fm, &fargs);
-	if (ret > 0) {
-		copied = copy_to_iter(buf, ret, ra->iter);
-		ra->iocb->ki_pos += copied;
-		ra->ret = copied ?: -EFAULT;
+	if (write) {
+		fargs.in_numargs = 2;
+		fargs.in_args[1].size = size;
+		fargs.in_args[1].value = buf;
+		fargs.out_args[0].size = sizeof(out);
+		fargs.out_args[0].value = &out;
+	} else {
+		fargs.out_args[0].size = size;
+		fargs.out_args[0].value = buf;
+		fargs.out_argvar = true;
 	}
+	ret = fuse_simple_request(fm, &fargs);
+	if (write) {
+		if (!ret && out.size > size)
+			ret = -EIO;
+		/* The caller's iterator: past what the server took only */
+		iov_iter_revert(ra->iter, ret ? size : size - out.size);
+		done = ret ? 0 : out.size;
+	} else {
+		done = ret > 0 ? copy_to_iter(buf, ret, ra->iter) : 0;
+		if (ret > 0 && !done)
+			ret = -EFAULT;
+	}
+	if (ret >= 0) {
+		ra->iocb->ki_pos += done;
+		ra->ret = done;
+		ret = 0;
+	}
+out:
 	kvfree(buf);
-	return ret < 0 ? ret : fuse_backed_rw_result(ra);
+	return ret;
+}
+
+static int fuse_backed_read_user(struct inode *inode, void *args)
+{
+	return fuse_backed_rw_user(inode, args, FUSE_READ);
+}
+
+static int fuse_backed_write_user(struct inode *inode, void *args)
+{
+	return fuse_backed_rw_user(inode, args, FUSE_WRITE);
 }
 
 /* The backing file I/O helpers switch to the backing credentials */
@@ -693,8 +739,8 @@ static const struct fuse_bpf_op fuse_backed_write_op = {
 	.apply_in = fuse_backed_rw_apply_in,
 	.backing = fuse_backed_write_backing,
 	.init_out = fuse_backed_rw_init_out,
+	.user = fuse_backed_write_user,
 	.caller_creds = true,
-	.file = true,
 };
 
 /* Run a read (FUSE_READ) or a write (FUSE_WRITE): its count or an errno */
