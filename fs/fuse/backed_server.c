@@ -51,7 +51,7 @@ bool fuse_backed_take_nodeid(struct inode *inode, const struct fuse_entry_out *o
  */
 static int fuse_backed_announce(struct fuse_mount *fm, struct dentry *dentry)
 {
-	struct fuse_entry_out outarg = {};
+	struct fuse_entry_out outarg;
 	/* Room for a struct fuse_entry_bpf_out */
 	u64 ext[4];
 	struct fuse_forget_link *forget;
@@ -62,14 +62,9 @@ static int fuse_backed_announce(struct fuse_mount *fm, struct dentry *dentry)
 
 	parent = dget_parent(dentry);
 	take_dentry_name_snapshot(&name, dentry);
-	args.opcode = FUSE_LOOKUP;
-	args.nodeid = get_node_id(d_inode(parent));
-	args.in_numargs = 1;
-	args.in_args[0].size = name.name.len + 1;
-	args.in_args[0].value = name.name.name;
+	fuse_lookup_init(fm->fc, &args, get_node_id(d_inode(parent)),
+			 &name.name, &outarg);
 	args.out_numargs = 2;
-	args.out_args[0].size = sizeof(outarg);
-	args.out_args[0].value = &outarg;
 	args.out_args[1].size = sizeof(ext);
 	args.out_args[1].value = &ext;
 	args.out_argvar = true;

@@ -169,9 +169,9 @@ static void fuse_invalidate_entry(struct dentry *entry)
 	fuse_invalidate_entry_cache(entry);
 }
 
-static void fuse_lookup_init(struct fuse_conn *fc, struct fuse_args *args,
-			     u64 nodeid, const struct qstr *name,
-			     struct fuse_entry_out *outarg)
+void fuse_lookup_init(struct fuse_conn *fc, struct fuse_args *args,
+		      u64 nodeid, const struct qstr *name,
+		      struct fuse_entry_out *outarg)
 {
 	memset(outarg, 0, sizeof(struct fuse_entry_out));
 	args->opcode = FUSE_LOOKUP;

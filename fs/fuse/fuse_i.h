@@ -1288,6 +1288,9 @@ u64 fuse_time_to_jiffies(u64 sec, u32 nsec);
 	fuse_time_to_jiffies((o)->attr_valid, (o)->attr_valid_nsec)
 
 void fuse_change_entry_timeout(struct dentry *entry, struct fuse_entry_out *o);
+void fuse_lookup_init(struct fuse_conn *fc, struct fuse_args *args,
+		      u64 nodeid, const struct qstr *name,
+		      struct fuse_entry_out *outarg);
 
 /**
  * Acquire reference to fuse_conn
