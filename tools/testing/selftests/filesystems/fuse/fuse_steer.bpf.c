@@ -19,6 +19,11 @@
 __s32 pre_verdict[NR_OPS];
 __s32 post_verdict[NR_OPS];
 
+/* The pre-filter verdict of node_op on the node node_only, if set */
+__u64 node_only;
+__u32 node_op;
+__s32 node_verdict;
+
 /* What the program saw */
 __u32 pre[NR_OPS];
 __u32 post[NR_OPS];
@@ -39,6 +44,8 @@ int fuse_steer(struct __bpf_fuse_args *fa)
 		return post_verdict[op];
 	}
 	pre[op]++;
+	if (node_only && fa->nodeid == node_only && op == node_op)
+		return node_verdict;
 	return pre_verdict[op];
 }
 

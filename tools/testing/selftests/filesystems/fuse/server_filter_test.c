@@ -451,6 +451,86 @@ TEST_F(server, prefilter_then_backing_reply)
 }
 
 /*
+ * The server's post-filter of a LOOKUP sees that the backing directory
+ * has no such name and takes the lookup over: it gets the plain LOOKUP,
+ * whose reply backs the name with an object of its choice. The program's
+ * own post-filter may hand it over too. A name a filter rewrote cannot be
+ * handed over: the server would look up another one.
+ */
+TEST_F(server, postfilter_hands_lookup_over)
+{
+	static const struct lookup_reply replies[] = {
+		{ .name = "alias", .nodeid = 9, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "other",
+		  .bpf_action = FUSE_ACTION_KEEP, .via = TD_REPLY_IOCTL },
+		{ .name = "twin", .nodeid = 10, .ext = true,
+		  .backing_action = FUSE_ACTION_REPLACE, .backing = "data",
+		  .bpf_action = FUSE_ACTION_KEEP, .via = TD_REPLY_IOCTL },
+	};
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		LOG_POST(FUSE_LOOKUP, FUSE_ROOT_ID),
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "alias" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID,
+		  .name = "twin" },
+		LOG_PRE(FUSE_LOOKUP, FUSE_ROOT_ID),
+		LOG_POST(FUSE_LOOKUP, FUSE_ROOT_ID),
+	};
+	struct fuse_entry_out entry;
+	char b[PATH_MAX], f[PATH_MAX];
+	struct stat st, bst;
+
+	serve_filters(_metadata, self->td, FUSE_LOOKUP);
+	serve_lookups(replies, ARRAY_SIZE(replies));
+	post_state.action = BPF_FUSE_USER;
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_POSTFILTER;
+
+	ASSERT_EQ(0, stat(at(f, self->dir, "alias"), &st))
+		TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, stat(at(b, self->backing, "other"), &bst));
+	EXPECT_EQ(5, st.st_size);
+	EXPECT_EQ(bst.st_mode, st.st_mode);
+	test_daemon_lock(self->td);
+	EXPECT_EQ(1, post_state.calls);
+	EXPECT_TRUE(post_state.well_formed);
+	/* A negative entry: node id 0, no attributes */
+	EXPECT_EQ(0, post_state.in.error_in);
+	EXPECT_EQ(1, post_state.in.out_numargs);
+	EXPECT_STREQ("alias", post_state.data[0]);
+	memcpy(&entry, post_state.data[1], sizeof(entry));
+	EXPECT_EQ(0, entry.nodeid);
+	EXPECT_EQ(0, entry.attr.mode);
+	test_daemon_unlock(self->td);
+
+	/* The program's post-filter hands it over: no filter request */
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_POSTFILTER;
+	self->skel->bss->post_verdict[FUSE_LOOKUP] = BPF_FUSE_USER;
+	ASSERT_EQ(0, stat(at(f, self->dir, "twin"), &st))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(12, st.st_size);
+	EXPECT_EQ(1, self->skel->bss->post[FUSE_LOOKUP]);
+	EXPECT_EQ(0, self->skel->bss->post_error_in);
+
+	/* The server's pre-filter rewrote the name: EINVAL */
+	self->skel->bss->pre_verdict[FUSE_LOOKUP] = BPF_FUSE_USER_PREFILTER;
+	test_daemon_lock(self->td);
+	pre_state.action = BPF_FUSE_USER_POSTFILTER;
+	pre_state.numargs = 1;
+	pre_state.rep_size[0] = sizeof("other");
+	memcpy(pre_state.rep_data[0], "other", sizeof("other"));
+	test_daemon_unlock(self->td);
+	EXPECT_FAILS(EINVAL, stat(at(f, self->dir, "renamed"), &st));
+	test_daemon_lock(self->td);
+	EXPECT_EQ(2, post_state.calls);
+	EXPECT_EQ(0, post_state.in.error_in);
+	EXPECT_STREQ("other", post_state.data[0]);
+	test_daemon_unlock(self->td);
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+	serve_lookups(NULL, 0);
+}
+
+/*
  * After the backing call: the server sees its error and, after a success,
  * the reply. It may fail a success (hide a name), change an error, or
  * keep the result with an empty reply.
@@ -682,6 +762,85 @@ TEST_F(server, user_on_kernel_node)
 
 	/* Evict the nodes: each is forgotten, as often as it was looked up */
 	expect_forgotten(_metadata, self->td, 3);
+}
+
+/* What the server saw of a FUSE_RENAME */
+static struct {
+	unsigned int calls;
+	__u64 newdir;
+	char names[2][16];
+} rename_seen;
+
+static int record_rename(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_rename_in *in = req->arg;
+	const char *name = (const char *)(in + 1);
+
+	rename_seen.calls++;
+	rename_seen.newdir = in->newdir;
+	snprintf(rename_seen.names[0], sizeof(rename_seen.names[0]), "%s",
+		 name);
+	snprintf(rename_seen.names[1], sizeof(rename_seen.names[1]), "%s",
+		 name + strlen(name) + 1);
+	return 0;
+}
+
+/*
+ * The new directory's program sends a rename to the server: the old
+ * directory's program sees it too, then both directories are made known
+ * and the server gets the plain request. The old directory's program may
+ * still fail it.
+ */
+TEST_F(server, rename_sent_to_server)
+{
+	const struct td_expect log[] = {
+		{ .opcode = FUSE_INIT },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "sub" },
+		{ .opcode = FUSE_LOOKUP, .nodeid = FUSE_ROOT_ID, .name = "d" },
+		{ .opcode = FUSE_RENAME, .nodeid = 100 },
+	};
+	char b[PATH_MAX], f[PATH_MAX], g[PATH_MAX];
+	struct stat st;
+
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "d"), 0755));
+	ASSERT_EQ(0, mkdir(at(b, self->backing, "sub"), 0755));
+	make_file(_metadata, at(b, self->backing, "d/x"), 0644, "x");
+	make_file(_metadata, at(b, self->backing, "d/z"), 0644, "z");
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_LOOKUP,
+					     named_lookup, NULL));
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_RENAME,
+					     record_rename, NULL));
+	memset(&rename_seen, 0, sizeof(rename_seen));
+	ASSERT_EQ(0, stat(at(f, self->dir, "sub"), &st));
+	ASSERT_EQ(0, stat(at(f, self->dir, "d/x"), &st));
+	ASSERT_EQ(0, stat(at(f, self->dir, "d/z"), &st));
+
+	self->skel->bss->pre_verdict[FUSE_RENAME2] = BPF_FUSE_USER;
+	ASSERT_EQ(0, rename(at(f, self->dir, "d/x"), at(g, self->dir, "sub/y")))
+		TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(2, self->skel->bss->pre[FUSE_RENAME2]);
+	test_daemon_lock(self->td);
+	EXPECT_EQ(1, rename_seen.calls);
+	EXPECT_EQ(101, rename_seen.newdir);
+	EXPECT_STREQ("x", rename_seen.names[0]);
+	EXPECT_STREQ("y", rename_seen.names[1]);
+	test_daemon_unlock(self->td);
+	/* The server did not rename the backing file */
+	EXPECT_EQ(0, stat(at(b, self->backing, "d/x"), &st));
+	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+
+	/* The old directory's program (node 100) fails it */
+	self->skel->bss->node_only = 100;
+	self->skel->bss->node_op = FUSE_RENAME2;
+	self->skel->bss->node_verdict = -EXDEV;
+	self->skel->bss->pre[FUSE_RENAME2] = 0;
+	EXPECT_FAILS(EXDEV, rename(at(f, self->dir, "d/z"),
+				   at(g, self->dir, "sub/w")));
+	self->skel->bss->node_only = 0;
+	EXPECT_EQ(2, self->skel->bss->pre[FUSE_RENAME2]);
+	test_daemon_lock(self->td);
+	EXPECT_EQ(1, rename_seen.calls);
+	test_daemon_unlock(self->td);
 }
 
 /*
