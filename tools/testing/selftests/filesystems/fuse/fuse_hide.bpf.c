@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Folder hiding: a BPF_PROG_TYPE_FUSE program that makes one name vanish
- * from every directory it filters. Its lookup fails with ENOENT before the
- * backing directory is asked, so nothing can be opened, created, renamed
- * or removed under that name, and readdir drops its entry from the page
- * of records the backing directory gave.
+ * Folder hiding, two BPF_PROG_TYPE_FUSE programs.
  *
- * Userspace sets the name through the skeleton before loading the
+ * fuse_hide makes one name vanish from every directory it filters. Its
+ * lookup fails with ENOENT before the backing directory is asked, so
+ * nothing can be opened, created, renamed or removed under that name, and
+ * readdir drops its entry from the page of records the backing directory
+ * gave. Userspace sets the name through the skeleton before loading the
  * program: it is in .bss, which stays writable, so the program checks the
  * length it reads before every use.
+ *
+ * app_dirs hides the private folders of apps from the other apps, as
+ * Android does for Android/data: see there.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,8 +22,11 @@
 #define OP_LOOKUP		1
 #define OP_READDIR		28
 
+#define EPERM			1
 #define ENOENT			2
 #define ENOMEM			12
+#define EACCES			13
+#define OP_ACCESS		34
 
 /*
  * The records of a readdir page, struct fuse_dirent: ino @0, off @8,
@@ -103,8 +109,103 @@ static __always_inline bool record_is_hidden(const __u8 *buf, __u64 off,
 	return true;
 }
 
-/* Drop the record of the hidden name from a readdir page */
-static __always_inline int hide_entry(struct __bpf_fuse_args *fa)
+/*
+ * app_dirs: the owner uid of each app folder, by name, as the package
+ * manager knows them. The key is the name zero-padded, and its length:
+ * names of APP_NAME_MAX bytes or more match no key.
+ */
+#define APP_NAME_MAX		32
+
+struct app_name {
+	__u64 w[APP_NAME_MAX / 8];
+	__u32 len;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct app_name);
+	__type(value, __u32);
+} app_owner SEC(".maps");
+
+/* What app_dirs did */
+__u64 app_lookups_hidden;
+__u64 app_refusals_hidden;
+
+/* Is the app folder @key another app's, for @uid? Root sees them all */
+static __always_inline bool app_hidden(const struct app_name *key, __u32 uid)
+{
+	__u32 *owner;
+
+	if (!uid)
+		return false;
+	owner = bpf_map_lookup_elem(&app_owner, key);
+	return owner && *owner != uid;
+}
+
+/*
+ * The same for the record at @off of @buf, of name length @namelen. No
+ * branch depends on @namelen, which gives the offset of the next record:
+ * the verifier would follow each range of it apart, in every record of
+ * the page. Words of the name are read as in record_is_hidden(), and
+ * those past it are masked out, without a comparison.
+ */
+static __always_inline bool record_is_app_hidden(const __u8 *buf, __u64 off,
+						 __u32 namelen, __u32 uid)
+{
+	__u64 n = namelen & (APP_NAME_MAX - 1);
+	struct app_name key;
+	__u64 word, d;
+	int w;
+
+	key.len = namelen;
+	key.pad = 0;
+	for (w = 0; w < APP_NAME_MAX / 8; w++) {
+		word = *(const __u64 *)(buf + ((off + DIRENT_NAME + w * 8) &
+					       (DIRENT_PAGE - 8)));
+		/*
+		 * All ones if the word starts inside the name, else zero:
+		 * the sign of w * 8 - n, which the compiler must not turn
+		 * into a branch.
+		 */
+		d = (__u64)(w * 8) - n;
+		barrier_var(d);
+		key.w[w] = word & -(d >> 63);
+	}
+	return app_hidden(&key, uid);
+}
+
+/* The name a LOOKUP looks up as a key; false if it cannot be an app's */
+static __always_inline bool lookup_app_key(struct __bpf_fuse_args *fa,
+					   struct app_name *key)
+{
+	const __u8 *name = (const __u8 *)(long)fa->in_args[0].value;
+	const __u8 *end = (const __u8 *)(long)fa->in_args[0].end_offset;
+	__u32 size = fa->in_args[0].size;
+	__u8 *k = (__u8 *)key;
+	int i;
+
+	__builtin_memset(key, 0, sizeof(*key));
+	if (fa->in_numargs != 1 || size < 2 || size > APP_NAME_MAX)
+		return false;
+	key->len = size - 1;
+	for (i = 0; i < APP_NAME_MAX - 1; i++) {
+		if (i >= size - 1)
+			break;
+		if (name + i + 1 > end)
+			return false;
+		k[i] = name[i];
+	}
+	return true;
+}
+
+/*
+ * Drop the records hidden from a readdir page: that of the hidden name,
+ * or for @apps those of the other apps' folders, for @uid.
+ */
+static __always_inline int hide_entry(struct __bpf_fuse_args *fa,
+				      const bool apps, __u32 uid)
 {
 	void *value = (void *)(long)fa->out_args[0].value;
 	__u64 off = 0;
@@ -135,7 +236,8 @@ static __always_inline int hide_entry(struct __bpf_fuse_args *fa)
 		namelen = *(__u32 *)(buf + off + DIRENT_NAMELEN);
 		if (!namelen)
 			break;
-		if (record_is_hidden(buf, off, namelen)) {
+		if (apps ? record_is_app_hidden(buf, off, namelen, uid) :
+			   record_is_hidden(buf, off, namelen)) {
 			/* fuse_backed_emit() drops a record of inode 0 */
 			*(__u64 *)(buf + off + DIRENT_INO) = 0;
 			__sync_fetch_and_add(&entries_hidden, 1);
@@ -153,7 +255,7 @@ int fuse_hide(struct __bpf_fuse_args *fa)
 
 	if (opcode & FUSE_POSTFILTER) {
 		if (op == OP_READDIR && !fa->error_in)
-			return hide_entry(fa);
+			return hide_entry(fa, false, 0);
 		return BPF_FUSE_CONTINUE;
 	}
 	if (op == OP_LOOKUP && fa->in_numargs == 1 && lookup_is_hidden(fa)) {
@@ -162,6 +264,41 @@ int fuse_hide(struct __bpf_fuse_args *fa)
 	}
 	if (op == OP_READDIR)
 		return BPF_FUSE_POSTFILTER;
+	return BPF_FUSE_CONTINUE;
+}
+
+/*
+ * app_dirs: an app folder (a name of app_owner) is hidden from every uid
+ * but its owner's and root's: its lookup fails with ENOENT and readdir
+ * leaves it out, so another app cannot tell it exists. Nor can a refusal
+ * tell it: a lookup or a permission check the backing filesystem refused
+ * with EPERM or EACCES (under the credentials of the backing, which the
+ * caller passed on the FUSE side already) fails with ENOENT too.
+ */
+SEC("fuse")
+int app_dirs(struct __bpf_fuse_args *fa)
+{
+	__u32 uid = (__u32)bpf_get_current_uid_gid();
+	__u32 opcode = fa->opcode;
+	__u32 op = opcode & FUSE_OPCODE_FILTER;
+	struct app_name key;
+	__s32 err;
+
+	if (!(opcode & FUSE_POSTFILTER))
+		return op == OP_LOOKUP || op == OP_ACCESS || op == OP_READDIR ?
+		       BPF_FUSE_POSTFILTER : BPF_FUSE_CONTINUE;
+	err = (__s32)fa->error_in;
+	if (op == OP_READDIR)
+		return err ? BPF_FUSE_CONTINUE : hide_entry(fa, true, uid);
+	if (err == -EPERM || err == -EACCES) {
+		__sync_fetch_and_add(&app_refusals_hidden, 1);
+		return -ENOENT;
+	}
+	if (op == OP_LOOKUP && !err && lookup_app_key(fa, &key) &&
+	    app_hidden(&key, uid)) {
+		__sync_fetch_and_add(&app_lookups_hidden, 1);
+		return -ENOENT;
+	}
 	return BPF_FUSE_CONTINUE;
 }
 

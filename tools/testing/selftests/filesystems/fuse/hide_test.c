@@ -5,6 +5,10 @@
  * directory of the mount. Its lookup fails with ENOENT, and readdir drops
  * its record from the page of struct fuse_dirent the backing directory
  * gave, which the post-filter rewrites.
+ *
+ * Its app_dirs program hides each app's private folder from the other
+ * apps (uids), by a map of folder names to owners, and turns a refusal of
+ * the backing filesystem into ENOENT, so that none tells a folder exists.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -17,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -551,6 +556,247 @@ TEST_F(hide, plain_mount_shows)
 		      f);
 	EXPECT_EQ(0, umount(plain));
 	EXPECT_EQ(0, rmdir(plain));
+}
+
+/* The apps of the app_dirs tests, and a uid with no folder */
+#define APP_A		1001
+#define APP_B		1002
+#define APP_NONE	1003
+
+/*
+ * A no_daemon mount (allow_other) of a directory of the ext4 scratch disk
+ * with app_dirs as the root's program: "pkgA" of APP_A, "pkgB" of APP_B
+ * (each 0700, with a file "data"), "shared" of root (0755); the map says
+ * whose each app folder is.
+ */
+FIXTURE(apps) {
+	char backing[128];
+	char dir[64];
+	char plain[64];
+	int backing_fd;
+	bool mounted, plain_mounted;
+	struct fuse_hide *skel;
+};
+
+FIXTURE_SETUP(apps)
+{
+	static const struct {
+		const char *name;
+		uid_t uid;
+		mode_t mode;
+	} dirs[] = {
+		{ "pkgA", APP_A, 0700 },
+		{ "pkgB", APP_B, 0700 },
+		{ "shared", 0, 0755 },
+	};
+	char b[PATH_MAX], rel[NAME_MAX + 8];
+	struct { __u64 w[4]; __u32 len, pad; } key;
+	__u32 owner;
+	size_t i;
+
+	private_mount_ns(_metadata);
+	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
+	ASSERT_EQ(0, chmod(self->backing, 0755));
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		ASSERT_EQ(0, mkdir(at(b, self->backing, dirs[i].name),
+				   dirs[i].mode));
+		snprintf(rel, sizeof(rel), "%s/data", dirs[i].name);
+		make_file(_metadata, at(b, self->backing, rel), 0600, "data");
+		ASSERT_EQ(0, chown(b, dirs[i].uid, dirs[i].uid));
+		ASSERT_EQ(0, chown(at(b, self->backing, dirs[i].name),
+				   dirs[i].uid, dirs[i].uid));
+	}
+	self->backing_fd = open(self->backing, O_PATH | O_DIRECTORY);
+	ASSERT_LE(0, self->backing_fd);
+	make_tmp_dir(_metadata, self->dir, sizeof(self->dir), "fuse_apps");
+	make_tmp_dir(_metadata, self->plain, sizeof(self->plain), "fuse_plain");
+	self->skel = fuse_hide__open_and_load();
+	ASSERT_NE(NULL, self->skel) TH_LOG("load: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		memset(&key, 0, sizeof(key));
+		key.len = strlen(dirs[i].name);
+		memcpy(key.w, dirs[i].name, key.len);
+		owner = dirs[i].uid;
+		ASSERT_EQ(0, bpf_map_update_elem(
+				bpf_map__fd(self->skel->maps.app_owner), &key,
+				&owner, BPF_ANY));
+	}
+}
+
+FIXTURE_TEARDOWN(apps)
+{
+	if (self->mounted)
+		EXPECT_EQ(0, umount(self->dir));
+	if (self->plain_mounted)
+		EXPECT_EQ(0, umount(self->plain));
+	fuse_hide__destroy(self->skel);
+	EXPECT_EQ(0, close(self->backing_fd));
+	EXPECT_EQ(0, rmdir(self->dir));
+	EXPECT_EQ(0, rmdir(self->plain));
+	EXPECT_EQ(0, remove_tree(self->backing));
+}
+
+/* Mount the backing directory on @dir, with app_dirs if @filtered */
+static int mount_apps(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(apps) *self, bool filtered)
+{
+	char opts[256];
+	int ret;
+
+	if (filtered)
+		snprintf(opts, sizeof(opts),
+			 "root_dir=%d,no_daemon,root_bpf=%d,allow_other,%s",
+			 self->backing_fd,
+			 bpf_program__fd(self->skel->progs.app_dirs),
+			 FUSE_BASE_OPTS);
+	else
+		snprintf(opts, sizeof(opts), "root_dir=%d,no_daemon,allow_other,%s",
+			 self->backing_fd, FUSE_BASE_OPTS);
+	ret = mount_fuse(filtered ? self->dir : self->plain, opts);
+	if (!ret && filtered)
+		self->mounted = true;
+	else if (!ret)
+		self->plain_mounted = true;
+	return ret;
+}
+
+/* Raise or lower CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH */
+static int set_dac_caps(bool on)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+	__u32 dac = 1u << CAP_DAC_OVERRIDE | 1u << CAP_DAC_READ_SEARCH;
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	if (on)
+		d[0].effective |= dac;
+	else
+		d[0].effective &= ~dac;
+	return syscall(SYS_capset, &h, d);
+}
+
+static int user_stat(const char *path, const void *arg)
+{
+	struct stat st;
+
+	return stat(path, &st);
+}
+
+/* Does the listing of @path show the name @arg? ENOENT if not */
+static int user_lists(const char *path, const void *arg)
+{
+	static struct entry ents[MAX_ENTRIES];
+	int i, n = list_dir(path, BIG_BUF, ents, MAX_ENTRIES);
+
+	if (n < 0) {
+		errno = -n;
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (!strcmp(ents[i].name, arg))
+			return 0;
+	errno = ENOENT;
+	return -1;
+}
+
+/*
+ * Each app sees its own folder and the shared one, in a listing and by
+ * name, and not the other app's, not even a name under it; a uid with no
+ * folder sees none. Root sees all, as the backing directory has them. A
+ * dentry root made stays hidden from the others: the program decides at
+ * every revalidation.
+ */
+TEST_F(apps, other_apps_folders_hidden)
+{
+	static const struct test_user a = { .uid = APP_A, .gid = APP_A };
+	static const struct test_user b = { .uid = APP_B, .gid = APP_B };
+	static const struct test_user none = { .uid = APP_NONE,
+					       .gid = APP_NONE };
+	char f[PATH_MAX], p[PATH_MAX];
+
+	ASSERT_EQ(0, mount_apps(_metadata, self, true));
+	/* Root: all of them, as in the backing directory */
+	expect_same_stat(_metadata, at(f, self->dir, "pkgB"),
+			 at(p, self->backing, "pkgB"));
+	expect_same_stat(_metadata, at(f, self->dir, "pkgA/data"),
+			 at(p, self->backing, "pkgA/data"));
+	EXPECT_TRUE(dir_shows(self->dir, BIG_BUF, "pkgA"));
+	EXPECT_TRUE(dir_shows(self->dir, BIG_BUF, "pkgB"));
+	EXPECT_EQ(0, self->skel->bss->app_lookups_hidden);
+
+	EXPECT_EQ(0, run_as_user(&a, user_stat, at(f, self->dir, "pkgA"), NULL));
+	EXPECT_EQ(0, run_as_user(&a, user_stat, at(f, self->dir, "pkgA/data"),
+				 NULL));
+	EXPECT_EQ(ENOENT, run_as_user(&a, user_stat, at(f, self->dir, "pkgB"),
+				      NULL));
+	EXPECT_EQ(ENOENT, run_as_user(&a, user_stat,
+				      at(f, self->dir, "pkgB/data"), NULL));
+	EXPECT_EQ(0, run_as_user(&a, user_lists, self->dir, "pkgA"));
+	EXPECT_EQ(ENOENT, run_as_user(&a, user_lists, self->dir, "pkgB"));
+	EXPECT_EQ(0, run_as_user(&a, user_lists, self->dir, "shared"));
+	EXPECT_LE(2, self->skel->bss->app_lookups_hidden);
+
+	EXPECT_EQ(ENOENT, run_as_user(&b, user_stat, at(f, self->dir, "pkgA"),
+				      NULL));
+	EXPECT_EQ(0, run_as_user(&b, user_stat, at(f, self->dir, "pkgB/data"),
+				 NULL));
+	EXPECT_EQ(ENOENT, run_as_user(&b, user_lists, self->dir, "pkgA"));
+	EXPECT_EQ(0, run_as_user(&b, user_lists, self->dir, "pkgB"));
+
+	EXPECT_EQ(ENOENT, run_as_user(&none, user_stat,
+				      at(f, self->dir, "pkgA"), NULL));
+	EXPECT_EQ(ENOENT, run_as_user(&none, user_stat,
+				      at(f, self->dir, "pkgB"), NULL));
+	EXPECT_EQ(ENOENT, run_as_user(&none, user_lists, self->dir, "pkgA"));
+	EXPECT_EQ(ENOENT, run_as_user(&none, user_lists, self->dir, "pkgB"));
+	EXPECT_EQ(0, run_as_user(&none, user_lists, self->dir, "shared"));
+	EXPECT_EQ(0, run_as_user(&none, user_stat,
+				 at(f, self->dir, "shared"), NULL));
+
+	/* And root still sees them all */
+	EXPECT_TRUE(dir_shows(self->dir, BIG_BUF, "pkgA"));
+	EXPECT_TRUE(dir_shows(self->dir, BIG_BUF, "pkgB"));
+	expect_same_stat(_metadata, at(f, self->dir, "pkgB/data"),
+			 at(p, self->backing, "pkgB/data"));
+	EXPECT_EQ(0, self->skel->bss->app_refusals_hidden);
+}
+
+/*
+ * Mounted without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, the backing
+ * filesystem refuses the mount's credentials the app folders: a plain
+ * mount gives EACCES to root, which the FUSE side lets in; with app_dirs
+ * the refusal reads as ENOENT. The backing path itself gives EACCES under
+ * the same credentials.
+ */
+TEST_F(apps, backing_refusal_reads_as_absence)
+{
+	char f[PATH_MAX], p[PATH_MAX];
+	struct stat st;
+
+	ASSERT_EQ(0, set_dac_caps(false));
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(p, self->backing, "pkgA/data"), &st));
+	EXPECT_EQ(EACCES, errno);
+	ASSERT_EQ(0, mount_apps(_metadata, self, true));
+	ASSERT_EQ(0, mount_apps(_metadata, self, false));
+	ASSERT_EQ(0, set_dac_caps(true));
+
+	errno = 0;
+	EXPECT_EQ(-1, stat(at(f, self->plain, "pkgA/data"), &st));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, self->skel->bss->app_refusals_hidden);
+
+	EXPECT_ENOENT(stat(at(f, self->dir, "pkgA/data"), &st), f);
+	EXPECT_ENOENT(open(at(f, self->dir, "pkgB/data"), O_RDONLY), f);
+	EXPECT_LE(2, self->skel->bss->app_refusals_hidden);
+	/* What the backing lets through is served */
+	expect_same_stat(_metadata, at(f, self->dir, "pkgA"),
+			 at(p, self->backing, "pkgA"));
+	expect_same_stat(_metadata, at(f, self->dir, "shared/data"),
+			 at(p, self->backing, "shared/data"));
 }
 
 TEST_HARNESS_MAIN
