@@ -367,8 +367,9 @@ int xattr_prefix(struct __bpf_fuse_args *fa)
 
 /*
  * redact: the range [redact_start, redact_end) of every file is read from
- * the server. A read that starts before it stops at it; one that starts
- * in it stops at its end and goes to the server; the caller reads on.
+ * the server, and written to it. A read or a write that starts before it
+ * stops at it; one that starts in it stops at its end and goes to the
+ * server; the caller reads or writes on.
  */
 __u64 redact_start;
 __u64 redact_end;
@@ -382,9 +383,10 @@ int redact(struct __bpf_fuse_args *fa)
 	int verdict = BPF_FUSE_CONTINUE;
 	__u64 off, end, size;
 
-	if ((fa->opcode & FUSE_POSTFILTER) || op != OP_READ ||
-	    fa->in_numargs < 1)
+	if ((fa->opcode & FUSE_POSTFILTER) ||
+	    (op != OP_READ && op != OP_WRITE) || fa->in_numargs < 1)
 		return BPF_FUSE_CONTINUE;
+	/* A struct fuse_write_in has its offset and size at the same place */
 	in = (struct fuse_read_in *)(long)fa->in_args[0].value;
 	if ((void *)(in + 1) > (void *)(long)fa->in_args[0].end_offset)
 		return BPF_FUSE_CONTINUE;

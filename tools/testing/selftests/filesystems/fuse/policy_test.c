@@ -425,11 +425,15 @@ TEST_F(policy, xattr_name_prefix)
 #define REDACT_START	4096
 #define REDACT_END	8192
 
-/* What the server saw of its READs */
+/* What the server saw of its READs and WRITEs */
 static struct {
-	unsigned int reads;
+	unsigned int reads, writes;
 	__u64 offset, fh, nodeid;
 	__u32 size;
+	/* The data of the last write was all 'Y' */
+	bool data_ok;
+	/* How much of a write it takes, if not 0 */
+	__u32 take;
 } redact_seen;
 
 static int photo_lookup(struct test_daemon *td, struct td_req *req)
@@ -460,6 +464,30 @@ static int photo_read(struct test_daemon *td, struct td_req *req)
 		return -EIO;
 	memset(req->out, 'X', in->size);
 	req->out_len = in->size;
+	return 0;
+}
+
+/* The server takes the bytes of the range that are written */
+static int photo_write(struct test_daemon *td, struct td_req *req)
+{
+	const struct fuse_write_in *in = req->arg;
+	const char *data = (const char *)(in + 1);
+	struct fuse_write_out *out = req->out;
+	__u32 i;
+
+	redact_seen.writes++;
+	redact_seen.nodeid = req->in->nodeid;
+	redact_seen.offset = in->offset;
+	redact_seen.size = in->size;
+	redact_seen.fh = in->fh;
+	if (req->arg_len != sizeof(*in) + in->size)
+		return -EIO;
+	for (i = 0; i < in->size && data[i] == 'Y'; i++)
+		;
+	redact_seen.data_ok = i == in->size;
+	out->size = redact_seen.take && redact_seen.take < in->size ?
+		    redact_seen.take : in->size;
+	req->out_len = sizeof(*out);
 	return 0;
 }
 
@@ -572,6 +600,62 @@ TEST_F(redact, range_from_server)
 	EXPECT_EQ(0, close(fd));
 	free(buf);
 	ASSERT_TRUE(test_daemon_expect(self->td, log, ARRAY_SIZE(log)));
+}
+
+/*
+ * Writes of the range go to the server, with their data: a write across
+ * it stops at its start, the next one, of the range, goes to the server,
+ * and the rest to the backing file, whose range is left as it was. The
+ * server may take less than it is given: the caller sees a short write.
+ */
+TEST_F(redact, range_written_to_server)
+{
+	char f[PATH_MAX], b[PATH_MAX], *buf;
+	ssize_t n, total = 0;
+	int fd, i;
+
+	ASSERT_EQ(0, test_daemon_set_handler(self->td, FUSE_WRITE,
+					     photo_write, NULL));
+	buf = malloc(PHOTO_SIZE + 1);
+	ASSERT_NE(NULL, buf);
+	memset(buf, 'Y', PHOTO_SIZE);
+	fd = open(at(f, self->dir, "photo"), O_WRONLY);
+	ASSERT_LE(0, fd);
+	while (total < PHOTO_SIZE &&
+	       (n = write(fd, buf + total, PHOTO_SIZE - total)) > 0)
+		total += n;
+	EXPECT_EQ(PHOTO_SIZE, total) TH_LOG("%s", strerror(errno));
+	test_daemon_lock(self->td);
+	EXPECT_EQ(1, redact_seen.writes);
+	EXPECT_EQ(PHOTO_NODEID, redact_seen.nodeid);
+	EXPECT_EQ(REDACT_START, redact_seen.offset);
+	EXPECT_EQ(REDACT_END - REDACT_START, redact_seen.size);
+	EXPECT_EQ(0, redact_seen.fh);
+	EXPECT_TRUE(redact_seen.data_ok);
+	redact_seen.take = 3;
+	test_daemon_unlock(self->td);
+	EXPECT_EQ(1, self->skel->bss->redirected);
+
+	/* The server takes 3 bytes of 10 */
+	EXPECT_EQ(3, pwrite(fd, buf, 10, REDACT_START + 5));
+	test_daemon_lock(self->td);
+	EXPECT_EQ(2, redact_seen.writes);
+	EXPECT_EQ(REDACT_START + 5, redact_seen.offset);
+	EXPECT_EQ(10, redact_seen.size);
+	test_daemon_unlock(self->td);
+	EXPECT_EQ(0, close(fd));
+
+	/* The backing file has the writes around the range only */
+	EXPECT_EQ(PHOTO_SIZE, read_all(at(b, self->backing, "photo"), buf,
+				       PHOTO_SIZE + 1));
+	for (i = 0; i < PHOTO_SIZE; i++)
+		if (buf[i] != (i >= REDACT_START && i < REDACT_END ? 'A' : 'Y'))
+			break;
+	EXPECT_EQ(PHOTO_SIZE, i) TH_LOG("byte %d is %c", i, buf[i]);
+	test_daemon_lock(self->td);
+	EXPECT_EQ(0, redact_seen.reads);
+	test_daemon_unlock(self->td);
+	free(buf);
 }
 
 /* A mapping that would show the range unfiltered is refused */
