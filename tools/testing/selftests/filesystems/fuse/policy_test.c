@@ -550,6 +550,18 @@ FIXTURE_TEARDOWN(redact)
 }
 
 /*
+ * The server's last request was for the whole range, of the photo's node
+ * and with no file handle. The caller holds the daemon's lock.
+ */
+static void expect_whole_range(struct __test_metadata *_metadata)
+{
+	EXPECT_EQ(PHOTO_NODEID, redact_seen.nodeid);
+	EXPECT_EQ(REDACT_START, redact_seen.offset);
+	EXPECT_EQ(REDACT_END - REDACT_START, redact_seen.size);
+	EXPECT_EQ(0, redact_seen.fh);
+}
+
+/*
  * Reading the whole file gives the backing bytes around the range and
  * the server's in it: the server is sent one FUSE_READ, of exactly the
  * range, after the node was made known.
@@ -582,10 +594,7 @@ TEST_F(redact, range_from_server)
 
 	test_daemon_lock(self->td);
 	EXPECT_EQ(1, redact_seen.reads);
-	EXPECT_EQ(PHOTO_NODEID, redact_seen.nodeid);
-	EXPECT_EQ(REDACT_START, redact_seen.offset);
-	EXPECT_EQ(REDACT_END - REDACT_START, redact_seen.size);
-	EXPECT_EQ(0, redact_seen.fh);
+	expect_whole_range(_metadata);
 	test_daemon_unlock(self->td);
 	EXPECT_EQ(1, self->skel->bss->redirected);
 
@@ -627,10 +636,7 @@ TEST_F(redact, range_written_to_server)
 	EXPECT_EQ(PHOTO_SIZE, total) TH_LOG("%s", strerror(errno));
 	test_daemon_lock(self->td);
 	EXPECT_EQ(1, redact_seen.writes);
-	EXPECT_EQ(PHOTO_NODEID, redact_seen.nodeid);
-	EXPECT_EQ(REDACT_START, redact_seen.offset);
-	EXPECT_EQ(REDACT_END - REDACT_START, redact_seen.size);
-	EXPECT_EQ(0, redact_seen.fh);
+	expect_whole_range(_metadata);
 	EXPECT_TRUE(redact_seen.data_ok);
 	redact_seen.take = 3;
 	test_daemon_unlock(self->td);
