@@ -593,6 +593,7 @@ FIXTURE_SETUP(apps)
 	struct { __u64 w[4]; __u32 len, pad; } key;
 	__u32 owner;
 	size_t i;
+	int map;
 
 	private_mount_ns(_metadata);
 	make_backing_dir(_metadata, self->backing, sizeof(self->backing));
@@ -612,14 +613,13 @@ FIXTURE_SETUP(apps)
 	make_tmp_dir(_metadata, self->plain, sizeof(self->plain), "fuse_plain");
 	self->skel = fuse_hide__open_and_load();
 	ASSERT_NE(NULL, self->skel) TH_LOG("load: %s", strerror(errno));
+	map = bpf_map__fd(self->skel->maps.app_owner);
 	for (i = 0; i < 2; i++) {
 		memset(&key, 0, sizeof(key));
 		key.len = strlen(dirs[i].name);
 		memcpy(key.w, dirs[i].name, key.len);
 		owner = dirs[i].uid;
-		ASSERT_EQ(0, bpf_map_update_elem(
-				bpf_map__fd(self->skel->maps.app_owner), &key,
-				&owner, BPF_ANY));
+		ASSERT_EQ(0, bpf_map_update_elem(map, &key, &owner, BPF_ANY));
 	}
 }
 
@@ -636,28 +636,16 @@ FIXTURE_TEARDOWN(apps)
 	EXPECT_EQ(0, remove_tree(self->backing));
 }
 
-/* Mount the backing directory on @dir, with app_dirs if @filtered */
-static int mount_apps(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(apps) *self, bool filtered)
+/* A no_daemon mount of @backing_fd on @dir, filtered by @prog_fd if >= 0 */
+static int mount_apps(const char *dir, int backing_fd, int prog_fd)
 {
-	char opts[256];
-	int ret;
+	char opts[256], bpf[32] = "";
 
-	if (filtered)
-		snprintf(opts, sizeof(opts),
-			 "root_dir=%d,no_daemon,root_bpf=%d,allow_other,%s",
-			 self->backing_fd,
-			 bpf_program__fd(self->skel->progs.app_dirs),
-			 FUSE_BASE_OPTS);
-	else
-		snprintf(opts, sizeof(opts), "root_dir=%d,no_daemon,allow_other,%s",
-			 self->backing_fd, FUSE_BASE_OPTS);
-	ret = mount_fuse(filtered ? self->dir : self->plain, opts);
-	if (!ret && filtered)
-		self->mounted = true;
-	else if (!ret)
-		self->plain_mounted = true;
-	return ret;
+	if (prog_fd >= 0)
+		snprintf(bpf, sizeof(bpf), "root_bpf=%d,", prog_fd);
+	snprintf(opts, sizeof(opts), "root_dir=%d,no_daemon,%sallow_other,%s",
+		 backing_fd, bpf, FUSE_BASE_OPTS);
+	return mount_fuse(dir, opts);
 }
 
 /* Raise or lower CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH */
@@ -717,7 +705,9 @@ TEST_F(apps, other_apps_folders_hidden)
 					       .gid = APP_NONE };
 	char f[PATH_MAX], p[PATH_MAX];
 
-	ASSERT_EQ(0, mount_apps(_metadata, self, true));
+	ASSERT_EQ(0, mount_apps(self->dir, self->backing_fd,
+				bpf_program__fd(self->skel->progs.app_dirs)));
+	self->mounted = true;
 	/* Root: all of them, as in the backing directory */
 	expect_same_stat(_metadata, at(f, self->dir, "pkgB"),
 			 at(p, self->backing, "pkgB"));
@@ -780,8 +770,11 @@ TEST_F(apps, backing_refusal_reads_as_absence)
 	errno = 0;
 	EXPECT_EQ(-1, stat(at(p, self->backing, "pkgA/data"), &st));
 	EXPECT_EQ(EACCES, errno);
-	ASSERT_EQ(0, mount_apps(_metadata, self, true));
-	ASSERT_EQ(0, mount_apps(_metadata, self, false));
+	ASSERT_EQ(0, mount_apps(self->dir, self->backing_fd,
+				bpf_program__fd(self->skel->progs.app_dirs)));
+	self->mounted = true;
+	ASSERT_EQ(0, mount_apps(self->plain, self->backing_fd, -1));
+	self->plain_mounted = true;
 	ASSERT_EQ(0, set_dac_caps(true));
 
 	errno = 0;
