@@ -250,12 +250,8 @@ static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
 		if (*err)
 			goto out;
 	}
-	if (action == BPF_FUSE_USER) {
-		/* The request must name a node the server knows */
-		*err = op->file ? 0 : fuse_backed_make_known(inode);
-		here = !!*err;
-		goto out;
-	}
+	if (action == BPF_FUSE_USER)
+		goto to_server;
 
 	ret = fuse_bpf_backing(op, opcode, inode, bpath, args);
 	*err = ret;
@@ -270,10 +266,12 @@ static bool fuse_bpf_run_filtered(const struct fuse_bpf_op *op, u32 opcode,
 	 */
 	if (!ret && op->finalize)
 		op->finalize(inode, args);
-	if (user) {
-		*err = fuse_backed_make_known(inode);
-		here = !!*err;
-	}
+	if (!user)
+		goto out;
+to_server:
+	/* The request must name a node the server knows */
+	*err = op->file ? 0 : fuse_backed_make_known(inode);
+	here = !!*err;
 out:
 	trace_fuse_bpf_dispatch(fc->dev, fa.nodeid, inode->i_ino, opcode,
 				action, here, *err);
