@@ -188,23 +188,22 @@ bool fuse_backed_lookup(struct inode *dir, struct dentry *entry,
 	struct fuse_inode *dfi = get_fuse_inode(dir);
 	struct inode *inode = NULL;
 	struct path path;
+	bool here;
 	int err;
 
-	if (!fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err)) {
-		/* A post-filter may hand it over after the backing lookup */
-		if (!IS_ERR_OR_NULL(la.bentry))
-			dput(la.bentry);
-		return false;
-	}
-	if (!err && d_is_positive(la.bentry)) {
+	here = fuse_bpf_run(&fuse_backed_lookup_op, FUSE_LOOKUP, dir, &la, &err);
+	if (here && !err && d_is_positive(la.bentry)) {
 		path.mnt = dfi->backing_path.mnt;
 		path.dentry = la.bentry;
 		inode = fuse_backed_iget_child(dir, &path);
 		if (IS_ERR(inode))
 			err = PTR_ERR(inode);
 	}
+	/* Also when a post-filter hands it over after the backing lookup */
 	if (!IS_ERR_OR_NULL(la.bentry))
 		dput(la.bentry);
+	if (!here)
+		return false;
 	if (err) {
 		*newent = ERR_PTR(err);
 		return true;
@@ -1391,7 +1390,8 @@ bool fuse_backed_rename(struct inode *olddir, struct dentry *oldent,
 		if (!fuse_bpf_run(&fuse_backed_rename_check_op, FUSE_RENAME2,
 				  newdir, &args, err)) {
 			/* For the server: unless the old directory's fails it */
-			if (fuse_bpf_run(&fuse_backed_rename_check_op,
+			if (rcu_access_pointer(get_fuse_inode(olddir)->bpf) &&
+			    fuse_bpf_run(&fuse_backed_rename_check_op,
 					 FUSE_RENAME2, olddir, &args, err) &&
 			    *err)
 				return true;
